@@ -1,0 +1,41 @@
+/**
+ * The sidecar's entry point: configuration from the environment, the preparer, and signal
+ * handling. SIGTERM drains (in-flight streams finish within SHUTDOWN_GRACE_MS) and exits 0.
+ */
+import { basicPreparer } from './basic-preparer.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { createSidecar } from './server.ts';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel);
+  const preparer = basicPreparer({ maxImagesPerRequest: config.maxImagesPerRequest });
+  const sidecar = await createSidecar(config, { preparer, logger });
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'Received shutdown signal');
+    sidecar.shutdown().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'Failed to shut down cleanly');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `Sidecar failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,101 @@
+/**
+ * The sidecar's Prometheus metrics, on a registry per sidecar instance (tests run several in
+ * one process). Route labels come from a fixed set, never from the raw URL, so a scanner
+ * cannot blow up the label cardinality.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The route label values. */
+export type RouteLabel = 'chat_completions' | 'models' | 'health' | 'metrics' | 'other';
+
+/** All sidecar metrics and their registry. */
+export interface SidecarMetrics {
+  registry: Registry;
+  requests: Counter<'route' | 'status'>;
+  duration: Histogram<'route' | 'stream'>;
+  upstreamFirstByte: Histogram<'stream'>;
+  inFlight: Gauge<'route'>;
+  upstreamInFlight: Gauge;
+  queued: Gauge;
+  requestBytes: Counter;
+  responseBytes: Counter;
+  refusals: Counter<'reason'>;
+}
+
+/** Creates the metrics on a fresh registry. `defaults` adds Node process metrics. */
+export function createMetrics(options: { defaults: boolean }): SidecarMetrics {
+  const registry = new Registry();
+  if (options.defaults) collectDefaultMetrics({ register: registry, prefix: 'sidecar_' });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({
+      name: 'sidecar_requests_total',
+      help: 'Requests answered, by route and HTTP status',
+      labelNames: ['route', 'status'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'sidecar_request_duration_seconds',
+      help: 'Time from request start to the end of the response',
+      labelNames: ['route', 'stream'],
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    }),
+    upstreamFirstByte: new Histogram({
+      name: 'sidecar_upstream_response_headers_seconds',
+      help: 'Time from sending a request to vLLM until its response headers',
+      labelNames: ['stream'],
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    }),
+    inFlight: new Gauge({
+      name: 'sidecar_requests_in_flight',
+      help: 'Requests being handled, by route',
+      labelNames: ['route'],
+      registers,
+    }),
+    upstreamInFlight: new Gauge({
+      name: 'sidecar_upstream_in_flight',
+      help: 'Requests holding an upstream slot',
+      registers,
+    }),
+    queued: new Gauge({
+      name: 'sidecar_queue_length',
+      help: 'Requests waiting for an upstream slot',
+      registers,
+    }),
+    requestBytes: new Counter({
+      name: 'sidecar_request_body_bytes_total',
+      help: 'Request body bytes received',
+      registers,
+    }),
+    responseBytes: new Counter({
+      name: 'sidecar_response_body_bytes_total',
+      help: 'Response body bytes relayed from vLLM',
+      registers,
+    }),
+    refusals: new Counter({
+      name: 'sidecar_refusals_total',
+      help: 'Requests the sidecar refused itself, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+  };
+}
+
+/** Maps a request path to its route label. */
+export function routeOf(path: string): RouteLabel {
+  switch (path) {
+    case '/v1/chat/completions':
+      return 'chat_completions';
+    case '/v1/models':
+      return 'models';
+    case '/health':
+      return 'health';
+    case '/metrics':
+      return 'metrics';
+    default:
+      return 'other';
+  }
+}

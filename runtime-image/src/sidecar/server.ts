@@ -1,0 +1,367 @@
+/**
+ * The sidecar's HTTP server: routes, the chat completion pipeline (auth → body → schema →
+ * preparer → upstream slot → relay), the per-request log line and metrics, and graceful
+ * shutdown. node:http rather than a framework: the proxy has four routes and the benchmark
+ * budget is under a millisecond of added latency.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { KeyStore } from './auth.ts';
+import { checkContentType, readJsonBody } from './body.ts';
+import { parseConfig, type SidecarConfig, type SidecarConfigInput } from './config.ts';
+import { ApiError } from './errors.ts';
+import { ConcurrencyLimiter } from './limiter.ts';
+import { createMetrics, type RouteLabel, routeOf, type SidecarMetrics } from './metrics.ts';
+import type { RequestPreparer } from './prepare.ts';
+import { type Relay, relay } from './relay.ts';
+import { checkModel, validateChatRequest } from './schema.ts';
+import { Upstream, upstreamError } from './upstream.ts';
+
+/** What the sidecar needs besides its configuration. */
+export interface SidecarDeps {
+  /** Checks and rewrites each validated request (basic-preparer.ts, or the full one). */
+  preparer: RequestPreparer;
+  logger: Logger;
+  /** Register Node process metrics (off in tests that start many sidecars). Default true. */
+  processMetrics?: boolean;
+}
+
+/** A listening sidecar. */
+export interface Sidecar {
+  /** Base URL on the loopback, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  port: number;
+  server: Server;
+  metrics: SidecarMetrics;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts the rest. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** Per-request facts for the log line; never bodies, never keys. */
+interface RequestLog {
+  requestId: string;
+  route: RouteLabel;
+  method: string | undefined;
+  status?: number;
+  keyId?: string;
+  stream?: boolean;
+  images?: number;
+  promptTokens?: number;
+  reason?: string;
+  bytesIn?: number;
+  bytesOut?: number;
+  outcome?: string;
+}
+
+const UNAUTHORIZED = (): ApiError =>
+  new ApiError({
+    status: 401,
+    type: 'invalid_request_error',
+    reason: 'unauthorized',
+    code: 'invalid_api_key',
+    message: 'Missing or invalid API key. Send it as "Authorization: Bearer <key>".',
+    headers: { 'www-authenticate': 'Bearer' },
+  });
+
+const clientGone = (): Error =>
+  Object.assign(new Error('The client closed the connection'), { name: 'AbortError' });
+
+/** Builds and starts the sidecar on `config.port` (0 picks a free port). */
+export async function createSidecar(
+  input: SidecarConfigInput | SidecarConfig,
+  deps: SidecarDeps,
+): Promise<Sidecar> {
+  const config = parseConfig(input);
+  const { preparer, logger } = deps;
+  const metrics = createMetrics({ defaults: deps.processMetrics ?? true });
+  const keys = config.disableAuth
+    ? undefined
+    : new KeyStore({
+        file: config.apiKeyHashesFile as string,
+        reloadIntervalMs: config.keyReloadIntervalMs,
+        logger,
+      });
+  keys?.start();
+  const upstream = new Upstream(config);
+  const limiter = new ConcurrencyLimiter({
+    max: config.maxConcurrentUpstream,
+    maxQueue: config.maxQueue,
+    queueTimeoutMs: config.queueTimeoutMs,
+    retryAfterSeconds: config.retryAfterSeconds,
+  });
+  const retryAfter = String(config.retryAfterSeconds);
+  const created = Math.floor(Date.now() / 1000);
+  const active = new Set<Relay>();
+  let draining = false;
+
+  const sendJson = (
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void => {
+    const text = JSON.stringify(body);
+    if (draining) headers.connection = 'close';
+    res.writeHead(status, {
+      ...headers,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  };
+
+  const sendError = (res: ServerResponse, error: unknown, log: RequestLog): void => {
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    let apiError: ApiError;
+    if (error instanceof ApiError) {
+      apiError = error;
+    } else {
+      logger.error({ err: error, requestId: log.requestId }, 'Failed to handle request');
+      apiError = new ApiError({
+        status: 500,
+        type: 'server_error',
+        reason: 'internal',
+        message: 'Internal error.',
+      });
+    }
+    log.reason = apiError.reason;
+    metrics.refusals.inc({ reason: apiError.reason });
+    const headers = { ...apiError.headers };
+    // The body may be partly unread (413): closing beats draining megabytes we will not use.
+    if (apiError.status === 413) headers.connection = 'close';
+    sendJson(res, apiError.status, apiError.toBody(), headers);
+  };
+
+  const authenticate = (req: IncomingMessage, log: RequestLog): void => {
+    if (keys === undefined) return;
+    const result = keys.check(req.headers.authorization);
+    if (result === null) throw UNAUTHORIZED();
+    log.keyId = result.keyId;
+  };
+
+  // Chat requests in any stage (body, preparer, queue, relay); shutdown waits for them.
+  let chatsInFlight = 0;
+  const chat = async (req: IncomingMessage, res: ServerResponse, log: RequestLog, signal: AbortSignal) => {
+    chatsInFlight++;
+    try {
+      await chatStages(req, res, log, signal);
+    } finally {
+      chatsInFlight--;
+      if (chatsInFlight === 0) onIdle?.();
+    }
+  };
+  const chatStages = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    log: RequestLog,
+    signal: AbortSignal,
+  ) => {
+    authenticate(req, log);
+    checkContentType(req.headers['content-type']);
+    const { value, bytes } = await readJsonBody(req, config.maxBodyBytes);
+    log.bytesIn = bytes;
+    metrics.requestBytes.inc(bytes);
+    const request = validateChatRequest(value);
+    checkModel(request, config.servedModelName);
+    log.stream = request.stream === true;
+    const prepared = await preparer(request, signal);
+    log.images = prepared.imageCount;
+    if (prepared.promptTokens !== undefined) log.promptTokens = prepared.promptTokens;
+    const release = await limiter.acquire(signal);
+    metrics.upstreamInFlight.inc();
+    try {
+      const sent = performance.now();
+      const response = await upstream.chatCompletion(JSON.stringify(prepared.request), log.requestId, signal);
+      metrics.upstreamFirstByte.observe({ stream: String(log.stream) }, (performance.now() - sent) / 1000);
+      if (draining) res.setHeader('connection', 'close');
+      const running = relay(res, response, (error) => upstreamError(error, retryAfter));
+      active.add(running);
+      log.outcome = await running.done;
+      active.delete(running);
+      log.bytesOut = running.bytes();
+      metrics.responseBytes.inc(log.bytesOut);
+    } finally {
+      release();
+      metrics.upstreamInFlight.dec();
+    }
+  };
+
+  const models = (req: IncomingMessage, res: ServerResponse, log: RequestLog): void => {
+    authenticate(req, log);
+    sendJson(res, 200, {
+      object: 'list',
+      data: [
+        {
+          id: config.servedModelName,
+          object: 'model',
+          created,
+          owned_by: 'pixtral-operator',
+          max_model_len: config.maxContextLength,
+        },
+      ],
+    });
+  };
+
+  const health = async (res: ServerResponse): Promise<void> => {
+    if (draining) return sendJson(res, 503, { status: 'shutting down' });
+    const ok = await upstream.healthy();
+    sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'model server not ready' });
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = performance.now();
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const route = routeOf(query === -1 ? url : url.slice(0, query));
+    const log: RequestLog = { requestId: randomUUID(), route, method: req.method };
+    const controller = new AbortController();
+    metrics.inFlight.inc({ route });
+    res.once('close', () => {
+      const finished = res.writableFinished;
+      if (!finished) controller.abort(clientGone());
+      metrics.inFlight.dec({ route });
+      const status = finished ? res.statusCode : 499;
+      log.status = status;
+      const seconds = (performance.now() - started) / 1000;
+      metrics.requests.inc({ route, status: String(status) });
+      metrics.duration.observe({ route, stream: String(log.stream === true) }, seconds);
+      const fields = { ...log, durationMs: Math.round(seconds * 1e4) / 10 };
+      if (route === 'health' || route === 'metrics') logger.debug(fields, 'Handled request');
+      else logger.info(fields, 'Handled request');
+    });
+    const method = req.method;
+    const fail = (error: unknown): void => sendError(res, error, log);
+    if (draining && route !== 'health' && route !== 'metrics') {
+      fail(
+        new ApiError({
+          status: 503,
+          type: 'service_unavailable_error',
+          reason: 'shutting_down',
+          message: 'The server is shutting down. Retry on another replica.',
+          headers: { 'retry-after': retryAfter, connection: 'close' },
+        }),
+      );
+      return;
+    }
+    try {
+      if (route === 'chat_completions' && method === 'POST') {
+        chat(req, res, log, controller.signal).catch(fail);
+      } else if (route === 'models' && method === 'GET') {
+        models(req, res, log);
+      } else if (route === 'health' && method === 'GET') {
+        health(res).catch(fail);
+      } else if (route === 'metrics' && method === 'GET') {
+        metrics.registry.metrics().then((text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        }, fail);
+      } else if (route !== 'other') {
+        const allow = route === 'chat_completions' ? 'POST' : 'GET';
+        fail(
+          new ApiError({
+            status: 405,
+            type: 'invalid_request_error',
+            reason: 'method_not_allowed',
+            message: `Use ${allow} for this path.`,
+            headers: { allow },
+          }),
+        );
+      } else {
+        fail(
+          new ApiError({
+            status: 404,
+            type: 'not_found_error',
+            reason: 'not_found',
+            message: 'Unknown path.',
+          }),
+        );
+      }
+    } catch (error) {
+      fail(error);
+    }
+  };
+
+  // Timeouts go in the constructor: Node checks headersTimeout <= requestTimeout only there.
+  const server = createServer(
+    {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      // The default 30 s check interval would let a Slowloris client hold its socket for up to
+      // headersTimeout + 30 s.
+      connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),
+    },
+    onRequest,
+  );
+  server.setTimeout(config.idleTimeoutMs);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+    );
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port, upstream: config.upstreamUrl, auth: keys !== undefined }, 'Started sidecar');
+
+  let onIdle: (() => void) | undefined;
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (graceMs = config.shutdownGraceMs): Promise<void> => {
+    shuttingDown ??= (async () => {
+      draining = true;
+      logger.info({ inFlight: chatsInFlight, graceMs }, 'Draining for shutdown');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // server.close() reaps idle keep-alive sockets only once; sockets that turn idle after
+      // a drained request would otherwise linger until keepAliveTimeout.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      server.closeIdleConnections();
+      if (chatsInFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          onIdle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      const cut = new ApiError({
+        status: 503,
+        type: 'service_unavailable_error',
+        reason: 'shutting_down',
+        message: 'The server shut down before the answer was complete.',
+      });
+      if (active.size > 0) logger.warn({ cut: active.size }, 'Cut requests at the shutdown deadline');
+      for (const running of active) running.interrupt(cut);
+      clearInterval(sweep);
+      server.closeAllConnections();
+      keys?.close();
+      await closed;
+      await upstream.close();
+      logger.info('Stopped sidecar');
+    })();
+    return shuttingDown;
+  };
+
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    server,
+    metrics,
+    shutdown,
+  };
+}

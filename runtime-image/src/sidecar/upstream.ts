@@ -1,0 +1,138 @@
+/**
+ * The connection to vLLM: a keep-alive undici Pool, requests built from an allow-list of
+ * headers (the client's headers, and above all its key, never go upstream; copying hop-by-hop
+ * headers would also make undici throw), and the mapping of upstream failures to 502/503/504.
+ */
+import { Client, type Dispatcher, Pool } from 'undici';
+import type { SidecarConfig } from './config.ts';
+import { ApiError } from './errors.ts';
+
+/** A started upstream request: status, the response headers we relay, and the body stream. */
+export type UpstreamResponse = Dispatcher.ResponseData;
+
+/** Talks to vLLM's OpenAI server. */
+export class Upstream {
+  private readonly pool: Pool;
+  // Health probes use their own connection so they never queue behind long generations.
+  private readonly probe: Client;
+  private readonly prefix: string;
+  private readonly authorization: string | undefined;
+  private readonly retryAfter: string;
+  private health: { at: number; ok: boolean; pending?: Promise<boolean> } = { at: 0, ok: false };
+  private readonly healthCacheMs: number;
+
+  constructor(config: SidecarConfig) {
+    const url = new URL(config.upstreamUrl);
+    this.prefix = url.pathname.replace(/\/+$/, '');
+    this.authorization = config.upstreamApiKey === undefined ? undefined : `Bearer ${config.upstreamApiKey}`;
+    this.retryAfter = String(config.retryAfterSeconds);
+    this.healthCacheMs = config.healthCacheMs;
+    this.pool = new Pool(url.origin, {
+      connections: config.maxConcurrentUpstream,
+      pipelining: 1,
+      connect: { timeout: config.upstreamConnectTimeoutMs },
+      headersTimeout: config.upstreamHeadersTimeoutMs,
+      bodyTimeout: config.upstreamIdleTimeoutMs,
+      keepAliveTimeout: 30_000,
+    });
+    this.probe = new Client(url.origin, {
+      connect: { timeout: config.upstreamConnectTimeoutMs },
+      headersTimeout: 2_000,
+      bodyTimeout: 2_000,
+    });
+  }
+
+  /**
+   * Sends a chat completion body (already re-serialized JSON). Rejects with an ApiError
+   * (502/503/504) when vLLM cannot be reached or does not answer in time, and with the
+   * signal's reason when the client went away.
+   */
+  async chatCompletion(body: string, requestId: string, signal: AbortSignal): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'x-request-id': requestId,
+    };
+    if (this.authorization !== undefined) headers.authorization = this.authorization;
+    try {
+      return await this.pool.request({
+        method: 'POST',
+        path: `${this.prefix}/v1/chat/completions`,
+        headers,
+        body,
+        signal,
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw upstreamError(error, this.retryAfter);
+    }
+  }
+
+  /** True when vLLM's /health answered 200 recently; one probe at a time, cached briefly. */
+  healthy(): Promise<boolean> {
+    const now = Date.now();
+    if (this.health.pending !== undefined) return this.health.pending;
+    if (now - this.health.at < this.healthCacheMs) return Promise.resolve(this.health.ok);
+    const pending = this.probe
+      .request({ method: 'GET', path: `${this.prefix}/health` })
+      .then(async (res) => {
+        await res.body.dump();
+        return res.statusCode === 200;
+      })
+      .catch(() => false)
+      .then((ok) => {
+        this.health = { at: Date.now(), ok };
+        return ok;
+      });
+    this.health.pending = pending;
+    return pending;
+  }
+
+  /** Closes the pools, cutting whatever is still open. */
+  async close(): Promise<void> {
+    await Promise.allSettled([this.pool.destroy(), this.probe.destroy()]);
+  }
+}
+
+function codeOf(error: unknown): string | undefined {
+  const e = error as { code?: unknown; cause?: { code?: unknown }; errors?: Array<{ code?: unknown }> };
+  for (const code of [e?.code, e?.cause?.code, e?.errors?.[0]?.code])
+    if (typeof code === 'string') return code;
+  return undefined;
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Maps an undici failure to the client's answer: vLLM not listening (down, or still loading
+ * the model) is 503 with Retry-After; too slow is 504; anything else is 502.
+ */
+export function upstreamError(error: unknown, retryAfter: string): ApiError {
+  const code = codeOf(error);
+  if (code !== undefined && (UNREACHABLE.has(code) || code === 'UND_ERR_CONNECT_TIMEOUT')) {
+    return new ApiError({
+      status: 503,
+      type: 'service_unavailable_error',
+      reason: 'upstream_unavailable',
+      message: 'The model server is not available yet. Retry after a short wait.',
+      headers: { 'retry-after': retryAfter },
+      cause: error,
+    });
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new ApiError({
+      status: 504,
+      type: 'server_error',
+      reason: 'upstream_timeout',
+      message: 'The model server did not answer in time.',
+      cause: error,
+    });
+  }
+  return new ApiError({
+    status: 502,
+    type: 'server_error',
+    reason: 'upstream_error',
+    message: 'The model server failed to answer.',
+    cause: error,
+  });
+}
