@@ -1,0 +1,105 @@
+/**
+ * Condition types and reasons of PixtralDeployment, and `setCondition`. Reasons are CamelCase
+ * constants (metav1.Condition requires the pattern below); messages are sentences that tell the
+ * user what happened and what to change.
+ */
+
+/** metav1.Condition `type` pattern (k8s.io/apimachinery). */
+export const CONDITION_TYPE_PATTERN =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
+/** metav1.Condition `reason` pattern (k8s.io/apimachinery). */
+export const CONDITION_REASON_PATTERN = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+
+/** Condition types, as `kubectl wait --for=condition=<type>` names them. */
+export const ConditionType = {
+  /** True when the weights cache holds every file of the model, SHA-256 verified. */
+  WeightsReady: 'WeightsReady',
+  /** True when at least minSize replicas (and at least one) serve requests through their endpoints. */
+  Available: 'Available',
+  /** True while the operator is moving towards the spec: provisioning, rolling out or scaling. */
+  Progressing: 'Progressing',
+  /** True when something needs the user or the platform team: bad config, no GPUs, failed weights. */
+  Degraded: 'Degraded',
+  /** True when Available is True and nothing is Degraded; what `kubectl wait --for=condition=Ready` waits on. */
+  Ready: 'Ready',
+} as const;
+/** One condition type. */
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+/** Reasons, one per situation a user can tell apart. */
+export const Reason = {
+  /** The weights Job is downloading and verifying the files. */
+  WeightsProvisioning: 'WeightsProvisioning',
+  /** Every weights file is present and its SHA-256 matches the catalog. */
+  WeightsVerified: 'WeightsVerified',
+  /** The weights Job failed (download, disk full, gated repository without a token); it is retried with backoff. */
+  WeightsFailed: 'WeightsFailed',
+  /** A downloaded file's SHA-256 differs from the catalog: the file was discarded. */
+  WeightsDigestMismatch: 'WeightsDigestMismatch',
+  /** Pods are Pending because no node of the requested type has free GPUs. */
+  InsufficientGPU: 'InsufficientGPU',
+  /** The Deployment is rolling out new pods. */
+  RollingOut: 'RollingOut',
+  /** The number of replicas is changing between minSize and maxSize. */
+  Scaling: 'Scaling',
+  /** vLLM is loading the weights; the startup probe has not passed yet. */
+  ModelLoading: 'ModelLoading',
+  /** At least minSize replicas are ready. */
+  MinimumReplicasAvailable: 'MinimumReplicasAvailable',
+  /** Fewer than minSize replicas are ready. */
+  MinimumReplicasUnavailable: 'MinimumReplicasUnavailable',
+  /** Serving containers restart repeatedly (CrashLoopBackOff). */
+  CrashLooping: 'CrashLooping',
+  /** The spec passed the schema but cannot be served with the operator's configuration (e.g. no baseDomain for a public endpoint). */
+  InvalidConfiguration: 'InvalidConfiguration',
+  /** A child object exists with a different controller; the operator will not adopt it. */
+  ChildConflict: 'ChildConflict',
+  /** Applying a child object failed; the error is in the message. */
+  ApplyFailed: 'ApplyFailed',
+  /** Everything the spec asks for is in place and serving. */
+  DeploymentReady: 'DeploymentReady',
+  /** The resource is being deleted; children are released. */
+  Deleting: 'Deleting',
+  /** Nothing is wrong. */
+  AsExpected: 'AsExpected',
+} as const;
+/** One reason. */
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+/** A metav1.Condition. */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  observedGeneration?: number | undefined;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+/** What a caller sets; `lastTransitionTime` is decided by `setCondition`. */
+export type ConditionUpdate = Omit<Condition, 'lastTransitionTime'>;
+
+/**
+ * Returns `conditions` with `update` applied, without touching the input (pure, S5 and S11):
+ * - a new type is appended with `lastTransitionTime = now`;
+ * - an existing type keeps its `lastTransitionTime` unless `status` flips, so re-reconciling
+ *   an unchanged world writes nothing;
+ * - reason, message and observedGeneration are always replaced.
+ * `now` is a parameter so tests drive time; it is written in RFC 3339 at second precision,
+ * the way the API server stores metav1.Time.
+ */
+export function setCondition(conditions: readonly Condition[], update: ConditionUpdate, now: Date): Condition[] {
+  const stamp = `${now.toISOString().slice(0, 19)}Z`;
+  const index = conditions.findIndex((c) => c.type === update.type);
+  if (index === -1) return [...conditions, { ...update, lastTransitionTime: stamp }];
+  const old = conditions[index]!;
+  const lastTransitionTime = old.status === update.status ? old.lastTransitionTime : stamp;
+  const next = [...conditions];
+  next[index] = { ...update, lastTransitionTime };
+  return next;
+}
+
+/** The condition of `type`, or undefined. */
+export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}

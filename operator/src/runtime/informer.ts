@@ -1,0 +1,310 @@
+/**
+ * A watch-backed cache of one kind (an informer): list, then watch from the list's
+ * resourceVersion, resume from the last seen resourceVersion, relist on 410 Gone.
+ *
+ * Written instead of client-node's `makeInformer`/`ListWatch` because of its gaps
+ * (src/cache.ts in client-node 2.0.1, kubernetes-client/javascript #596, #958, #1496, #795):
+ * - any error other than 410 or a client timeout stops it for good (API server restarts,
+ *   refused connections), so an operator would need an outer supervisor;
+ * - no bookmarks, no pagination of the list, no half-open connection detection;
+ * - after a relist it does not tell subscribers, so controllers cannot re-enqueue roots;
+ * - no secondary index (we need lookup by controller owner uid) and no synced promise.
+ * This one retries every failure with jittered exponential backoff (client-go's reflector:
+ * 800 ms → 30 s), synthesizes deletes for objects that vanished while the watch was down,
+ * and emits `sync` after every list and on a periodic resync.
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { KubeClient, WatchEvent } from './client.ts';
+import { type Clock, realClock } from './clock.ts';
+import { ApiError } from './errors.ts';
+import { type KindRef, keyString } from './kinds.ts';
+import type { RuntimeMetrics } from './metrics.ts';
+
+/** What subscribers of an informer see. `sync` follows every full list and each periodic resync. */
+export type InformerEvent<T extends KubernetesObject> =
+  | { type: 'add'; object: T }
+  | { type: 'update'; object: T; old: T }
+  | { type: 'delete'; object: T }
+  | { type: 'sync'; cause: 'list' | 'resync' };
+
+/** Options of `Informer`. */
+export interface InformerOptions {
+  client: KubeClient;
+  kind: KindRef;
+  /** Watch one namespace only; all namespaces when empty. */
+  namespace?: string;
+  labelSelector?: string;
+  clock?: Clock;
+  log?: Logger;
+  metrics?: RuntimeMetrics;
+  /** First retry delay after a failed list or watch, ms. Default 800. */
+  initialBackoffMs?: number;
+  /** Cap of the retry delay, ms. Default 30000. */
+  maxBackoffMs?: number;
+  /** Server-side watch timeout, s; each watch gets this plus up to 100% jitter. Default 300. */
+  watchTimeoutSeconds?: number;
+  /** List page size. Default 500; 0 means unpaginated. */
+  pageSize?: number;
+  /** Emit `sync` this often (ms) so controllers re-check every root. Default 600000; 0 disables. */
+  resyncMs?: number;
+  /** A random source in [0, 1) for jitter (tests pass a constant). Default `Math.random`. */
+  random?: () => number;
+}
+
+/** A watch that ran this long without failing resets the backoff, ms. */
+const HEALTHY_WATCH_MS = 10_000;
+
+/** A cache of one kind kept current by list and watch. Do not mutate returned objects. */
+export class Informer<T extends KubernetesObject = KubernetesObject> {
+  readonly kind: KindRef;
+  readonly #o: Required<Omit<InformerOptions, 'namespace' | 'labelSelector' | 'log' | 'metrics'>> & InformerOptions;
+  readonly #store = new Map<string, T>();
+  /** Controller-owner uid → keys of the objects it controls. */
+  readonly #byOwner = new Map<string, Set<string>>();
+  #handlers: Array<(event: InformerEvent<T>) => void> = [];
+  #resourceVersion = '';
+  #synced = false;
+  #resolveSynced!: () => void;
+  readonly #syncedPromise = new Promise<void>((resolve) => {
+    this.#resolveSynced = resolve;
+  });
+
+  constructor(options: InformerOptions) {
+    this.kind = options.kind;
+    this.#o = {
+      clock: realClock,
+      initialBackoffMs: 800,
+      maxBackoffMs: 30_000,
+      watchTimeoutSeconds: 300,
+      pageSize: 500,
+      resyncMs: 600_000,
+      random: Math.random,
+      ...options,
+    };
+  }
+
+  /** True once the first list has been loaded. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /** Resolves once the first list has been loaded. */
+  whenSynced(): Promise<void> {
+    return this.#syncedPromise;
+  }
+
+  /** The last resourceVersion seen (from a list, an event or a bookmark). */
+  get resourceVersion(): string {
+    return this.#resourceVersion;
+  }
+
+  /** Looks up one object by namespace and name. */
+  get(namespace: string, name: string): T | undefined {
+    return this.#store.get(keyString({ namespace, name }));
+  }
+
+  /** All cached objects, or those of one namespace. */
+  list(namespace?: string): T[] {
+    const all = [...this.#store.values()];
+    return namespace === undefined ? all : all.filter((o) => (o.metadata?.namespace ?? '') === namespace);
+  }
+
+  /** Objects whose controller ownerReference has this uid. */
+  byOwner(uid: string): T[] {
+    const keys = this.#byOwner.get(uid);
+    if (!keys) return [];
+    return [...keys].map((k) => this.#store.get(k)).filter((o): o is T => o !== undefined);
+  }
+
+  /** Number of cached objects. */
+  get size(): number {
+    return this.#store.size;
+  }
+
+  /** Registers a handler; returns a function that removes it. Handlers must not throw or block. */
+  subscribe(handler: (event: InformerEvent<T>) => void): () => void {
+    this.#handlers.push(handler);
+    return () => {
+      this.#handlers = this.#handlers.filter((h) => h !== handler);
+    };
+  }
+
+  /** Lists and watches until `signal` aborts; never rejects for API failures (it retries them). */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock } = this.#o;
+    const resync = this.#o.resyncMs > 0 ? this.#resyncLoop(signal) : Promise.resolve();
+    let backoff = this.#o.initialBackoffMs;
+    let listCause: 'initial' | 'expired' | 'error' | undefined = 'initial';
+    while (!signal.aborted) {
+      const started = clock.now();
+      try {
+        if (listCause) {
+          await this.#relist(listCause, signal);
+          listCause = undefined;
+          backoff = this.#o.initialBackoffMs;
+        }
+        await this.#watch(signal);
+        if (clock.now() - started >= HEALTHY_WATCH_MS) backoff = this.#o.initialBackoffMs;
+      } catch (err) {
+        if (signal.aborted) break;
+        if (err instanceof ApiError && err.code === 410) {
+          this.#o.log?.info({ resource: this.kind.plural, rv: this.#resourceVersion }, 'Watch expired, relisting');
+          listCause = 'expired';
+          continue;
+        }
+        if (clock.now() - started >= HEALTHY_WATCH_MS) backoff = this.#o.initialBackoffMs;
+        this.#o.metrics?.watchErrors.inc({ resource: this.kind.plural });
+        if (listCause === undefined && !this.#resourceVersion) listCause = 'error';
+        const delay = backoff * (1 + this.#o.random());
+        this.#o.log?.warn({ resource: this.kind.plural, err: (err as Error).message, retryInMs: Math.round(delay) }, 'Watch failed, retrying');
+        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
+        await clock.sleep(delay, signal).catch(() => {});
+      }
+    }
+    await resync;
+  }
+
+  async #relist(cause: 'initial' | 'expired' | 'error', signal: AbortSignal): Promise<void> {
+    const items: T[] = [];
+    let continueToken: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await this.#o.client.list<T>(this.kind, {
+        namespace: this.#o.namespace,
+        labelSelector: this.#o.labelSelector,
+        limit: this.#o.pageSize || undefined,
+        continue: continueToken,
+        signal,
+      });
+      items.push(...page.items);
+      continueToken = page.metadata?._continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion ?? '';
+    } while (continueToken);
+    this.#o.metrics?.informerRelists.inc({ resource: this.kind.plural, cause });
+    const fresh = new Map<string, T>();
+    for (const item of items) {
+      // List items carry no apiVersion/kind; restore them so cached objects are self-describing.
+      fresh.set(objectKey(item), { ...item, apiVersion: this.kind.apiVersion, kind: this.kind.kind });
+    }
+    for (const [key, old] of [...this.#store]) {
+      if (!fresh.has(key)) {
+        this.#remove(key);
+        this.#emit({ type: 'delete', object: old });
+      }
+    }
+    for (const [key, object] of fresh) this.#upsert(key, object);
+    this.#resourceVersion = resourceVersion;
+    this.#o.log?.debug({ resource: this.kind.plural, count: fresh.size, rv: resourceVersion, cause }, 'Listed');
+    if (!this.#synced) {
+      this.#synced = true;
+      this.#resolveSynced();
+    }
+    this.#emit({ type: 'sync', cause: 'list' });
+  }
+
+  async #watch(signal: AbortSignal): Promise<void> {
+    const timeoutSeconds = Math.round(this.#o.watchTimeoutSeconds * (1 + this.#o.random()));
+    const events = this.#o.client.watch<T>(this.kind, {
+      namespace: this.#o.namespace,
+      labelSelector: this.#o.labelSelector,
+      resourceVersion: this.#resourceVersion,
+      timeoutSeconds,
+      // The server closes the watch after timeoutSeconds; silence well past that is a dead link.
+      idleTimeoutMs: (timeoutSeconds + 30) * 1000,
+      signal,
+    });
+    for await (const event of events) this.#apply(event);
+  }
+
+  #apply(event: WatchEvent<T>): void {
+    const object = event.object;
+    switch (event.type) {
+      case 'ADDED':
+      case 'MODIFIED': {
+        this.#upsert(objectKey(object), { ...object, apiVersion: this.kind.apiVersion, kind: this.kind.kind });
+        break;
+      }
+      case 'DELETED': {
+        const key = objectKey(object);
+        const old = this.#store.get(key);
+        this.#remove(key);
+        this.#emit({ type: 'delete', object: old ?? object });
+        break;
+      }
+      case 'BOOKMARK':
+        break;
+      case 'ERROR': {
+        const status = object as { code?: number; reason?: string; message?: string };
+        throw new ApiError({
+          code: status.code ?? 500,
+          reason: status.reason ?? 'WatchError',
+          verb: 'watch',
+          path: this.kind.plural,
+          message: status.message ?? 'error event',
+        });
+      }
+    }
+    const rv = object.metadata?.resourceVersion;
+    if (rv) this.#resourceVersion = rv;
+  }
+
+  #upsert(key: string, object: T): void {
+    const old = this.#store.get(key);
+    if (old && old.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
+    if (old) this.#unindex(key, old);
+    this.#store.set(key, object);
+    const owner = controllerUid(object);
+    if (owner) {
+      let keys = this.#byOwner.get(owner);
+      if (!keys) this.#byOwner.set(owner, (keys = new Set()));
+      keys.add(key);
+    }
+    this.#emit(old ? { type: 'update', object, old } : { type: 'add', object });
+  }
+
+  #remove(key: string): void {
+    const old = this.#store.get(key);
+    if (!old) return;
+    this.#store.delete(key);
+    this.#unindex(key, old);
+  }
+
+  #unindex(key: string, object: T): void {
+    const owner = controllerUid(object);
+    const keys = owner ? this.#byOwner.get(owner) : undefined;
+    if (!owner || !keys) return;
+    keys.delete(key);
+    if (keys.size === 0) this.#byOwner.delete(owner);
+  }
+
+  async #resyncLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.#o.clock.sleep(this.#o.resyncMs, signal);
+      } catch {
+        return;
+      }
+      if (this.#synced) this.#emit({ type: 'sync', cause: 'resync' });
+    }
+  }
+
+  #emit(event: InformerEvent<T>): void {
+    for (const handler of this.#handlers) {
+      try {
+        handler(event);
+      } catch (err) {
+        this.#o.log?.error({ err, resource: this.kind.plural }, 'Informer handler failed');
+      }
+    }
+  }
+}
+
+function objectKey(object: KubernetesObject): string {
+  return keyString({ namespace: object.metadata?.namespace ?? '', name: object.metadata?.name ?? '' });
+}
+
+/** The uid in the object's controller ownerReference, if any. */
+export function controllerUid(object: KubernetesObject): string | undefined {
+  return object.metadata?.ownerReferences?.find((r) => r.controller)?.uid;
+}

@@ -1,0 +1,46 @@
+/**
+ * The contract between the proxy (part 1) and the request checks (part 2: images, formats,
+ * safe fetching, token counting). The proxy parses and validates the OpenAI body with zod, then
+ * hands it to a RequestPreparer, and forwards exactly what the preparer returns.
+ */
+
+/** One content part as the proxy's zod schema accepts it. */
+export type ContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } };
+
+/** One chat message. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string | ContentPart[] | null;
+  name?: string;
+  [extra: string]: unknown;
+}
+
+/** The validated chat completion request (other OpenAI fields pass through untouched). */
+export interface ChatCompletionRequest {
+  model: string;
+  messages: ChatMessage[];
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  stream?: boolean | null;
+  [extra: string]: unknown;
+}
+
+/** What a preparer returns: the request to forward (every image a data: URL) and what it measured. */
+export interface PreparedRequest {
+  request: ChatCompletionRequest;
+  /** Number of images in the request. */
+  imageCount: number;
+  /** Prompt tokens as Mistral's tokenizer counts them, when known. */
+  promptTokens?: number;
+}
+
+/**
+ * Checks and rewrites a request before it goes upstream. Throws an ApiError (errors.ts) to
+ * refuse it. `signal` aborts when the client goes away, so fetches stop early.
+ */
+export type RequestPreparer = (
+  request: ChatCompletionRequest,
+  signal: AbortSignal,
+) => Promise<PreparedRequest>;

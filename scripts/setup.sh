@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian 12 machine for this project. Idempotent; prints what it does.
+#   scripts/setup.sh        npm dependencies (Node 24 arrives as the npm package `node`)
+#   scripts/setup.sh test   also what the test suite needs: Debian packages, the Kubernetes test
+#                           binaries (built from the Go module proxy into a per-user cache) and the
+#                           Python oracle for token counts
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+say "installing npm dependencies (npm ci; brings Node 24 as node_modules/.bin/node)"
+npm ci --no-audit --no-fund --loglevel=error
+[[ "${1:-}" == test ]] || exit 0
+
+APT_PACKAGES=(nginx-light openssl curl python3-venv)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# nginx is a benchmark baseline only: never leave the distribution's service running.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+
+say "making sure the Kubernetes test binaries are built (cold: ~8 min on 2 cores; warm: instant)"
+bash test/bin/ensure-k8s-bins.sh >/dev/null
+
+for hook in test/oracle/setup.sh; do
+  if [[ -x "$hook" ]]; then say "running $hook"; "$hook"; fi
+done
+say "ready"

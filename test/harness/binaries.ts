@@ -1,0 +1,131 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** Pinned versions of the test binaries; keep in step with ensure-k8s-bins.sh's defaults. */
+export const BINARY_VERSIONS = {
+  kubernetes: '1.36.3',
+  etcd: '3.6.16',
+  kwok: '0.8.0',
+  helm: '4.3.1',
+} as const;
+
+/** Absolute paths of every binary the harness runs. */
+export interface BinaryPaths {
+  etcd: string;
+  kubeApiserver: string;
+  kubeControllerManager: string;
+  kubeScheduler: string;
+  kubectl: string;
+  kwok: string;
+  helm: string;
+}
+
+const FILE_NAMES: Record<keyof BinaryPaths, string> = {
+  etcd: 'etcd',
+  kubeApiserver: 'kube-apiserver',
+  kubeControllerManager: 'kube-controller-manager',
+  kubeScheduler: 'kube-scheduler',
+  kubectl: 'kubectl',
+  kwok: 'kwok',
+  helm: 'helm',
+};
+
+const ENSURE_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ensure-k8s-bins.sh');
+
+/** The per-user cache folder the build script fills (outside any clone, so CI on this machine reuses it). */
+export function cacheFolder(): string {
+  const root =
+    process.env.PIXTRAL_TEST_BIN_CACHE ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'pixtral-operator', 'k8s-bins');
+  const v = BINARY_VERSIONS;
+  return join(root, `k8s-${v.kubernetes}-etcd-${v.etcd}-kwok-${v.kwok}-helm-${v.helm}`);
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function lookIn(folder: string | undefined, file: string): string | undefined {
+  if (!folder) return undefined;
+  const path = join(folder, file);
+  return executable(path) ? path : undefined;
+}
+
+function onPath(file: string): string | undefined {
+  for (const folder of (process.env.PATH ?? '').split(delimiter)) {
+    const found = lookIn(folder, file);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Finds each binary, in this order: the folder named by KUBEBUILDER_ASSETS, the PATH, the
+ * per-user cache. Returns the paths found and the names still missing.
+ */
+export function locateBinaries(): { found: Partial<BinaryPaths>; missing: (keyof BinaryPaths)[] } {
+  const found: Partial<BinaryPaths> = {};
+  const missing: (keyof BinaryPaths)[] = [];
+  const cache = existsSync(join(cacheFolder(), '.complete')) ? cacheFolder() : undefined;
+  for (const key of Object.keys(FILE_NAMES) as (keyof BinaryPaths)[]) {
+    const file = FILE_NAMES[key];
+    const path = lookIn(process.env.KUBEBUILDER_ASSETS, file) ?? onPath(file) ?? lookIn(cache, file);
+    if (path) found[key] = path;
+    else missing.push(key);
+  }
+  return { found, missing };
+}
+
+let pending: Promise<BinaryPaths> | undefined;
+
+/**
+ * Returns the paths of all test binaries, building the missing ones from the Go module proxy
+ * into the per-user cache first (this prints its progress; a cold build takes tens of minutes).
+ */
+export function findBinaries(): Promise<BinaryPaths> {
+  pending ??= resolveBinaries();
+  return pending;
+}
+
+async function resolveBinaries(): Promise<BinaryPaths> {
+  const first = locateBinaries();
+  if (first.missing.length === 0) return first.found as BinaryPaths;
+  process.stderr.write(
+    `Kubernetes test binaries missing (${first.missing.join(', ')}): building them into ${cacheFolder()}\n`,
+  );
+  try {
+    const child = execFileAsync('bash', [ENSURE_SCRIPT], { maxBuffer: 64 * 1024 * 1024 });
+    child.child.stderr?.pipe(process.stderr);
+    await child;
+  } catch (error) {
+    const code = (error as { code?: number }).code;
+    throw new Error(
+      code === 3
+        ? 'Cannot build the Kubernetes test binaries: Go >= 1.26 is not installed. Install Go, or point KUBEBUILDER_ASSETS at a folder holding etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and helm.'
+        : `Building the Kubernetes test binaries failed (test/bin/ensure-k8s-bins.sh exited ${code}); its output above says why`,
+      { cause: error },
+    );
+  }
+  const second = locateBinaries();
+  if (second.missing.length > 0) {
+    throw new Error(`Kubernetes test binaries still missing after the build: ${second.missing.join(', ')}`);
+  }
+  return second.found as BinaryPaths;
+}
+
+/** The versions recorded by the build script, for reports. */
+export function cachedBuildInfo(): string | undefined {
+  const marker = join(cacheFolder(), '.complete');
+  return existsSync(marker) ? readFileSync(marker, 'utf8').trim() : undefined;
+}

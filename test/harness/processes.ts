@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/** A free TCP port on 127.0.0.1 (the kernel picks it; a tiny race with other processes remains). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** The last lines of a log file, for error messages. */
+export function tail(path: string, lines = 30): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * One long-running binary of the test cluster: its output goes to `<dir>/logs/<name>.log` and its
+ * pid to `<dir>/<name>.pid`, where the watchdog finds it if the test process dies.
+ */
+export class Component {
+  readonly name: string;
+  readonly logPath: string;
+  private readonly dir: string;
+  private readonly command: string;
+  private readonly args: string[];
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(dir: string, name: string, command: string, args: string[]) {
+    this.dir = dir;
+    this.name = name;
+    this.command = command;
+    this.args = args;
+    this.logPath = join(dir, 'logs', `${name}.log`);
+  }
+
+  /** Starts the process; `exitedEarly` rejects if it stops before `stop()` is called. */
+  start(): void {
+    const log = openSync(this.logPath, 'a');
+    const child = spawn(this.command, this.args, { stdio: ['ignore', log, log] });
+    closeSync(log);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    if (child.pid) writeFileSync(join(this.dir, `${this.name}.pid`), `${child.pid}\n`);
+    liveChildren.add(child);
+    child.once('exit', () => liveChildren.delete(child));
+  }
+
+  /** True while the process runs. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Throws with the log's tail when the process has died. */
+  assertRunning(): void {
+    if (!this.running) {
+      throw new Error(
+        `${this.name} exited (code ${this.child?.exitCode ?? '?'}); its log ends:\n${tail(this.logPath)}`,
+      );
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  async stop(graceMs = 5000): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+    rmSync(join(this.dir, `${this.name}.pid`), { force: true });
+  }
+}
+
+const liveChildren = new Set<ChildProcess>();
+const liveFolders = new Set<string>();
+
+/** Registers a folder to delete if the process exits without a clean stop. */
+export function trackFolder(dir: string): void {
+  liveFolders.add(dir);
+}
+
+/** Forgets a folder after a clean stop removed it. */
+export function untrackFolder(dir: string): void {
+  liveFolders.delete(dir);
+}
+
+// A test that throws, times out or is interrupted must not leave etcd and kube-apiserver behind.
+// 'exit' handlers run on normal exits and after the signal handlers below; a SIGKILLed test
+// process is covered by the watchdog (startWatchdog).
+let exitHooked = false;
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', () => {
+    for (const child of liveChildren) child.kill('SIGKILL');
+    for (const dir of liveFolders) rmSync(dir, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => process.exit(130));
+  }
+}
+
+/**
+ * A detached shell that outlives a killed test process: when the process `parentPid` is gone but
+ * the cluster folder still exists, it kills every pid recorded there and deletes the folder.
+ */
+export function startWatchdog(dir: string, parentPid = process.pid): void {
+  hookExit();
+  const script = `
+while kill -0 ${parentPid} 2>/dev/null && [ -d "$1" ]; do sleep 1; done
+[ -d "$1" ] || exit 0
+for f in "$1"/*.pid; do [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null; done
+sleep 3
+for f in "$1"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null; done
+rm -rf "$1"`;
+  const watchdog = spawn('bash', ['-c', script, 'pixtral-cp-watchdog', dir], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  watchdog.unref();
+}
