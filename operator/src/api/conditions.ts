@@ -88,7 +88,11 @@ export type ConditionUpdate = Omit<Condition, 'lastTransitionTime'>;
  * `now` is a parameter so tests drive time; it is written in RFC 3339 at second precision,
  * the way the API server stores metav1.Time.
  */
-export function setCondition(conditions: readonly Condition[], update: ConditionUpdate, now: Date): Condition[] {
+export function setCondition(
+  conditions: readonly Condition[],
+  update: ConditionUpdate,
+  now: Date,
+): Condition[] {
   const stamp = `${now.toISOString().slice(0, 19)}Z`;
   const index = conditions.findIndex((c) => c.type === update.type);
   if (index === -1) return [...conditions, { ...update, lastTransitionTime: stamp }];
@@ -100,6 +104,9 @@ export function setCondition(conditions: readonly Condition[], update: Condition
 }
 
 /** The condition of `type`, or undefined. */
-export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+export function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }

@@ -37,7 +37,11 @@ const QUALIFIED_NAME =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 /** Labels the operator sets on every child; user labels may not override them (selectors rely on them). */
-export const RESERVED_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/managed-by'];
+export const RESERVED_LABELS = [
+  'app.kubernetes.io/name',
+  'app.kubernetes.io/instance',
+  'app.kubernetes.io/managed-by',
+];
 
 const { maxContextLength, maxImagesPerRequest } = catalogLimits();
 
@@ -49,7 +53,10 @@ const dnsSubdomain = (what: string) =>
     .regex(DNS_SUBDOMAIN, `must be a lower-case DNS subdomain (${what}), e.g. vision-keys`);
 
 /** A quantity that YAML may give as a number (`cpu: 2`) or a string (`memory: 8Gi`). */
-const quantity = z.union([z.int().min(0), z.string().regex(QUANTITY_PATTERN, 'must be a quantity, e.g. 500m or 8Gi')]);
+const quantity = z.union([
+  z.int().min(0),
+  z.string().regex(QUANTITY_PATTERN, 'must be a quantity, e.g. 500m or 8Gi'),
+]);
 
 const resourceList = z.record(z.string().min(1).max(253), quantity).meta({ maxProperties: 16 });
 
@@ -93,7 +100,12 @@ export const PixtralDeploymentSpecSchema = z
     nodeType: z
       .enum(NODE_TYPES as [string, ...string[]])
       .describe('GPU node type: H100 (1 GPU) or H100-2 (2 GPUs, tensor parallel 2).'),
-    minSize: z.int().min(0).max(1000).default(1).describe('Replicas (GPU nodes) kept warm. 0 scales to zero.'),
+    minSize: z
+      .int()
+      .min(0)
+      .max(1000)
+      .default(1)
+      .describe('Replicas (GPU nodes) kept warm. 0 scales to zero.'),
     maxSize: z
       .int()
       .min(1)
@@ -121,7 +133,8 @@ export const PixtralDeploymentSpecSchema = z
         'x-kubernetes-validations': [
           {
             rule: 'has(self.public) || has(self.private)',
-            message: 'spec.endpoints enables nothing; set spec.endpoints.public or spec.endpoints.private (or both)',
+            message:
+              'spec.endpoints enables nothing; set spec.endpoints.public or spec.endpoints.private (or both)',
           },
         ],
       })
@@ -137,7 +150,9 @@ export const PixtralDeploymentSpecSchema = z
       .describe('API keys. Absent: the operator generates a Secret named <name>-api-keys.'),
     weights: z
       .strictObject({
-        storageClassName: dnsSubdomain('a StorageClass name').optional().describe('Absent: the default class.'),
+        storageClassName: dnsSubdomain('a StorageClass name')
+          .optional()
+          .describe('Absent: the default class.'),
         size: z
           .string()
           .regex(QUANTITY_PATTERN, 'must be a quantity, e.g. 30Gi')
@@ -161,7 +176,10 @@ export const PixtralDeploymentSpecSchema = z
           })
           .describe('Extra labels on the serving pods.'),
         annotations: z
-          .record(z.string().regex(QUALIFIED_NAME, 'annotation keys must be qualified names'), z.string().max(4096))
+          .record(
+            z.string().regex(QUALIFIED_NAME, 'annotation keys must be qualified names'),
+            z.string().max(4096),
+          )
           .meta({ maxProperties: 64 })
           .optional()
           .describe('Extra annotations on the serving pods.'),
@@ -178,11 +196,13 @@ export const PixtralDeploymentSpecSchema = z
             'x-kubernetes-validations': [
               {
                 rule: "!has(self.requests) || !('nvidia.com/gpu' in self.requests)",
-                message: 'spec.resources.vllm.requests may not set nvidia.com/gpu: spec.nodeType decides the GPUs',
+                message:
+                  'spec.resources.vllm.requests may not set nvidia.com/gpu: spec.nodeType decides the GPUs',
               },
               {
                 rule: "!has(self.limits) || !('nvidia.com/gpu' in self.limits)",
-                message: 'spec.resources.vllm.limits may not set nvidia.com/gpu: spec.nodeType decides the GPUs',
+                message:
+                  'spec.resources.vllm.limits may not set nvidia.com/gpu: spec.nodeType decides the GPUs',
               },
             ],
           })
@@ -201,7 +221,8 @@ export const PixtralDeploymentSpecSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['endpoints'],
-        message: 'spec.endpoints enables nothing; set spec.endpoints.public or spec.endpoints.private (or both)',
+        message:
+          'spec.endpoints enables nothing; set spec.endpoints.public or spec.endpoints.private (or both)',
       });
     }
     for (const l of RESERVED_LABELS) {

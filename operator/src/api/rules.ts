@@ -1,5 +1,12 @@
-import { quantityToScalar } from '@kubernetes/client-node';
-import { findModel, MODEL_CATALOG, minWeightsVolumeGi, nodeTypesFor } from '../catalog/index.ts';
+// Deep import: the package root does not re-export its quantity parser.
+import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
+import {
+  type CatalogModel,
+  findModel,
+  MODEL_CATALOG,
+  minWeightsVolumeGi,
+  nodeTypesFor,
+} from '../catalog/index.ts';
 
 /**
  * The rules a schema alone cannot say, written twice side by side: as CEL for the CRD's
@@ -45,18 +52,19 @@ function celList(items: readonly string[]): string {
 }
 
 /** A CEL map literal from model name to a value already written as CEL. */
-function celModelMap(value: (m: (typeof MODEL_CATALOG)[number]) => string): string {
-  return `{${MODEL_CATALOG.map((m) => `${celString(m.name)}: ${value(m)}`).join(', ')}}`;
+function celModelMap(catalog: readonly CatalogModel[], value: (m: CatalogModel) => string): string {
+  return `{${catalog.map((m) => `${celString(m.name)}: ${value(m)}`).join(', ')}}`;
 }
 
-const knownModels = (): string => MODEL_CATALOG.map((m) => m.name).join(', ');
+const knownModels = (catalog: readonly CatalogModel[] = MODEL_CATALOG): string =>
+  catalog.map((m) => m.name).join(', ');
 
 /** The rule on `spec.model` itself: the name must be in the catalog. */
-export function modelRules(): CelRule[] {
+export function modelRules(catalog: readonly CatalogModel[] = MODEL_CATALOG): CelRule[] {
   return [
     {
-      rule: `self in ${celList(MODEL_CATALOG.map((m) => m.name))}`,
-      messageExpression: `'spec.model ' + self + ' is not in the model catalog; set spec.model to one of: ${knownModels()}'`,
+      rule: `self in ${celList(catalog.map((m) => m.name))}`,
+      messageExpression: `'spec.model ' + self + ' is not in the model catalog; set spec.model to one of: ${knownModels(catalog)}'`,
       reason: 'FieldValueInvalid',
     },
   ];
@@ -72,16 +80,19 @@ export function checkModel(model: string): RuleViolation | undefined {
 }
 
 /** Rules on the `spec` object: sizes, node type per model, per-model limits, weights volume size. */
-export function specRules(): CelRule[] {
-  const perModel = (field: string, limit: (m: (typeof MODEL_CATALOG)[number]) => number): CelRule => ({
-    rule: `!has(self.${field}) || !(self.model in ${celModelMap((m) => String(limit(m)))}) || self.${field} <= ${celModelMap((m) => String(limit(m)))}[self.model]`,
-    messageExpression: `'spec.${field} ' + string(self.${field}) + ' is above what model ' + self.model + ' supports; set spec.${field} to at most ' + string(${celModelMap((m) => String(limit(m)))}[self.model])`,
-    fieldPath: `.${field}`,
-  });
-  const nodeTypeClauses = MODEL_CATALOG.map(
-    (m) => `(self.model != ${celString(m.name)} || self.nodeType in ${celList(nodeTypesFor(m))})`,
-  ).join(' && ');
-  const minVolume = celModelMap((m) => celString(`${minWeightsVolumeGi(m)}Gi`));
+export function specRules(catalog: readonly CatalogModel[] = MODEL_CATALOG): CelRule[] {
+  const perModel = (field: string, limit: (m: CatalogModel) => number): CelRule => {
+    const limits = celModelMap(catalog, (m) => String(limit(m)));
+    return {
+      rule: `!has(self.${field}) || !(self.model in ${limits}) || self.${field} <= ${limits}[self.model]`,
+      messageExpression: `'spec.${field} ' + string(self.${field}) + ' is above what model ' + self.model + ' supports; set spec.${field} to at most ' + string(${limits}[self.model])`,
+      fieldPath: `.${field}`,
+    };
+  };
+  const nodeTypeClauses = catalog
+    .map((m) => `(self.model != ${celString(m.name)} || self.nodeType in ${celList(nodeTypesFor(m))})`)
+    .join(' && ');
+  const minVolume = celModelMap(catalog, (m) => celString(`${minWeightsVolumeGi(m)}Gi`));
   return [
     {
       rule: '!has(self.maxSize) || self.minSize <= self.maxSize',
@@ -91,7 +102,7 @@ export function specRules(): CelRule[] {
     },
     {
       rule: nodeTypeClauses,
-      messageExpression: `'spec.nodeType ' + self.nodeType + ' is not available for model ' + self.model + '; set spec.nodeType to one of: ' + ${celModelMap((m) => celString(nodeTypesFor(m).join(', ')))}[self.model]`,
+      messageExpression: `'spec.nodeType ' + self.nodeType + ' is not available for model ' + self.model + '; set spec.nodeType to one of: ' + ${celModelMap(catalog, (m) => celString(nodeTypesFor(m).join(', ')))}[self.model]`,
       fieldPath: '.nodeType',
     },
     perModel('maxContextLength', (m) => m.maxContextLength),

@@ -1,8 +1,14 @@
 import { pixtral12b2409Bf16 } from './pixtral-12b-2409.ts';
 import { type CatalogModel, NODE_TYPES, type NodeTypeName, type NodeTypeProfile } from './types.ts';
 
-export { NODE_TYPES, type CatalogModel, type NodeTypeName, type NodeTypeProfile, type WeightsFile } from './types.ts';
-export { vllmArgs, type VllmArgsInput } from './vllm-args.ts';
+export {
+  type CatalogModel,
+  NODE_TYPES,
+  type NodeTypeName,
+  type NodeTypeProfile,
+  type WeightsFile,
+} from './types.ts';
+export { type VllmArgsInput, vllmArgs } from './vllm-args.ts';
 
 /**
  * Every model the operator can deploy. Adding a model is adding one entry here: the CRD's CEL rules

@@ -45,7 +45,8 @@ export const pixtral12b2409Bf16: CatalogModel = {
         sizeBytes: 453,
         sizeIsExact: true,
         sha256: '596d74a584871531806558c2c9b53836f81bb4565366adf5adb14903f3b07ac6',
-        provenance: 'size from the huggingface.co tree page; sha256 of the text reconstructed from the blob page (unverified)',
+        provenance:
+          'size from the huggingface.co tree page; sha256 of the text reconstructed from the blob page (unverified)',
       },
       {
         path: 'tekken.json',
