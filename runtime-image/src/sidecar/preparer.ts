@@ -1,0 +1,185 @@
+/**
+ * The full RequestPreparer (prepare.ts): image count, part types, image fetching and format
+ * checks, the rewrite of every image to a data: URL, the prompt token count and the context check,
+ * in that order, so nothing is fetched or decoded for a request that is refused on its count.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { ApiError, badRequest } from './errors.ts';
+import { createImageFetcher, FETCH_REFUSED_MESSAGE, type ImageFetcher } from './fetch-image.ts';
+import { decodeDataUrl, isDataUrl } from './images/data-url.ts';
+import { ImageRejected } from './images/image-error.ts';
+import type { ImageInfo } from './images/image-info.ts';
+import { inspectImage } from './images/inspect.ts';
+import type {
+  ChatCompletionRequest,
+  ChatMessage,
+  ContentPart,
+  PreparedRequest,
+  RequestPreparer,
+} from './prepare.ts';
+import { createPreparerMetrics, type PreparerMetrics } from './preparer-metrics.ts';
+import { countChatTokens } from './tokens/chat-template.ts';
+import { checkContextLength, requestedOutputTokens } from './tokens/context-check.ts';
+import { PIXTRAL_IMAGE_CONFIG, pixtralImageGrid } from './tokens/image-tokens.ts';
+import type { Tekkenizer } from './tokens/tekken.ts';
+
+/** Options of the full preparer. */
+export interface PreparerOptions {
+  /** The model's tokenizer (loadTekkenizer(WEIGHTS_DIR/tekken.json)). */
+  tokenizer: Tekkenizer;
+  /** Images allowed per request, across all messages; one more is a 413. */
+  maxImagesPerRequest: number;
+  /** Prompt plus output tokens allowed (vLLM's max_model_len). */
+  maxContextLength: number;
+  /** Largest decoded image, in bytes, for data: URLs and fetched images alike. Default 10 MiB. */
+  maxImageBytes?: number;
+  /** Largest width × height, in pixels, checked from the headers. Default 50,000,000. */
+  maxImagePixels?: number;
+  /** Images fetched or decoded at once per request. Default 4. */
+  imageConcurrency?: number;
+  /** The fetcher for http(s) URLs. Default: createImageFetcher with maxImageBytes and no exceptions. */
+  fetcher?: ImageFetcher;
+  /** Registry for the preparer's metrics; they can also be registered later via `metrics.register`. */
+  registry?: Registry;
+  logger?: Logger;
+}
+
+/** The preparer plus its metrics and a way to release the fetcher's connections. */
+export interface Preparer extends RequestPreparer {
+  metrics: PreparerMetrics;
+  close(): Promise<void>;
+}
+
+/** Builds the full preparer. */
+export function createPreparer(options: PreparerOptions): Preparer {
+  const maxImageBytes = options.maxImageBytes ?? 10 * 1024 * 1024;
+  const maxPixels = options.maxImagePixels ?? 50_000_000;
+  const concurrency = options.imageConcurrency ?? 4;
+  const fetcher =
+    options.fetcher ??
+    createImageFetcher({ maxBytes: maxImageBytes, ...(options.logger ? { logger: options.logger } : {}) });
+  const imageConfig = options.tokenizer.image ?? PIXTRAL_IMAGE_CONFIG;
+  const metrics = createPreparerMetrics(options.registry);
+
+  async function loadImage(url: string, signal: AbortSignal): Promise<{ info: ImageInfo; bytes: Buffer }> {
+    let bytes: Buffer;
+    if (isDataUrl(url)) bytes = decodeDataUrl(url, maxImageBytes);
+    else if (/^https?:/i.test(url)) bytes = await fetcher.fetch(url, signal);
+    else {
+      options.logger?.warn(
+        { scheme: url.slice(0, url.indexOf(':') + 1).slice(0, 16) },
+        'Refused image URL scheme',
+      );
+      throw new ImageRejected('image_fetch_failed', FETCH_REFUSED_MESSAGE);
+    }
+    return { info: inspectImage(bytes, { maxPixels }), bytes };
+  }
+
+  async function prepare(request: ChatCompletionRequest, signal: AbortSignal): Promise<PreparedRequest> {
+    // 1. Count every image before anything is fetched or decoded.
+    const images: { message: number; part: number; url: string }[] = [];
+    request.messages.forEach((m, i) => {
+      if (!Array.isArray(m.content)) return;
+      m.content.forEach((p, j) => {
+        if (p.type === 'image_url') images.push({ message: i, part: j, url: p.image_url.url });
+      });
+    });
+    const limit = options.maxImagesPerRequest;
+    if (images.length > limit) {
+      throw new ApiError({
+        status: 413,
+        type: 'invalid_request_error',
+        reason: 'too_many_images',
+        code: 'too_many_images',
+        param: 'messages',
+        message: `At most ${limit} image(s) may be provided in one prompt; this request has ${images.length}.`,
+      });
+    }
+    metrics.imagesPerRequest.observe(images.length);
+
+    // 2. Part types: only text and image_url, and images only where the reference takes them.
+    request.messages.forEach((m, i) => {
+      if (!Array.isArray(m.content)) return;
+      m.content.forEach((p: ContentPart, j) => {
+        const type = (p as { type: unknown }).type;
+        if (type !== 'text' && type !== 'image_url') {
+          throw badRequest(
+            'unsupported_content_part',
+            `Content part type ${JSON.stringify(type)} is not supported; use "text" or "image_url".`,
+            `messages[${i}].content[${j}].type`,
+          );
+        }
+        if (type === 'image_url' && m.role !== 'user') {
+          throw badRequest(
+            'image_outside_user_message',
+            `Images are only accepted in user messages, not in a ${m.role} message.`,
+            `messages[${i}].content[${j}]`,
+          );
+        }
+      });
+    });
+
+    // 3. Fetch or decode, then check each image from its bytes.
+    const loaded = new Array<{ info: ImageInfo; bytes: Buffer }>(images.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < images.length) {
+        const k = next++;
+        const image = images[k] as (typeof images)[number];
+        try {
+          loaded[k] = await loadImage(image.url, signal);
+        } catch (err) {
+          if (err instanceof ImageRejected) {
+            throw badRequest(
+              err.reason,
+              err.message,
+              `messages[${image.message}].content[${image.part}].image_url.url`,
+            );
+          }
+          throw err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, images.length) }, worker));
+
+    // 4. Every image goes upstream as a data: URL of the bytes checked here.
+    let k = 0;
+    const messages: ChatMessage[] = request.messages.map((m) => {
+      if (!Array.isArray(m.content)) return m;
+      return {
+        ...m,
+        content: m.content.map((p): ContentPart => {
+          if (p.type !== 'image_url') return p;
+          const { info, bytes } = loaded[k++] as { info: ImageInfo; bytes: Buffer };
+          return {
+            ...p,
+            image_url: {
+              ...p.image_url,
+              url: `data:image/${info.format};base64,${bytes.toString('base64')}`,
+            },
+          };
+        }),
+      };
+    });
+
+    // 5. and 6. Count as mistral-common does, then check the context.
+    const imageTokens = loaded.map(
+      ({ info }) => pixtralImageGrid(info.width, info.height, imageConfig).tokens,
+    );
+    const promptTokens = countChatTokens(options.tokenizer, messages, imageTokens);
+    checkContextLength(promptTokens, requestedOutputTokens(request), options.maxContextLength);
+    metrics.promptTokens.observe(promptTokens);
+    return { request: { ...request, messages }, imageCount: images.length, promptTokens };
+  }
+
+  const preparer = async (request: ChatCompletionRequest, signal: AbortSignal): Promise<PreparedRequest> => {
+    try {
+      return await prepare(request, signal);
+    } catch (err) {
+      if (err instanceof ApiError) metrics.refusals.inc({ reason: err.reason });
+      throw err;
+    }
+  };
+  return Object.assign(preparer, { metrics, close: () => fetcher.close() });
+}
