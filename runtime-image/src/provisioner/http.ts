@@ -29,6 +29,8 @@ export interface OpenedBody {
   etag: string | undefined;
   /** From Content-Range on a 206: first byte, end (exclusive) and the file's total size. */
   contentRange: { start: number; end: number; total: number | undefined } | undefined;
+  /** Content-Length of a 200 (the whole file's size), when sent. */
+  contentLength: number | undefined;
   body: Dispatcher.ResponseData['body'];
 }
 
@@ -50,7 +52,11 @@ function parseContentRange(value: string | undefined): OpenedBody['contentRange'
   return { start: Number(match[1]), end: Number(match[2]) + 1, total };
 }
 
-function statusError(status: number, url: string, headers: Dispatcher.ResponseData['headers']): ProvisionError {
+function statusError(
+  status: number,
+  url: string,
+  headers: Dispatcher.ResponseData['headers'],
+): ProvisionError {
   const where = redactUrl(url);
   if (status === 401 || status === 403) {
     return new ProvisionError(
@@ -60,7 +66,11 @@ function statusError(status: number, url: string, headers: Dispatcher.ResponseDa
     );
   }
   if (status === 404) {
-    return new ProvisionError('NotFound', 'terminal', `${where} answered 404: check the repository, revision and file name`);
+    return new ProvisionError(
+      'NotFound',
+      'terminal',
+      `${where} answered 404: check the repository, revision and file name`,
+    );
   }
   if (status === 408 || status === 429 || status >= 500) {
     const retryAfter = Number(header(headers, 'retry-after'));
@@ -107,14 +117,25 @@ export async function openBody(dispatcher: Dispatcher, req: RangeRequest): Promi
       return {
         status: res.statusCode,
         etag,
-        contentRange: res.statusCode === 206 ? parseContentRange(header(res.headers, 'content-range')) : undefined,
+        contentRange:
+          res.statusCode === 206 ? parseContentRange(header(res.headers, 'content-range')) : undefined,
+        contentLength:
+          res.statusCode === 200 ? optionalNumber(header(res.headers, 'content-length')) : undefined,
         body: res.body,
       };
     }
     await res.body.dump().catch(() => {});
     throw statusError(res.statusCode, url, res.headers);
   }
-  throw new ProvisionError('HttpError', 'terminal', `${redactUrl(req.url)} redirected more than ${MAX_REDIRECTS} times`);
+  throw new ProvisionError(
+    'HttpError',
+    'terminal',
+    `${redactUrl(req.url)} redirected more than ${MAX_REDIRECTS} times`,
+  );
+}
+
+function optionalNumber(value: string | undefined): number | undefined {
+  return value === undefined || value === '' || !Number.isFinite(Number(value)) ? undefined : Number(value);
 }
 
 function splitUrl(url: string): { origin: string; path: string } {

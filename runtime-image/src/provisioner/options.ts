@@ -71,7 +71,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options & 
   let values: Record<string, string | boolean | undefined>;
   try {
     const options = Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag, { type: 'string' as const }]));
-    values = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true }).values;
+    values = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean' } },
+      strict: true,
+    }).values;
   } catch (err) {
     throw new ProvisionError('BadOptions', 'terminal', `${(err as Error).message}\n${USAGE}`);
   }

@@ -62,7 +62,11 @@ export type ModelSpec = z.infer<typeof ModelSpec>;
 export function parseSpec(value: unknown, origin: string): ModelSpec {
   const parsed = ModelSpec.safeParse(value);
   if (!parsed.success) {
-    throw new ProvisionError('BadSpec', 'terminal', `Invalid model spec in ${origin}:\n${z.prettifyError(parsed.error)}`);
+    throw new ProvisionError(
+      'BadSpec',
+      'terminal',
+      `Invalid model spec in ${origin}:\n${z.prettifyError(parsed.error)}`,
+    );
   }
   return parsed.data;
 }
@@ -79,19 +83,31 @@ export async function loadSpec(specFile: string | undefined, env: NodeJS.Process
     try {
       text = await readFile(specFile, 'utf8');
     } catch (err) {
-      throw new ProvisionError('BadSpec', 'terminal', `Cannot read the model spec file ${specFile}: ${(err as Error).message}`);
+      throw new ProvisionError(
+        'BadSpec',
+        'terminal',
+        `Cannot read the model spec file ${specFile}: ${(err as Error).message}`,
+      );
     }
   } else if (env.PROVISION_SPEC !== undefined && env.PROVISION_SPEC !== '') {
     origin = 'the PROVISION_SPEC env var';
     text = env.PROVISION_SPEC;
   } else {
-    throw new ProvisionError('BadSpec', 'terminal', 'No model spec: pass --spec <file> or set PROVISION_SPEC to the JSON spec');
+    throw new ProvisionError(
+      'BadSpec',
+      'terminal',
+      'No model spec: pass --spec <file> or set PROVISION_SPEC to the JSON spec',
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ProvisionError('BadSpec', 'terminal', `The model spec in ${origin} is not JSON: ${(err as Error).message}`);
+    throw new ProvisionError(
+      'BadSpec',
+      'terminal',
+      `The model spec in ${origin} is not JSON: ${(err as Error).message}`,
+    );
   }
   return parseSpec(json, origin);
 }

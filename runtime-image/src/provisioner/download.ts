@@ -1,0 +1,303 @@
+/**
+ * Downloads one file into `.partial/`, resuming from an earlier run, in parallel byte ranges when the
+ * file is large and the server honours Range, hashing in order as the bytes land (ordered-hasher.ts),
+ * and moves it to its final name only once its SHA-256 matches the catalog.
+ */
+
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import { classifyError, ProvisionError } from './errors.ts';
+import { renameDurable } from './fs-atomic.ts';
+import { isStrongEtag, type OpenedBody, openBody, redactUrl } from './http.ts';
+import { OrderedHasher } from './ordered-hasher.ts';
+import {
+  doneBytes,
+  freshState,
+  frontier,
+  loadPartial,
+  type PartialPaths,
+  type PartialState,
+  partialPaths,
+  removePartial,
+  type Segment,
+  StateSaver,
+  splitSegments,
+} from './partial.ts';
+import type { Progress } from './progress.ts';
+import { type RetryPolicy, withRetry } from './retry.ts';
+import type { ModelFile } from './spec.ts';
+
+// Received chunks are gathered and written with one writev per MiB: fewer thread-pool round trips.
+const FLUSH_BYTES = 1024 * 1024;
+const STATE_SAVE_MS = 1000;
+const MAX_RESTARTS = 2;
+
+/** Everything a download needs besides the file. */
+export interface DownloadContext {
+  dispatcher: Dispatcher;
+  url: string;
+  token: string | undefined;
+  target: string;
+  parallelism: number;
+  minSegmentSize: number;
+  retry: RetryPolicy;
+  progress: Progress;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/** Downloads `file` to `<target>/<name>`, verified. Resolves with the bytes transferred in this run. */
+export async function downloadFile(ctx: DownloadContext, file: ModelFile): Promise<void> {
+  const paths = partialPaths(ctx.target, file.name);
+  await mkdir(dirname(paths.data), { recursive: true });
+  for (let restart = 0; ; restart++) {
+    let state = restart === 0 ? await loadPartial(paths, file) : undefined;
+    if (state !== undefined && doneBytes(state) > 0) {
+      ctx.progress.reused(doneBytes(state));
+      ctx.log.info({ file: file.name, bytes: doneBytes(state), size: file.size }, 'Resumed partial download');
+    } else {
+      state = freshState(file);
+      await writeFile(paths.data, '');
+    }
+    try {
+      await fetchAndVerify(ctx, file, paths, state);
+      break;
+    } catch (err) {
+      if (!(err instanceof ProvisionError && err.code === 'ContentChanged') || restart >= MAX_RESTARTS)
+        throw err;
+      ctx.log.warn({ file: file.name, reason: err.message }, 'Restarted download from the first byte');
+      ctx.progress.discarded(doneBytes(state));
+      await removePartial(paths);
+    }
+  }
+  const final = join(ctx.target, file.name);
+  await mkdir(dirname(final), { recursive: true });
+  await renameDurable(paths.data, final);
+  await rm(paths.state, { force: true });
+}
+
+async function fetchAndVerify(
+  ctx: DownloadContext,
+  file: ModelFile,
+  paths: PartialPaths,
+  state: PartialState,
+) {
+  const handle = await open(paths.data, 'r+');
+  try {
+    if (state.segments.length === 1 && doneBytes(state) === 0 && ctx.parallelism > 1) {
+      const count = Math.min(ctx.parallelism, Math.floor(file.size / ctx.minSegmentSize));
+      if (count >= 2 && (await probeRanges(ctx, file, state)))
+        state.segments = splitSegments(file.size, count);
+    }
+    const hasher = new OrderedHasher(handle, () => frontier(state));
+    void hasher.pump();
+    await fetchSegments(ctx, file, paths, state, handle, hasher);
+    const actual = await hasher.digest(file.size);
+    if (actual !== file.sha256) {
+      await handle.close();
+      await removePartial(paths);
+      throw new ProvisionError(
+        'DigestMismatch',
+        'terminal',
+        `${file.name}: SHA-256 mismatch: expected ${file.sha256}, got ${actual}; the download was deleted`,
+      );
+    }
+    await handle.sync();
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
+
+/** Asks for byte 0 alone: a 206 with the catalog's size means ranges work. Records the ETag. */
+async function probeRanges(ctx: DownloadContext, file: ModelFile, state: PartialState): Promise<boolean> {
+  const opened = await withRetry(
+    () => openBody(ctx.dispatcher, request(ctx, { start: 0, end: 1 }, undefined)),
+    {
+      policy: ctx.retry,
+      signal: ctx.signal,
+      progress: () => 0,
+      onRetry: (err, failures, delayMs) => logRetry(ctx, file, err, failures, delayMs),
+    },
+  );
+  opened.body.destroy();
+  if (opened.status !== 206) return false;
+  checkTotal(file, opened);
+  state.etag = opened.etag;
+  return true;
+}
+
+async function fetchSegments(
+  ctx: DownloadContext,
+  file: ModelFile,
+  paths: PartialPaths,
+  state: PartialState,
+  handle: FileHandle,
+  hasher: OrderedHasher,
+): Promise<void> {
+  const saver = new StateSaver(paths);
+  await saver.save(state);
+  const timer = setInterval(() => void saver.save(state), STATE_SAVE_MS);
+  // One failed range stops the others: no point fetching the rest of a file that is being given up.
+  const stop = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, stop.signal]);
+  const segmentCtx = { ...ctx, signal };
+  try {
+    const results = await Promise.allSettled(
+      state.segments.map((segment) =>
+        withRetry(() => fetchSegment(segmentCtx, file, state, segment, handle, hasher), {
+          policy: ctx.retry,
+          signal,
+          progress: () => segment.done,
+          onRetry: (err, failures, delayMs) => logRetry(ctx, file, err, failures, delayMs),
+        }).catch((err: unknown) => {
+          stop.abort(err);
+          throw err;
+        }),
+      ),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw ctx.signal.aborted ? (ctx.signal.reason ?? failed.reason) : failed.reason;
+  } finally {
+    clearInterval(timer);
+    await saver.save(state);
+  }
+}
+
+function request(
+  ctx: DownloadContext,
+  range: { start: number; end: number } | undefined,
+  etag: string | undefined,
+) {
+  return {
+    url: ctx.url,
+    token: ctx.token,
+    range,
+    ifRange: isStrongEtag(etag) ? etag : undefined,
+    signal: ctx.signal,
+  };
+}
+
+function checkTotal(file: ModelFile, opened: OpenedBody): void {
+  const total = opened.contentRange?.total ?? opened.contentLength;
+  if (total !== undefined && total !== file.size) {
+    opened.body.destroy();
+    throw new ProvisionError(
+      'SizeMismatch',
+      'terminal',
+      `${file.name}: the server has ${total} bytes but the catalog says ${file.size}`,
+    );
+  }
+}
+
+/** Fetches the rest of one segment: Range from where it stopped, If-Range on the recorded ETag. */
+async function fetchSegment(
+  ctx: DownloadContext,
+  file: ModelFile,
+  state: PartialState,
+  segment: Segment,
+  handle: FileHandle,
+  hasher: OrderedHasher,
+): Promise<void> {
+  let position = segment.start + segment.done;
+  if (position >= segment.end) return;
+  const ranged = state.segments.length > 1 || position > 0;
+  let opened: OpenedBody;
+  try {
+    opened = await openBody(
+      ctx.dispatcher,
+      request(ctx, ranged ? { start: position, end: segment.end } : undefined, state.etag),
+    );
+  } catch (err) {
+    throw classifyError(err, `Request for ${file.name}`);
+  }
+  if (ranged && opened.status === 200) {
+    opened.body.destroy();
+    const changed = state.etag !== undefined && opened.etag !== state.etag;
+    throw new ProvisionError(
+      'ContentChanged',
+      'terminal',
+      changed
+        ? `${file.name} changed on the server (ETag ${state.etag} -> ${opened.etag})`
+        : `${file.name}: the server ignored the Range request`,
+    );
+  }
+  if (opened.status === 206 && opened.contentRange?.start !== position) {
+    opened.body.destroy();
+    throw new ProvisionError(
+      'HttpError',
+      'terminal',
+      `${file.name}: the server answered a different range than asked`,
+    );
+  }
+  checkTotal(file, opened);
+  if (!isStrongEtag(state.etag) && state.etag !== undefined && opened.etag !== state.etag) {
+    opened.body.destroy();
+    throw new ProvisionError('ContentChanged', 'terminal', `${file.name} changed on the server (weak ETag)`);
+  }
+  state.etag ??= opened.etag;
+
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    const at = segment.start + segment.done;
+    const length = pendingBytes;
+    const { bytesWritten } = await handle.writev(pending.splice(0), at);
+    pendingBytes = 0;
+    if (bytesWritten !== length) {
+      throw new ProvisionError(
+        'DiskFull',
+        'terminal',
+        `${file.name}: short write (${bytesWritten} of ${length} bytes)`,
+      );
+    }
+    segment.done += length;
+    ctx.progress.transferred(length);
+    void hasher.pump();
+  };
+  try {
+    for await (const chunk of opened.body as AsyncIterable<Buffer>) {
+      if (position + chunk.length > segment.end) {
+        throw new ProvisionError(
+          'SizeMismatch',
+          'terminal',
+          `${file.name}: the server sent more bytes than the catalog size`,
+        );
+      }
+      hasher.offer(position, chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      position += chunk.length;
+      if (pendingBytes >= FLUSH_BYTES) await flush();
+    }
+  } catch (err) {
+    opened.body.destroy();
+    throw classifyError(err, `Download of ${file.name} from ${redactUrl(ctx.url)}`);
+  } finally {
+    // Bytes already offered to the hasher must reach the disk, or a retry would hash them twice.
+    await flush();
+  }
+  if (position < segment.end) {
+    throw new ProvisionError(
+      'NetworkError',
+      'transient',
+      `Download of ${file.name}: the connection closed at byte ${position} of ${segment.end}`,
+    );
+  }
+}
+
+function logRetry(
+  ctx: DownloadContext,
+  file: ModelFile,
+  err: ProvisionError,
+  failures: number,
+  delayMs: number,
+) {
+  ctx.log.warn(
+    { file: file.name, code: err.code, reason: err.message, failures, delayMs },
+    'Retrying after a transient error',
+  );
+}

@@ -1,0 +1,147 @@
+/**
+ * One provisioning run: take the folder lock, return at once if a matching manifest is there, verify
+ * files already in place, check disk space, download what is missing, then write the manifest.
+ */
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Agent } from 'undici';
+import { checkDiskSpace, formatBytes, hashFile } from './disk.ts';
+import { downloadFile } from './download.ts';
+import { ProvisionError } from './errors.ts';
+import { acquireLock } from './lock.ts';
+import { filesPresent, manifestMatches, readManifest, removeManifest, writeManifest } from './manifest.ts';
+import type { Options } from './options.ts';
+import { doneBytes, loadPartial, PARTIAL_DIR, partialPaths } from './partial.ts';
+import { Progress } from './progress.ts';
+import { fileUrl, type ModelFile, type ModelSpec } from './spec.ts';
+
+/** What a run did, for the summary line and the termination message. */
+export interface ProvisionResult {
+  /** True when a matching manifest was already there and nothing was done. */
+  noop: boolean;
+  files: number;
+  totalBytes: number;
+  /** Bytes received over the network in this run. */
+  transferredBytes: number;
+  seconds: number;
+}
+
+/** Fills `options.target` with `spec`'s files. Throws a ProvisionError on failure. */
+export async function provision(
+  spec: ModelSpec,
+  options: Options,
+  deps: { log: Logger; signal: AbortSignal; token: string | undefined; now?: () => Date },
+): Promise<ProvisionResult> {
+  const { log, token } = deps;
+  const target = options.target;
+  const startedAt = performance.now();
+  const totalBytes = spec.files.reduce((sum, f) => sum + f.size, 0);
+  await mkdir(target, { recursive: true });
+
+  // A lost lock means another provisioner may be writing here: stop everything.
+  const lockLost = new AbortController();
+  const signal = AbortSignal.any([deps.signal, lockLost.signal]);
+  const release = await acquireLock(target, {
+    staleMs: options.lockStale * 1000,
+    log,
+    signal,
+    onCompromised: (err) =>
+      lockLost.abort(
+        new ProvisionError('LockCompromised', 'terminal', `Lost the folder lock: ${err.message}`),
+      ),
+  });
+  const progress = new Progress(log, totalBytes, options.progressInterval * 1000);
+  const agent = new Agent({
+    connections: options.parallelism + 1,
+    headersTimeout: options.stallTimeout * 1000,
+    bodyTimeout: options.stallTimeout * 1000,
+  });
+  try {
+    const manifest = await readManifest(target);
+    if (manifest !== undefined && manifestMatches(manifest, spec) && (await filesPresent(target, spec))) {
+      log.info(
+        { model: spec.model, completedAt: manifest.completedAt },
+        'Found the weights already provisioned',
+      );
+      return { noop: true, files: spec.files.length, totalBytes, transferredBytes: 0, seconds: 0 };
+    }
+    if (manifest !== undefined) {
+      await removeManifest(target);
+      log.warn({ model: manifest.model }, 'Withdrew a manifest that does not match the spec');
+    }
+
+    const missing: ModelFile[] = [];
+    for (const file of spec.files) {
+      if (await verifiedInPlace(target, file, log, signal)) progress.reused(file.size);
+      else missing.push(file);
+    }
+    let needed = 0;
+    for (const file of missing) {
+      const partial = await loadPartial(partialPaths(target, file.name), file);
+      needed += file.size - (partial === undefined ? 0 : doneBytes(partial));
+    }
+    const { freeBytes } = await checkDiskSpace(target, needed);
+    log.info(
+      { model: spec.model, files: missing.map((f) => f.name), neededBytes: needed, freeBytes },
+      `Started provisioning ${formatBytes(needed)} in ${missing.length} files`,
+    );
+
+    progress.start();
+    for (const file of missing) {
+      await downloadFile(
+        {
+          dispatcher: agent,
+          url: fileUrl(spec.source, options.hubUrl, file.name),
+          token: spec.source.kind === 'hub' ? token : undefined,
+          target,
+          parallelism: options.parallelism,
+          minSegmentSize: options.minSegmentSize,
+          retry: { retries: options.retries, baseDelayMs: options.retryBaseDelay * 1000, maxDelayMs: 60_000 },
+          progress,
+          log,
+          signal,
+        },
+        file,
+      );
+      log.info({ file: file.name, size: file.size, sha256: file.sha256 }, 'Verified and placed file');
+    }
+    progress.stop();
+    await writeManifest(target, spec, deps.now?.() ?? new Date());
+    await rm(join(target, PARTIAL_DIR), { recursive: true, force: true });
+    const snapshot = progress.tick();
+    return {
+      noop: false,
+      files: spec.files.length,
+      totalBytes,
+      transferredBytes: snapshot.transferredBytes,
+      seconds: (performance.now() - startedAt) / 1000,
+    };
+  } finally {
+    progress.stop();
+    await agent.close().catch(() => {});
+    await release().catch(() => {});
+  }
+}
+
+/** True when the final file is there with the catalog digest; a wrong one is deleted to free space. */
+async function verifiedInPlace(
+  target: string,
+  file: ModelFile,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const path = join(target, file.name);
+  const size = await stat(path).then(
+    (s) => (s.isFile() ? s.size : -1),
+    () => -1,
+  );
+  if (size === -1) return false;
+  if (size === file.size && (await hashFile(path, signal)) === file.sha256) {
+    log.info({ file: file.name }, 'Verified a file already in place');
+    return true;
+  }
+  log.warn({ file: file.name }, 'Deleted a file in place that does not match the catalog');
+  await rm(path, { force: true });
+  return false;
+}
