@@ -11,7 +11,13 @@
  */
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { HttpMethod, type KubeConfig, type KubernetesListObject, type KubernetesObject, RequestContext } from '@kubernetes/client-node';
+import {
+  HttpMethod,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  RequestContext,
+} from '@kubernetes/client-node';
 import { type Dispatcher, fetch } from 'undici';
 import { ApiError } from './errors.ts';
 import { collectionPath, type KindRef, type ObjectKey, objectPath } from './kinds.ts';
@@ -70,7 +76,11 @@ export class KubeClient {
   }
 
   /** GET one object; `undefined` when it does not exist. */
-  async get<T extends KubernetesObject>(kind: KindRef, key: ObjectKey, signal?: AbortSignal): Promise<T | undefined> {
+  async get<T extends KubernetesObject>(
+    kind: KindRef,
+    key: ObjectKey,
+    signal?: AbortSignal,
+  ): Promise<T | undefined> {
     try {
       return await this.#json<T>('get', 'GET', objectPath(kind, key), { resource: kind.plural, signal });
     } catch (err) {
@@ -82,7 +92,13 @@ export class KubeClient {
   /** One page of a list. */
   list<T extends KubernetesObject>(
     kind: KindRef,
-    options: { namespace?: string; labelSelector?: string; limit?: number; continue?: string; signal?: AbortSignal } = {},
+    options: {
+      namespace?: string;
+      labelSelector?: string;
+      limit?: number;
+      continue?: string;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<KubernetesListObject<T>> {
     return this.#json('list', 'GET', collectionPath(kind, options.namespace), {
       resource: kind.plural,
@@ -92,7 +108,11 @@ export class KubeClient {
   }
 
   /** POST a new object. */
-  create<T extends KubernetesObject>(kind: KindRef, obj: T, options: { fieldManager?: string; signal?: AbortSignal } = {}): Promise<T> {
+  create<T extends KubernetesObject>(
+    kind: KindRef,
+    obj: T,
+    options: { fieldManager?: string; signal?: AbortSignal } = {},
+  ): Promise<T> {
     return this.#json('create', 'POST', collectionPath(kind, obj.metadata?.namespace), {
       resource: kind.plural,
       body: obj,
@@ -102,7 +122,11 @@ export class KubeClient {
   }
 
   /** PUT an object (optimistic concurrency through `metadata.resourceVersion`). */
-  replace<T extends KubernetesObject>(kind: KindRef, obj: T, options: { subresource?: string; signal?: AbortSignal } = {}): Promise<T> {
+  replace<T extends KubernetesObject>(
+    kind: KindRef,
+    obj: T,
+    options: { subresource?: string; signal?: AbortSignal } = {},
+  ): Promise<T> {
     return this.#json('update', 'PUT', objectPath(kind, keyOf(obj), options.subresource), {
       resource: resourceLabel(kind, options.subresource),
       body: obj,
@@ -114,14 +138,24 @@ export class KubeClient {
   apply<T extends KubernetesObject>(
     kind: KindRef,
     obj: KubernetesObject,
-    options: { fieldManager: string; force?: boolean; subresource?: string; dryRun?: boolean; signal?: AbortSignal },
+    options: {
+      fieldManager: string;
+      force?: boolean;
+      subresource?: string;
+      dryRun?: boolean;
+      signal?: AbortSignal;
+    },
   ): Promise<T> {
     return this.#json('patch', 'PATCH', objectPath(kind, keyOf(obj), options.subresource), {
       resource: resourceLabel(kind, options.subresource),
       body: obj,
       contentType: 'application/apply-patch+yaml',
       signal: options.signal,
-      query: { fieldManager: options.fieldManager, force: options.force, dryRun: options.dryRun ? 'All' : undefined },
+      query: {
+        fieldManager: options.fieldManager,
+        force: options.force,
+        dryRun: options.dryRun ? 'All' : undefined,
+      },
     });
   }
 
@@ -141,7 +175,11 @@ export class KubeClient {
   }
 
   /** DELETE an object; resolves `false` when it was already gone. */
-  async delete(kind: KindRef, key: ObjectKey, options: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; signal?: AbortSignal } = {}): Promise<boolean> {
+  async delete(
+    kind: KindRef,
+    key: ObjectKey,
+    options: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; signal?: AbortSignal } = {},
+  ): Promise<boolean> {
     try {
       await this.#json('delete', 'DELETE', objectPath(kind, key), {
         resource: kind.plural,
@@ -218,18 +256,24 @@ export class KubeClient {
   }
 
   async #json<T>(verb: string, method: string, path: string, options: RequestOptions): Promise<T> {
-    const signals = [options.signal, this.#timeoutMs > 0 ? AbortSignal.timeout(this.#timeoutMs) : undefined].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
+    const signals = [
+      options.signal,
+      this.#timeoutMs > 0 ? AbortSignal.timeout(this.#timeoutMs) : undefined,
+    ].filter((s): s is AbortSignal => s !== undefined);
     const response = await this.#fetch(verb, method, path, { ...options, signal: AbortSignal.any(signals) });
     return (await response.json()) as T;
   }
 
   async #fetch(verb: string, method: string, path: string, options: RequestOptions) {
     const url = new URL(this.#server + path);
-    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(options.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
     const auth = await this.#credentials();
-    const headers: Record<string, string> = { ...auth.headers, accept: 'application/json', 'user-agent': this.#userAgent };
+    const headers: Record<string, string> = {
+      ...auth.headers,
+      accept: 'application/json',
+      'user-agent': this.#userAgent,
+    };
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     let response: Awaited<ReturnType<typeof fetch>>;
     try {
@@ -255,7 +299,13 @@ export class KubeClient {
     } catch {
       status = { message: text.slice(0, 200) };
     }
-    throw new ApiError({ code: response.status, reason: status.reason ?? response.statusText, verb, path, message: status.message ?? '' });
+    throw new ApiError({
+      code: response.status,
+      reason: status.reason ?? response.statusText,
+      verb,
+      path,
+      message: status.message ?? '',
+    });
   }
 
   #credentials(): Promise<Auth> {
@@ -270,7 +320,11 @@ export class KubeClient {
     const fresh = (async () => {
       const ctx = new RequestContext(this.#server, HttpMethod.GET);
       await this.#kc.applySecurityAuthentication(ctx);
-      return { headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() as Dispatcher | undefined, at: performance.now() };
+      return {
+        headers: ctx.getHeaders(),
+        dispatcher: ctx.getDispatcher() as Dispatcher | undefined,
+        at: performance.now(),
+      };
     })();
     this.#auth = fresh;
     fresh.catch(() => {

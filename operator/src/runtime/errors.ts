@@ -30,13 +30,22 @@ export class ApiError extends Error {
   readonly path: string;
   readonly retry: RetryClass;
 
-  constructor(init: { code: number; reason: string; verb: string; path: string; message: string }, options?: ErrorOptions) {
-    super(`${init.verb.toUpperCase()} ${init.path} failed (${init.code || 'no response'} ${init.reason}): ${init.message}`, options);
+  constructor(
+    init: { code: number; reason: string; verb: string; path: string; message: string },
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${init.verb.toUpperCase()} ${init.path} failed (${init.code || 'no response'} ${init.reason}): ${init.message}`,
+      options,
+    );
     this.code = init.code;
     this.reason = init.reason;
     this.verb = init.verb;
     this.path = init.path;
-    this.retry = init.code === 0 || init.code === 409 || init.code === 429 || init.code >= 500 ? 'transient' : 'terminal';
+    this.retry =
+      init.code === 0 || init.code === 409 || init.code === 429 || init.code >= 500
+        ? 'transient'
+        : 'terminal';
   }
 }
 
@@ -56,7 +65,13 @@ export class ReconcileError extends Error {
   readonly resource: ResourceRef;
   readonly retry: RetryClass;
 
-  constructor(code: string, resource: ResourceRef, retry: RetryClass, message: string, options?: ErrorOptions) {
+  constructor(
+    code: string,
+    resource: ResourceRef,
+    retry: RetryClass,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.code = code;
     this.resource = resource;

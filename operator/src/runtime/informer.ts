@@ -58,7 +58,8 @@ const HEALTHY_WATCH_MS = 10_000;
 /** A cache of one kind kept current by list and watch. Do not mutate returned objects. */
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly kind: KindRef;
-  readonly #o: Required<Omit<InformerOptions, 'namespace' | 'labelSelector' | 'log' | 'metrics'>> & InformerOptions;
+  readonly #o: Required<Omit<InformerOptions, 'namespace' | 'labelSelector' | 'log' | 'metrics'>> &
+    InformerOptions;
   readonly #store = new Map<string, T>();
   /** Controller-owner uid → keys of the objects it controls. */
   readonly #byOwner = new Map<string, Set<string>>();
@@ -149,7 +150,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       } catch (err) {
         if (signal.aborted) break;
         if (err instanceof ApiError && err.code === 410) {
-          this.#o.log?.info({ resource: this.kind.plural, rv: this.#resourceVersion }, 'Watch expired, relisting');
+          this.#o.log?.info(
+            { resource: this.kind.plural, rv: this.#resourceVersion },
+            'Watch expired, relisting',
+          );
           listCause = 'expired';
           continue;
         }
@@ -157,7 +161,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         this.#o.metrics?.watchErrors.inc({ resource: this.kind.plural });
         if (listCause === undefined && !this.#resourceVersion) listCause = 'error';
         const delay = backoff * (1 + this.#o.random());
-        this.#o.log?.warn({ resource: this.kind.plural, err: (err as Error).message, retryInMs: Math.round(delay) }, 'Watch failed, retrying');
+        this.#o.log?.warn(
+          { resource: this.kind.plural, err: (err as Error).message, retryInMs: Math.round(delay) },
+          'Watch failed, retrying',
+        );
         backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
         await clock.sleep(delay, signal).catch(() => {});
       }
@@ -195,7 +202,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     }
     for (const [key, object] of fresh) this.#upsert(key, object);
     this.#resourceVersion = resourceVersion;
-    this.#o.log?.debug({ resource: this.kind.plural, count: fresh.size, rv: resourceVersion, cause }, 'Listed');
+    this.#o.log?.debug(
+      { resource: this.kind.plural, count: fresh.size, rv: resourceVersion, cause },
+      'Listed',
+    );
     if (!this.#synced) {
       this.#synced = true;
       this.#resolveSynced();
@@ -222,7 +232,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     switch (event.type) {
       case 'ADDED':
       case 'MODIFIED': {
-        this.#upsert(objectKey(object), { ...object, apiVersion: this.kind.apiVersion, kind: this.kind.kind });
+        this.#upsert(objectKey(object), {
+          ...object,
+          apiVersion: this.kind.apiVersion,
+          kind: this.kind.kind,
+        });
         break;
       }
       case 'DELETED': {
@@ -256,9 +270,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.#store.set(key, object);
     const owner = controllerUid(object);
     if (owner) {
-      let keys = this.#byOwner.get(owner);
-      if (!keys) this.#byOwner.set(owner, (keys = new Set()));
+      const keys = this.#byOwner.get(owner) ?? new Set<string>();
       keys.add(key);
+      this.#byOwner.set(owner, keys);
     }
     this.#emit(old ? { type: 'update', object, old } : { type: 'add', object });
   }

@@ -10,7 +10,9 @@ const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/tok
  * else `~/.kube/config`. client-node's `loadFromDefault` prefers files over the service
  * account, which would let a stray kubeconfig in an image win, hence the explicit order.
  */
-export function loadKubeConfig(options: { kubeconfigPath?: string; env?: NodeJS.ProcessEnv } = {}): KubeConfig {
+export function loadKubeConfig(
+  options: { kubeconfigPath?: string; env?: NodeJS.ProcessEnv } = {},
+): KubeConfig {
   const env = options.env ?? process.env;
   const kc = new KubeConfig();
   if (options.kubeconfigPath) {
@@ -21,7 +23,9 @@ export function loadKubeConfig(options: { kubeconfigPath?: string; env?: NodeJS.
     kc.loadFromDefault();
   }
   if (!kc.getCurrentCluster()) {
-    throw new Error('No Kubernetes cluster configured: run in a pod, or set KUBECONFIG / --kubeconfig, or create ~/.kube/config');
+    throw new Error(
+      'No Kubernetes cluster configured: run in a pod, or set KUBECONFIG / --kubeconfig, or create ~/.kube/config',
+    );
   }
   return kc;
 }

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** HTTP verbs that change state: the steady-state "no writes" check counts these. */
 export const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
@@ -31,7 +31,8 @@ export class RuntimeMetrics {
   readonly leader: Gauge;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    const registers = [(this.registry = new Registry())];
+    this.registry = new Registry();
+    const registers = [this.registry];
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
     this.reconcileTotal = new Counter({
       name: 'controller_runtime_reconcile_total',
@@ -52,8 +53,18 @@ export class RuntimeMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.queueDepth = new Gauge({ name: 'workqueue_depth', help: 'Keys waiting in the work queue.', labelNames: ['name'], registers });
-    this.queueAdds = new Counter({ name: 'workqueue_adds_total', help: 'Keys added to the work queue.', labelNames: ['name'], registers });
+    this.queueDepth = new Gauge({
+      name: 'workqueue_depth',
+      help: 'Keys waiting in the work queue.',
+      labelNames: ['name'],
+      registers,
+    });
+    this.queueAdds = new Counter({
+      name: 'workqueue_adds_total',
+      help: 'Keys added to the work queue.',
+      labelNames: ['name'],
+      registers,
+    });
     this.queueRetries = new Counter({
       name: 'workqueue_retries_total',
       help: 'Keys re-added with backoff after a failure.',
@@ -78,15 +89,25 @@ export class RuntimeMetrics {
       labelNames: ['resource'],
       registers,
     });
-    this.leader = new Gauge({ name: 'leader_election_master_status', help: '1 while this instance leads.', registers });
+    this.leader = new Gauge({
+      name: 'leader_election_master_status',
+      help: '1 while this instance leads.',
+      registers,
+    });
   }
 
   /** Sum of API requests whose verb matches `filter` (all when omitted), read from the counter. */
-  async apiRequestCount(filter: (labels: { verb: string; resource: string; code: string }) => boolean = () => true): Promise<number> {
+  async apiRequestCount(
+    filter: (labels: { verb: string; resource: string; code: string }) => boolean = () => true,
+  ): Promise<number> {
     const { values } = await this.apiRequests.get();
     let total = 0;
     for (const v of values) {
-      const labels = { verb: String(v.labels.verb), resource: String(v.labels.resource), code: String(v.labels.code) };
+      const labels = {
+        verb: String(v.labels.verb),
+        resource: String(v.labels.resource),
+        code: String(v.labels.code),
+      };
       if (filter(labels)) total += v.value;
     }
     return total;

@@ -1,0 +1,239 @@
+/**
+ * Writes under one field manager (style S4): forced server-side apply for children and for
+ * status, skipped when the live object already says what we would apply, so steady state makes
+ * no write requests; finalizer helpers with optimistic locking; owner references.
+ */
+import type { KubernetesObject, V1OwnerReference } from '@kubernetes/client-node';
+import type { KubeClient } from './client.ts';
+import { type Clock, realClock } from './clock.ts';
+import { ApiError, describeResource } from './errors.ts';
+import type { KindRef, ObjectKey } from './kinds.ts';
+import { fieldsDriftFrom, isSubset } from './subset.ts';
+
+/** The one field manager every write of the operator uses. */
+export const FIELD_MANAGER = 'pixtral-operator';
+
+/** What a write helper did. */
+export interface WriteResult<T> {
+  /** The object as the server returned it, or the unchanged `current` when nothing was sent. */
+  object: T | undefined;
+  /** Whether a request was sent. */
+  written: boolean;
+}
+
+/** Options of `Writer`. */
+export interface WriterOptions {
+  client: KubeClient;
+  /** Default `pixtral-operator`. */
+  fieldManager?: string;
+  clock?: Clock;
+}
+
+/** Applies children and status, adds and removes finalizers. */
+export class Writer {
+  readonly fieldManager: string;
+  readonly #client: KubeClient;
+  readonly #clock: Clock;
+
+  constructor(options: WriterOptions) {
+    this.#client = options.client;
+    this.fieldManager = options.fieldManager ?? FIELD_MANAGER;
+    this.#clock = options.clock ?? realClock;
+  }
+
+  /**
+   * Server-side applies `desired` (forced: we take over fields another manager set) unless
+   * `current` (usually from the cache) already holds every desired value and our manager owns
+   * no field that `desired` dropped. `desired` must hold only the fields we own.
+   */
+  async apply<T extends KubernetesObject>(
+    kind: KindRef,
+    desired: T,
+    current?: T,
+    signal?: AbortSignal,
+  ): Promise<WriteResult<T>> {
+    if (current && !needsApply(desired, current, this.fieldManager, ''))
+      return { object: current, written: false };
+    const object = await this.#client.apply<T>(kind, desired, {
+      fieldManager: this.fieldManager,
+      force: true,
+      signal,
+    });
+    return { object, written: true };
+  }
+
+  /**
+   * Applies `status` to the status subresource unless `current.status` already matches.
+   * Only the fields in `status` are owned by us; fields others set stay.
+   */
+  async applyStatus<T extends KubernetesObject>(
+    kind: KindRef,
+    current: T,
+    status: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<WriteResult<T>> {
+    const patch = {
+      apiVersion: kind.apiVersion,
+      kind: kind.kind,
+      metadata: { name: current.metadata?.name, namespace: current.metadata?.namespace },
+      status,
+    };
+    if (!needsApply(patch, current, this.fieldManager, 'status')) return { object: current, written: false };
+    const object = await this.#client.apply<T>(kind, patch, {
+      fieldManager: this.fieldManager,
+      force: true,
+      subresource: 'status',
+      signal,
+    });
+    return { object, written: true };
+  }
+
+  /** Adds `finalizer` unless present; retries optimistic-lock conflicts with a fresh read. */
+  ensureFinalizer<T extends KubernetesObject>(
+    kind: KindRef,
+    current: T,
+    finalizer: string,
+    signal?: AbortSignal,
+  ): Promise<WriteResult<T>> {
+    return this.#editFinalizers(kind, current, signal, (list) =>
+      list.includes(finalizer) ? undefined : [...list, finalizer],
+    );
+  }
+
+  /** Removes `finalizer` if present (others' finalizers are kept); retries conflicts. */
+  removeFinalizer<T extends KubernetesObject>(
+    kind: KindRef,
+    current: T,
+    finalizer: string,
+    signal?: AbortSignal,
+  ): Promise<WriteResult<T>> {
+    return this.#editFinalizers(kind, current, signal, (list) =>
+      list.includes(finalizer) ? list.filter((f) => f !== finalizer) : undefined,
+    );
+  }
+
+  // Finalizers are edited with a JSON merge patch carrying resourceVersion (an optimistic lock)
+  // rather than with apply: a list edit must not drop finalizers other actors added meanwhile.
+  async #editFinalizers<T extends KubernetesObject>(
+    kind: KindRef,
+    current: T,
+    signal: AbortSignal | undefined,
+    edit: (list: string[]) => string[] | undefined,
+  ): Promise<WriteResult<T>> {
+    let live: T | undefined = current;
+    const key: ObjectKey = {
+      namespace: current.metadata?.namespace ?? '',
+      name: current.metadata?.name ?? '',
+    };
+    return retryOnConflict(
+      async (attempt) => {
+        if (attempt > 0) live = await this.#client.get<T>(kind, key, signal);
+        if (!live) return { object: undefined, written: false };
+        const next = edit(live.metadata?.finalizers ?? []);
+        if (!next) return { object: live, written: false };
+        const object = await this.#client.mergePatch<T>(
+          kind,
+          key,
+          { metadata: { finalizers: next, resourceVersion: live.metadata?.resourceVersion } },
+          { signal },
+        );
+        return { object, written: true };
+      },
+      { clock: this.#clock, signal },
+    );
+  }
+}
+
+/**
+ * Whether applying `desired` would change `current`: some desired value differs, or our
+ * manager's managed fields (for `subresource`, '' for the main resource) name a map field that
+ * `desired` no longer has (apply would remove it).
+ */
+export function needsApply(
+  desired: KubernetesObject,
+  current: KubernetesObject,
+  fieldManager: string,
+  subresource: string,
+): boolean {
+  const { apiVersion: _a, kind: _k, ...desiredBody } = desired as Record<string, unknown>;
+  if (!isSubset(desiredBody, current)) return true;
+  const entry = current.metadata?.managedFields?.find(
+    (m) => m.manager === fieldManager && m.operation === 'Apply' && (m.subresource ?? '') === subresource,
+  );
+  if (!entry) return true;
+  return fieldsDriftFrom(
+    entry.fieldsV1 as Record<string, unknown> | undefined,
+    desiredBody,
+    subresource === 'status' ? ['status'] : undefined,
+  );
+}
+
+/**
+ * Runs `fn` again on 409 Conflict, with client-go's `retry.DefaultRetry` shape: 5 attempts,
+ * 10 ms doubling, 10% jitter. `fn` gets the attempt number (re-read on attempt > 0).
+ */
+export async function retryOnConflict<R>(
+  fn: (attempt: number) => Promise<R>,
+  options: { steps?: number; baseMs?: number; clock?: Clock; signal?: AbortSignal } = {},
+): Promise<R> {
+  const steps = options.steps ?? 5;
+  const clock = options.clock ?? realClock;
+  let delay = options.baseMs ?? 10;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 409) || attempt + 1 >= steps) throw err;
+      await clock.sleep(delay * (1 + 0.1 * Math.random()), options.signal);
+      delay *= 2;
+    }
+  }
+}
+
+/** An ownerReference to `owner` (controller and blockOwnerDeletion by default). */
+export function ownerReference(
+  owner: KubernetesObject,
+  options: { controller?: boolean } = {},
+): V1OwnerReference {
+  const { apiVersion, kind, metadata } = owner;
+  if (!apiVersion || !kind || !metadata?.name || !metadata.uid) {
+    throw new Error(
+      `Cannot reference ${kind ?? 'object'} ${metadata?.name ?? '?'} as owner: apiVersion, kind, name and uid are needed`,
+    );
+  }
+  const controller = options.controller ?? true;
+  return {
+    apiVersion,
+    kind,
+    name: metadata.name,
+    uid: metadata.uid,
+    controller,
+    blockOwnerDeletion: controller,
+  };
+}
+
+/** Whether `child`'s controller ownerReference points at `owner` (by uid). */
+export function isControlledBy(child: KubernetesObject, owner: KubernetesObject): boolean {
+  const ref = child.metadata?.ownerReferences?.find((r) => r.controller);
+  return ref !== undefined && ref.uid === owner.metadata?.uid;
+}
+
+/**
+ * Throws unless `existing` is absent or controlled by `owner` (style S9: never adopt what
+ * another controller owns).
+ */
+export function assertAdoptable(existing: KubernetesObject | undefined, owner: KubernetesObject): void {
+  const ref = existing?.metadata?.ownerReferences?.find((r) => r.controller);
+  if (!existing || !ref || ref.uid === owner.metadata?.uid) return;
+  const what = describeResource({
+    kind: existing.kind ?? 'object',
+    namespace: existing.metadata?.namespace,
+    name: existing.metadata?.name ?? '',
+  });
+  throw new Error(`${what} is controlled by ${ref.kind} ${ref.name}; refusing to take it over`);
+}
+
+/** Whether `obj` lists `finalizer`. */
+export function hasFinalizer(obj: KubernetesObject, finalizer: string): boolean {
+  return obj.metadata?.finalizers?.includes(finalizer) ?? false;
+}

@@ -1,0 +1,192 @@
+/**
+ * A controller: one root kind, the kinds it owns, a reconciler and N workers over a work queue
+ * (style S1: reconcile takes a key, never an event).
+ */
+import { randomUUID } from 'node:crypto';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.ts';
+import { isRetryable } from './errors.ts';
+import type { Informer, InformerEvent } from './informer.ts';
+import { type KindRef, keyString, type ObjectKey, parseKey } from './kinds.ts';
+import type { RuntimeMetrics } from './metrics.ts';
+import { WorkQueue } from './workqueue.ts';
+
+/** What a reconcile asks for next. Errors are thrown, never returned (style S7). */
+export type Outcome = { kind: 'done' } | { kind: 'requeueAfter'; ms: number };
+
+/** Per-reconcile context: aborts when leadership is lost or shutdown times out. */
+export interface ReconcileContext {
+  signal: AbortSignal;
+  /** A child logger carrying `controller`, `reconcileID` and the resource (`<kind>: ns/name`). */
+  log: Logger;
+  reconcileID: string;
+}
+
+/** Level-triggered, idempotent reconcile of one root object by key. */
+export interface Reconciler {
+  reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<Outcome>;
+}
+
+/** A kind to cache, optionally narrowed by a label selector. */
+export type WatchedKind = KindRef & { labelSelector?: string };
+
+/** Options of `Controller`. */
+export interface ControllerOptions {
+  /** Names the controller in metrics and logs. */
+  name: string;
+  /** The root kind; its keys are what the reconciler receives. */
+  forKind: WatchedKind;
+  /** Child kinds: their events enqueue the key of their controller owner of `forKind`. */
+  owns?: WatchedKind[];
+  reconciler: Reconciler;
+  /** Concurrent reconciles (never two on one key). Default 1. */
+  workers?: number;
+  /** First retry delay after a failure, ms. Default 50. */
+  baseDelayMs?: number;
+  /** Retry delay cap, ms. Default 300000. */
+  maxDelayMs?: number;
+}
+
+/** Pieces a manager hands a controller when it starts. */
+export interface ControllerRuntime {
+  cache(kind: WatchedKind): Informer;
+  log: Logger;
+  metrics: RuntimeMetrics;
+  clock?: Clock;
+}
+
+/** Runs one reconciler over a work queue fed by informers. */
+export class Controller {
+  readonly name: string;
+  readonly forKind: WatchedKind;
+  readonly owns: WatchedKind[];
+  readonly #o: ControllerOptions;
+  #queue: WorkQueue | undefined;
+
+  constructor(options: ControllerOptions) {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(options.name))
+      throw new Error(
+        `Controller name ${JSON.stringify(options.name)} must be lowercase letters, digits and dashes`,
+      );
+    if (options.workers !== undefined && (!Number.isInteger(options.workers) || options.workers < 1)) {
+      throw new Error(
+        `Controller ${options.name}: workers must be a whole number >= 1, got ${options.workers}`,
+      );
+    }
+    this.name = options.name;
+    this.forKind = options.forKind;
+    this.owns = options.owns ?? [];
+    this.#o = options;
+  }
+
+  /** The running queue (for tests and diagnostics); undefined while not leading. */
+  get queue(): WorkQueue | undefined {
+    return this.#queue;
+  }
+
+  /**
+   * Subscribes to the caches, enqueues every cached root, and runs the workers until `signal`
+   * aborts. Then stops taking keys and waits for in-flight reconciles (their own `abort` signal
+   * aborts them early, e.g. when leadership is lost).
+   */
+  async run(rt: ControllerRuntime, signal: AbortSignal, abort: AbortSignal): Promise<void> {
+    const queue = new WorkQueue({
+      name: this.name,
+      clock: rt.clock,
+      metrics: rt.metrics,
+      baseDelayMs: this.#o.baseDelayMs,
+      maxDelayMs: this.#o.maxDelayMs,
+    });
+    this.#queue = queue;
+    const roots = rt.cache(this.forKind);
+    const unsubscribe = [
+      roots.subscribe((event) => this.#onRoot(queue, roots, event)),
+      ...this.owns.map((kind) => rt.cache(kind).subscribe((event) => this.#onOwned(queue, event))),
+    ];
+    // A fresh leader (or a restart) must look at every root: watches do not replay adds.
+    for (const obj of roots.list()) queue.add(objectKeyString(obj));
+    const onStop = () => queue.shutDown();
+    signal.addEventListener('abort', onStop, { once: true });
+    if (signal.aborted) queue.shutDown();
+    const log = rt.log.child({ controller: this.name });
+    log.info({ workers: this.#o.workers ?? 1 }, 'Started controller');
+    const workers = Array.from({ length: this.#o.workers ?? 1 }, () => this.#work(queue, rt, log, abort));
+    await Promise.all(workers);
+    for (const off of unsubscribe) off();
+    signal.removeEventListener('abort', onStop);
+    this.#queue = undefined;
+    log.info('Stopped controller');
+  }
+
+  #onRoot(queue: WorkQueue, roots: Informer, event: InformerEvent<KubernetesObject>): void {
+    if (event.type === 'sync') {
+      for (const obj of roots.list()) queue.add(objectKeyString(obj));
+    } else {
+      queue.add(objectKeyString(event.object));
+    }
+  }
+
+  #onOwned(queue: WorkQueue, event: InformerEvent<KubernetesObject>): void {
+    if (event.type === 'sync') return;
+    const owners = new Set<string>();
+    for (const obj of event.type === 'update' ? [event.old, event.object] : [event.object]) {
+      const owner = ownerKey(obj, this.forKind);
+      if (owner) owners.add(owner);
+    }
+    for (const key of owners) queue.add(key);
+  }
+
+  async #work(queue: WorkQueue, rt: ControllerRuntime, log: Logger, abort: AbortSignal): Promise<void> {
+    const resourceField = this.forKind.kind.charAt(0).toLowerCase() + this.forKind.kind.slice(1);
+    for (;;) {
+      const key = await queue.get();
+      if (key === undefined) return;
+      const reconcileID = randomUUID();
+      const rlog = log.child({ reconcileID, [resourceField]: key });
+      const stopTimer = rt.metrics.reconcileTime.startTimer({ controller: this.name });
+      try {
+        const outcome = await this.#o.reconciler.reconcile(parseKey(key), {
+          signal: abort,
+          log: rlog,
+          reconcileID,
+        });
+        queue.forget(key);
+        if (outcome.kind === 'requeueAfter') {
+          queue.addAfter(key, outcome.ms);
+          rt.metrics.reconcileTotal.inc({ controller: this.name, result: 'requeue_after' });
+        } else {
+          rt.metrics.reconcileTotal.inc({ controller: this.name, result: 'success' });
+        }
+      } catch (err) {
+        rt.metrics.reconcileErrors.inc({ controller: this.name });
+        if (abort.aborted) {
+          rt.metrics.reconcileTotal.inc({ controller: this.name, result: 'error' });
+        } else if (isRetryable(err)) {
+          rt.metrics.reconcileTotal.inc({ controller: this.name, result: 'error' });
+          rlog.warn({ err, retries: queue.numRequeues(key) }, 'Reconcile failed, retrying');
+          queue.addRateLimited(key);
+        } else {
+          rt.metrics.reconcileTotal.inc({ controller: this.name, result: 'terminal' });
+          rlog.error({ err }, 'Reconcile failed terminally, not retrying');
+          queue.forget(key);
+        }
+      } finally {
+        stopTimer();
+        queue.done(key);
+      }
+    }
+  }
+}
+
+function objectKeyString(obj: KubernetesObject): string {
+  return keyString({ namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' });
+}
+
+/** The key of `obj`'s controller owner when that owner is of `kind` (same group, any version). */
+export function ownerKey(obj: KubernetesObject, kind: KindRef): string | undefined {
+  const group = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0] : '');
+  const ref = obj.metadata?.ownerReferences?.find((r) => r.controller);
+  if (!ref || ref.kind !== kind.kind || group(ref.apiVersion) !== group(kind.apiVersion)) return undefined;
+  return keyString({ namespace: kind.namespaced ? (obj.metadata?.namespace ?? '') : '', name: ref.name });
+}

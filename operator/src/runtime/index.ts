@@ -1,0 +1,43 @@
+/**
+ * The operator's runtime: informers, work queue, server-side apply, leader election, events,
+ * health and metrics, composed by `Manager` and `Controller`.
+ */
+export {
+  assertAdoptable,
+  FIELD_MANAGER,
+  hasFinalizer,
+  isControlledBy,
+  needsApply,
+  ownerReference,
+  retryOnConflict,
+  Writer,
+} from './apply.ts';
+export { KubeClient, type WatchEvent } from './client.ts';
+export { type Clock, FakeClock, realClock } from './clock.ts';
+export { ConfigError, loadRuntimeConfig, type RuntimeConfig, RuntimeConfigSchema } from './config.ts';
+export {
+  Controller,
+  type ControllerOptions,
+  type Outcome,
+  type ReconcileContext,
+  type Reconciler,
+  type WatchedKind,
+} from './controller.ts';
+export {
+  ApiError,
+  describeResource,
+  isApiError,
+  isRetryable,
+  ReconcileError,
+  type ResourceRef,
+} from './errors.ts';
+export { EventRecorder, type EventType } from './events.ts';
+export { Informer, type InformerEvent } from './informer.ts';
+export { type KindRef, Kinds, keyString, type ObjectKey, parseKey } from './kinds.ts';
+export { loadKubeConfig } from './kubeconfig.ts';
+export { LeaderElector } from './leader-election.ts';
+export { createLogger } from './logger.ts';
+export { LeadershipLostError, Manager, type ManagerOptions } from './manager.ts';
+export { RuntimeMetrics, WRITE_VERBS } from './metrics.ts';
+export { runUntilSignalled } from './process.ts';
+export { WorkQueue } from './workqueue.ts';
