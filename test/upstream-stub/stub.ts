@@ -67,11 +67,15 @@ const DEFAULTS: StubBehaviour = {
 const delay = (ms: number, res: ServerResponse): Promise<boolean> =>
   new Promise((resolve) => {
     if (ms <= 0) return resolve(!res.destroyed);
-    const timer = setTimeout(() => resolve(!res.destroyed), ms);
-    res.once('close', () => {
+    const onClose = (): void => {
       clearTimeout(timer);
       resolve(false);
-    });
+    };
+    const timer = setTimeout(() => {
+      res.off('close', onClose);
+      resolve(!res.destroyed);
+    }, ms);
+    res.once('close', onClose);
   });
 
 function vllmError(

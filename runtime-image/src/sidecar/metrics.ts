@@ -22,8 +22,15 @@ export interface SidecarMetrics {
   refusals: Counter<'reason'>;
 }
 
+/** Live values read at scrape time. */
+export interface MetricSources {
+  queueLength: () => number;
+  upstreamInFlight: () => number;
+}
+
 /** Creates the metrics on a fresh registry. `defaults` adds Node process metrics. */
-export function createMetrics(options: { defaults: boolean }): SidecarMetrics {
+export function createMetrics(options: { defaults: boolean; sources: MetricSources }): SidecarMetrics {
+  const { sources } = options;
   const registry = new Registry();
   if (options.defaults) collectDefaultMetrics({ register: registry, prefix: 'sidecar_' });
   const registers = [registry];
@@ -59,11 +66,17 @@ export function createMetrics(options: { defaults: boolean }): SidecarMetrics {
       name: 'sidecar_upstream_in_flight',
       help: 'Requests holding an upstream slot',
       registers,
+      collect() {
+        this.set(sources.upstreamInFlight());
+      },
     }),
     queued: new Gauge({
       name: 'sidecar_queue_length',
       help: 'Requests waiting for an upstream slot',
       registers,
+      collect() {
+        this.set(sources.queueLength());
+      },
     }),
     requestBytes: new Counter({
       name: 'sidecar_request_body_bytes_total',

@@ -75,7 +75,6 @@ export async function createSidecar(
 ): Promise<Sidecar> {
   const config = parseConfig(input);
   const { preparer, logger } = deps;
-  const metrics = createMetrics({ defaults: deps.processMetrics ?? true });
   const keys = config.disableAuth
     ? undefined
     : new KeyStore({
@@ -90,6 +89,10 @@ export async function createSidecar(
     maxQueue: config.maxQueue,
     queueTimeoutMs: config.queueTimeoutMs,
     retryAfterSeconds: config.retryAfterSeconds,
+  });
+  const metrics = createMetrics({
+    defaults: deps.processMetrics ?? true,
+    sources: { queueLength: () => limiter.queued, upstreamInFlight: () => limiter.inFlight },
   });
   const retryAfter = String(config.retryAfterSeconds);
   const created = Math.floor(Date.now() / 1000);
@@ -173,7 +176,6 @@ export async function createSidecar(
     log.images = prepared.imageCount;
     if (prepared.promptTokens !== undefined) log.promptTokens = prepared.promptTokens;
     const release = await limiter.acquire(signal);
-    metrics.upstreamInFlight.inc();
     try {
       const sent = performance.now();
       const response = await upstream.chatCompletion(JSON.stringify(prepared.request), log.requestId, signal);
@@ -187,7 +189,6 @@ export async function createSidecar(
       metrics.responseBytes.inc(log.bytesOut);
     } finally {
       release();
-      metrics.upstreamInFlight.dec();
     }
   };
 

@@ -1,0 +1,95 @@
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chatBody, eventually, type Rig, startRig } from './harness.ts';
+
+/** Opens a stream with node:http so the test controls when the socket closes. */
+function openStream(rig: Rig, body: unknown) {
+  const chunks: string[] = [];
+  let resolveFirst: () => void = () => {};
+  const firstChunk = new Promise<void>((resolve) => {
+    resolveFirst = resolve;
+  });
+  const req = request(`${rig.sidecar.url}/v1/chat/completions`, { method: 'POST', headers: rig.headers() });
+  const ended = new Promise<{ status: number; text: string }>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        chunks.push(chunk);
+        resolveFirst();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: chunks.join('') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+  req.end(JSON.stringify(body));
+  return { req, firstChunk, ended, chunks };
+}
+
+const streamBody = chatBody({ stream: true, max_tokens: undefined });
+
+describe('streams', () => {
+  let rig: Rig | undefined;
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+  });
+
+  it('relays SSE chunks as they come, ending with [DONE]', async () => {
+    rig = await startRig({ stub: { tokens: 4, tokenIntervalMs: 50 } });
+    const stream = openStream(rig, streamBody);
+    const { status, text } = await stream.ended;
+    expect(status).toBe(200);
+    expect(stream.chunks.length).toBeGreaterThan(1);
+    const events = text.split('\n\n').filter((e) => e !== '');
+    expect(events.at(-1)).toBe('data: [DONE]');
+    expect(events.length).toBe(1 + 4 + 1);
+  });
+
+  it('aborts the upstream request when the client disconnects mid-stream', async () => {
+    rig = await startRig({ stub: { tokens: 200, tokenIntervalMs: 20 } });
+    const stream = openStream(rig, streamBody);
+    stream.ended.catch(() => {});
+    await stream.firstChunk;
+    stream.req.destroy();
+    const stub = rig.stub;
+    await eventually(() => expect(stub.received[0]?.aborted).toBe(true));
+    expect(stub.received[0]?.completed).toBe(false);
+    // The slot is free again: the next request goes through.
+    const next = openStream(rig, streamBody);
+    stub.behaviour.tokens = 2;
+    expect((await next.ended).status).toBe(200);
+    await eventually(async () => {
+      const text = await (await fetch(`${rig?.sidecar.url}/metrics`)).text();
+      expect(text).toContain('sidecar_upstream_in_flight 0');
+    });
+  });
+
+  it('ends the stream with an error event when the model server fails mid-stream', async () => {
+    rig = await startRig({ stub: { tokens: 10, tokenIntervalMs: 20, resetAfterTokens: 3 } });
+    const { status, text } = await openStream(rig, streamBody).ended;
+    expect(status).toBe(200);
+    const events = text.split('\n\n').filter((e) => e !== '');
+    expect(events.at(-1)).toBe('data: [DONE]');
+    const error = JSON.parse((events.at(-2) ?? '').replace(/^data: /, ''));
+    expect(error).toEqual({
+      error: { message: 'The model server failed to answer.', type: 'server_error', param: null, code: null },
+    });
+    expect(events.filter((e) => e.includes('"delta"')).length).toBe(1 + 3);
+  });
+
+  it('holds back the upstream read while the client does not read (backpressure)', async () => {
+    rig = await startRig({ stub: { tokens: 100_000, tokenIntervalMs: 0 } });
+    const stream = openStream(rig, streamBody);
+    stream.ended.catch(() => {});
+    await stream.firstChunk;
+    // Stop reading: the socket buffers fill, the sidecar pauses, and the stub stops writing.
+    stream.req.socket?.pause();
+    const stub = rig.stub;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(stub.received[0]?.completed).toBe(false);
+    stream.req.socket?.resume();
+    expect((await stream.ended).status).toBe(200);
+    expect(stub.received[0]?.completed).toBe(true);
+  });
+});
