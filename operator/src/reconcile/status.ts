@@ -1,0 +1,255 @@
+/**
+ * The status of a PixtralDeployment as a pure function of what the reconciler observed (style
+ * S2: phase 4 is pure). No clock reads: `now` is a parameter, and `setCondition` keeps
+ * lastTransitionTime unless a condition flips, so an unchanged world computes an unchanged status
+ * and the reconciler writes nothing.
+ */
+import type { V1Deployment, V1Job, V1Pod } from '@kubernetes/client-node';
+import {
+  type Condition,
+  ConditionType,
+  type ConditionUpdate,
+  Reason,
+  setCondition,
+} from '../api/conditions.ts';
+import type { Phase, PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
+
+/** The weights cache as observed: its Job's state, or a failure the reconciler is backing off from. */
+export type WeightsState =
+  | { state: 'absent' }
+  | { state: 'provisioning'; message: string }
+  | { state: 'ready' }
+  | {
+      state: 'failed';
+      reason: 'WeightsFailed' | 'WeightsDigestMismatch';
+      message: string;
+      retryInMs: number;
+    };
+
+/** Everything `computeStatus` looks at, gathered from the caches by the reconciler. */
+export interface Observed {
+  uuid: string;
+  weights: WeightsState;
+  /** The weights revision and digest to report once the weights are ready. */
+  weightsIdentity: { revision: string; digest: string };
+  /** Failed provisioning attempts since the last success, and the time of the last one (RFC 3339). */
+  weightsAttempts: { attempts: number; lastFailureTime?: string | undefined };
+  deployment?: V1Deployment | undefined;
+  /** Serving pods of this deployment. */
+  pods: V1Pod[];
+  /** Replicas the spec asks for now (minSize, or the autoscaler's count within min..max). */
+  minReplicas: number;
+  endpoints: { public?: string | undefined; private?: string | undefined };
+  /** A reason the spec cannot be served with the operator's configuration, if any. */
+  configError?: { reason: string; message: string } | undefined;
+}
+
+/** A short, user-facing summary of why weights provisioning failed, from the Job and its pods. */
+export function weightsFailureMessage(job: V1Job, pods: V1Pod[]): string {
+  const failed = job.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
+  const termination = pods
+    .flatMap((p) => p.status?.containerStatuses ?? [])
+    .map((s) => s.state?.terminated?.message ?? s.lastState?.terminated?.message)
+    .find((m): m is string => Boolean(m?.trim()));
+  const parts = [`Weights Job ${job.metadata?.name} failed`];
+  if (failed?.reason) parts.push(`(${failed.reason}${failed.message ? `: ${failed.message}` : ''})`);
+  if (termination) parts.push(`- ${termination.trim().split('\n').slice(-3).join(' ')}`);
+  return parts.join(' ');
+}
+
+/** Pods the scheduler could not place, with its message (e.g. "0/3 nodes are available: 3 Insufficient nvidia.com/gpu"). */
+function unschedulable(pods: V1Pod[]): string | undefined {
+  for (const pod of pods) {
+    const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable')
+      return scheduled.message ?? 'no node fits';
+  }
+  return undefined;
+}
+
+function crashLooping(pods: V1Pod[]): string | undefined {
+  for (const pod of pods) {
+    for (const s of pod.status?.containerStatuses ?? []) {
+      if (s.state?.waiting?.reason === 'CrashLoopBackOff') {
+        return `Container ${s.name} of pod ${pod.metadata?.name} keeps crashing (restarted ${s.restartCount} times)`;
+      }
+    }
+  }
+  return undefined;
+}
+
+function rolledOut(deployment: V1Deployment | undefined): boolean {
+  if (!deployment) return false;
+  const s = deployment.status ?? {};
+  const wanted = deployment.spec?.replicas ?? s.replicas ?? 0;
+  return (
+    (s.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0) &&
+    (s.updatedReplicas ?? 0) >= wanted &&
+    (s.replicas ?? 0) <= wanted
+  );
+}
+
+/** The next status for `cr`. Pure: same inputs, same output. */
+export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Date): PixtralDeploymentStatus {
+  const generation = (cr.metadata as { generation?: number }).generation ?? 0;
+  const old = cr.status ?? {};
+  let conditions: Condition[] = (old.conditions ?? []) as Condition[];
+  const set = (update: Omit<ConditionUpdate, 'observedGeneration'>) => {
+    conditions = setCondition(conditions, { ...update, observedGeneration: generation }, now);
+  };
+  const readyReplicas = observed.deployment?.status?.readyReplicas ?? 0;
+  const deleting = Boolean((cr.metadata as { deletionTimestamp?: unknown }).deletionTimestamp);
+  const w = observed.weights;
+
+  // WeightsReady
+  if (w.state === 'ready')
+    set({
+      type: ConditionType.WeightsReady,
+      status: 'True',
+      reason: Reason.WeightsVerified,
+      message: 'Every weights file is present and matches its SHA-256',
+    });
+  else if (w.state === 'failed')
+    set({
+      type: ConditionType.WeightsReady,
+      status: 'False',
+      reason: w.reason,
+      message: `${w.message}; retrying in ${Math.ceil(w.retryInMs / 1000)} s`,
+    });
+  else
+    set({
+      type: ConditionType.WeightsReady,
+      status: 'False',
+      reason: Reason.WeightsProvisioning,
+      message: w.state === 'provisioning' ? w.message : 'Creating the weights cache',
+    });
+
+  // Available
+  const needed = Math.max(1, observed.minReplicas);
+  const available = w.state === 'ready' && readyReplicas >= needed;
+  set(
+    available
+      ? {
+          type: ConditionType.Available,
+          status: 'True',
+          reason: Reason.MinimumReplicasAvailable,
+          message: `${readyReplicas} of ${needed} required replicas are ready`,
+        }
+      : {
+          type: ConditionType.Available,
+          status: 'False',
+          reason: Reason.MinimumReplicasUnavailable,
+          message: `${readyReplicas} of ${needed} required replicas are ready`,
+        },
+  );
+
+  // Degraded: what needs a human.
+  const noGpu = unschedulable(observed.pods);
+  const crash = crashLooping(observed.pods);
+  if (observed.configError) set({ type: ConditionType.Degraded, status: 'True', ...observed.configError });
+  else if (w.state === 'failed')
+    set({ type: ConditionType.Degraded, status: 'True', reason: w.reason, message: w.message });
+  else if (noGpu)
+    set({
+      type: ConditionType.Degraded,
+      status: 'True',
+      reason: Reason.InsufficientGPU,
+      message: `Serving pods cannot be scheduled: ${noGpu}. Add ${cr.spec.nodeType} nodes with free GPUs or lower spec.minSize`,
+    });
+  else if (crash)
+    set({ type: ConditionType.Degraded, status: 'True', reason: Reason.CrashLooping, message: crash });
+  else
+    set({
+      type: ConditionType.Degraded,
+      status: 'False',
+      reason: Reason.AsExpected,
+      message: 'Nothing needs attention',
+    });
+
+  // Phase
+  let phase: Phase;
+  if (deleting) phase = 'Deleting';
+  else if (observed.configError || w.state === 'failed') phase = 'Error';
+  else if (w.state === 'absent') phase = 'Creating';
+  else if (w.state === 'provisioning') phase = 'ProvisioningWeights';
+  else if (available && rolledOut(observed.deployment)) phase = 'Ready';
+  else phase = 'Deploying';
+
+  // Progressing
+  if (phase === 'Ready' || phase === 'Error' || phase === 'Deleting') {
+    set({
+      type: ConditionType.Progressing,
+      status: 'False',
+      reason:
+        phase === 'Ready'
+          ? Reason.DeploymentReady
+          : phase === 'Deleting'
+            ? Reason.Deleting
+            : Reason.AsExpected,
+      message: phase === 'Ready' ? 'The deployment matches its spec' : `Phase is ${phase}`,
+    });
+  } else if (phase === 'Deploying') {
+    const loading = observed.pods.some((p) => p.status?.phase === 'Running') && readyReplicas < needed;
+    set({
+      type: ConditionType.Progressing,
+      status: 'True',
+      reason: noGpu ? Reason.InsufficientGPU : loading ? Reason.ModelLoading : Reason.RollingOut,
+      message: noGpu
+        ? 'Waiting for GPU capacity'
+        : loading
+          ? 'vLLM is loading the weights'
+          : 'Rolling out serving pods',
+    });
+  } else {
+    set({
+      type: ConditionType.Progressing,
+      status: 'True',
+      reason: Reason.WeightsProvisioning,
+      message: 'Provisioning the model weights',
+    });
+  }
+
+  // Ready: what `kubectl wait --for=condition=Ready` waits on.
+  set(
+    phase === 'Ready'
+      ? {
+          type: ConditionType.Ready,
+          status: 'True',
+          reason: Reason.DeploymentReady,
+          message: `Serving ${cr.spec.model} with ${readyReplicas} ready replica(s)`,
+        }
+      : {
+          type: ConditionType.Ready,
+          status: 'False',
+          reason:
+            phase === 'Error'
+              ? (conditions.find((c) => c.type === ConditionType.Degraded)?.reason ?? Reason.AsExpected)
+              : phase,
+          message: `Phase is ${phase}`,
+        },
+  );
+
+  const weights: NonNullable<PixtralDeploymentStatus['weights']> = {};
+  if (w.state === 'ready') {
+    weights.revision = observed.weightsIdentity.revision;
+    weights.digest = observed.weightsIdentity.digest;
+  }
+  if (observed.weightsAttempts.attempts > 0) {
+    weights.attempts = observed.weightsAttempts.attempts;
+    if (observed.weightsAttempts.lastFailureTime)
+      weights.lastFailureTime = observed.weightsAttempts.lastFailureTime;
+  }
+  const endpoints: NonNullable<PixtralDeploymentStatus['endpoints']> = {};
+  if (observed.endpoints.public) endpoints.public = observed.endpoints.public;
+  if (observed.endpoints.private) endpoints.private = observed.endpoints.private;
+
+  return {
+    uuid: observed.uuid,
+    phase,
+    endpoints,
+    readyReplicas,
+    observedGeneration: generation,
+    conditions,
+    ...(Object.keys(weights).length > 0 ? { weights } : {}),
+  };
+}
