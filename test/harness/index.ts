@@ -17,3 +17,4 @@ export { eventually } from './eventually.ts';
 export { createGpuNodes, deleteNodes, type GpuNodeType } from './gpu-nodes.ts';
 export { freshNamespace } from './namespace.ts';
 export { sharedControlPlane } from './shared.ts';
+export { createVolumes, TEST_STORAGE_CLASS } from './volumes.ts';

@@ -1,0 +1,75 @@
+/**
+ * The operator's local mode: with no cluster given, `npm start` runs against an embedded control
+ * plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) on 127.0.0.1 with
+ * simulated H100 and H100-2 GPU nodes. It reuses the test harness (dynamically imported, so a
+ * production image never loads it) and says what it is doing as it goes.
+ */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+
+/** A running local cluster. */
+export interface LocalCluster {
+  kubeconfigPath: string;
+  stop(): Promise<void>;
+}
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/**
+ * Whether the user gave a cluster: a kubeconfig flag or KUBECONFIG, a service account (in a pod),
+ * or ~/.kube/config. `PIXTRAL_LOCAL_CLUSTER=true` forces the local cluster, `false` forbids it.
+ */
+export function clusterGiven(kubeconfigFlag: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.PIXTRAL_LOCAL_CLUSTER === 'true') return false;
+  if (env.PIXTRAL_LOCAL_CLUSTER === 'false') return true;
+  return Boolean(
+    kubeconfigFlag ||
+      env.KUBECONFIG ||
+      env.KUBERNETES_SERVICE_HOST ||
+      existsSync(join(homedir(), '.kube', 'config')),
+  );
+}
+
+/**
+ * Starts the embedded control plane, installs the CRDs, creates simulated GPU nodes (2 x H100,
+ * 1 x H100-2) and, unless `sample` is false, applies the minimal sample PixtralDeployment.
+ */
+export async function startLocalCluster(
+  log: Logger,
+  options: { sample?: boolean } = {},
+): Promise<LocalCluster> {
+  log.info(
+    'No cluster given: starting a local control plane with simulated GPU nodes (first run builds the Kubernetes binaries)',
+  );
+  const harness = await import('../../test/harness/index.ts');
+  const cp = await harness.startControlPlane({ full: true, verbose: false });
+  try {
+    log.info({ kubeconfig: cp.kubeconfigPath, server: cp.apiServerUrl }, 'Started local control plane');
+    const kc = cp.kubeConfig();
+    await harness.installCrds(kc, [join(ROOT, 'crds', 'inference.pixtral.dev_pixtraldeployments.yaml')]);
+    log.info('Installed the PixtralDeployment CRD');
+    const nodes = [
+      ...(await harness.createGpuNodes(kc, 'H100', 2, { prefix: 'h100' })),
+      ...(await harness.createGpuNodes(kc, 'H100-2', 1, { prefix: 'h100x2' })),
+    ];
+    log.info({ nodes }, 'Created simulated GPU nodes');
+    // No storage provisioner runs locally: static volumes stand in for the weights caches.
+    await harness.createVolumes(kc, 4);
+    log.info('Created 4 static volumes for weights caches');
+    if (options.sample !== false) {
+      const sample = join(ROOT, 'crds', 'samples', 'minimal.yaml');
+      const result = await cp.kubectl(['apply', '--server-side', '-n', 'default', '-f', sample]);
+      if (result.code !== 0) throw new Error(`Applying ${sample} failed: ${result.stderr}`);
+      log.info({ sample }, 'Applied the sample PixtralDeployment default/vision');
+    }
+    log.info(
+      `Try: KUBECONFIG=${cp.kubeconfigPath} ${cp.bins.kubectl} get pxd -A -w   (Ctrl-C stops the operator and the local cluster)`,
+    );
+    return { kubeconfigPath: cp.kubeconfigPath, stop: () => cp.stop() };
+  } catch (error) {
+    await cp.stop();
+    throw error;
+  }
+}
