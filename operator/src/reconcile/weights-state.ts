@@ -1,0 +1,99 @@
+/**
+ * What the weights Job's state means for a deployment, and when a failed Job is retried. Pure:
+ * the reconciler gathers the Job, its pods and the attempts kept in status, and does what this
+ * returns. Keeping attempts and the last failure time in status (style S7) means a restarted
+ * operator does not stampede downloads.
+ */
+import { createHash } from 'node:crypto';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { CatalogModel } from '../catalog/index.ts';
+import { type WeightsState, weightsFailureMessage } from './status.ts';
+
+/** First retry delay after a failed weights Job, ms. */
+export const WEIGHTS_RETRY_BASE_MS = 30_000;
+/** Longest retry delay, ms. */
+export const WEIGHTS_RETRY_MAX_MS = 600_000;
+
+/** The retry delay after `attempts` failures (1 → 30 s, doubling, capped at 10 min). */
+export function weightsRetryDelayMs(attempts: number): number {
+  return Math.min(WEIGHTS_RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1), WEIGHTS_RETRY_MAX_MS);
+}
+
+/** `sha256:` over the catalog's verified file hashes: one digest naming the exact weights in use. */
+export function weightsDigest(model: CatalogModel): string {
+  const lines = [...model.weights.files]
+    .sort((a, b) => a.path.localeCompare(b.path))
+    .map((f) => `${f.sha256}  ${f.path}\n`)
+    .join('');
+  return `sha256:${createHash('sha256').update(lines).digest('hex')}`;
+}
+
+/** What the reconciler should do about the weights. */
+export interface WeightsPlan {
+  state: WeightsState;
+  attempts: number;
+  lastFailureTime?: string | undefined;
+  /** `deleteFailedJob`: the backoff has passed, delete the Job so the next reconcile makes a fresh one. */
+  action: 'ensureJob' | 'none' | 'deleteFailedJob';
+  /** When to look again, ms (while a Job runs, or until the backoff passes). */
+  requeueAfterMs?: number | undefined;
+}
+
+function finished(job: V1Job, type: 'Complete' | 'Failed') {
+  return job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+}
+
+/**
+ * Plans the weights step from the Job (undefined when none exists), its pods, and the attempts
+ * recorded in status.
+ */
+export function planWeights(
+  job: V1Job | undefined,
+  jobPods: V1Pod[],
+  previous: { attempts?: number | undefined; lastFailureTime?: string | undefined },
+  now: Date,
+): WeightsPlan {
+  const attempts = previous.attempts ?? 0;
+  if (!job) {
+    return {
+      state: { state: 'absent' },
+      attempts,
+      lastFailureTime: previous.lastFailureTime,
+      action: 'ensureJob',
+    };
+  }
+  if (finished(job, 'Complete')) return { state: { state: 'ready' }, attempts: 0, action: 'none' };
+  const failed = finished(job, 'Failed');
+  if (failed) {
+    const failedAt = failed.lastTransitionTime ? new Date(failed.lastTransitionTime) : now;
+    const failedAtStamp = `${failedAt.toISOString().slice(0, 19)}Z`;
+    // One Job failure counts once, however often we reconcile while it sits there.
+    const counted = previous.lastFailureTime !== undefined && previous.lastFailureTime >= failedAtStamp;
+    const total = counted ? attempts : attempts + 1;
+    const retryAt = failedAt.getTime() + weightsRetryDelayMs(total);
+    const message = weightsFailureMessage(job, jobPods);
+    const reason = /digest|sha-?256/i.test(message) ? 'WeightsDigestMismatch' : 'WeightsFailed';
+    const wait = retryAt - now.getTime();
+    return {
+      state: { state: 'failed', reason, message, retryInMs: Math.max(0, wait) },
+      attempts: total,
+      lastFailureTime: failedAtStamp,
+      action: wait <= 0 ? 'deleteFailedJob' : 'none',
+      requeueAfterMs: wait > 0 ? wait : undefined,
+    };
+  }
+  const active = job.status?.active ?? 0;
+  return {
+    state: {
+      state: 'provisioning',
+      message:
+        active > 0
+          ? `Weights Job ${job.metadata?.name} is downloading and verifying the files`
+          : `Weights Job ${job.metadata?.name} is starting`,
+    },
+    attempts,
+    lastFailureTime: previous.lastFailureTime,
+    action: 'ensureJob',
+    requeueAfterMs: 30_000,
+  };
+}
