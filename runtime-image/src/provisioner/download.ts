@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { classifyError, ProvisionError } from './errors.ts';
 import { renameDurable } from './fs-atomic.ts';
-import { isStrongEtag, type OpenedBody, openBody, redactUrl } from './http.ts';
+import { discard, isStrongEtag, type OpenedBody, openBody, redactUrl } from './http.ts';
 import { OrderedHasher } from './ordered-hasher.ts';
 import {
   doneBytes,
@@ -122,7 +122,7 @@ async function probeRanges(ctx: DownloadContext, file: ModelFile, state: Partial
       onRetry: (err, failures, delayMs) => logRetry(ctx, file, err, failures, delayMs),
     },
   );
-  opened.body.destroy();
+  discard(opened.body);
   if (opened.status !== 206) return false;
   checkTotal(file, opened);
   state.etag = opened.etag;
@@ -183,7 +183,7 @@ function request(
 function checkTotal(file: ModelFile, opened: OpenedBody): void {
   const total = opened.contentRange?.total ?? opened.contentLength;
   if (total !== undefined && total !== file.size) {
-    opened.body.destroy();
+    discard(opened.body);
     throw new ProvisionError(
       'SizeMismatch',
       'terminal',
@@ -214,7 +214,7 @@ async function fetchSegment(
     throw classifyError(err, `Request for ${file.name}`);
   }
   if (ranged && opened.status === 200) {
-    opened.body.destroy();
+    discard(opened.body);
     const changed = state.etag !== undefined && opened.etag !== state.etag;
     throw new ProvisionError(
       'ContentChanged',
@@ -225,7 +225,7 @@ async function fetchSegment(
     );
   }
   if (opened.status === 206 && opened.contentRange?.start !== position) {
-    opened.body.destroy();
+    discard(opened.body);
     throw new ProvisionError(
       'HttpError',
       'terminal',
@@ -234,7 +234,7 @@ async function fetchSegment(
   }
   checkTotal(file, opened);
   if (!isStrongEtag(state.etag) && state.etag !== undefined && opened.etag !== state.etag) {
-    opened.body.destroy();
+    discard(opened.body);
     throw new ProvisionError('ContentChanged', 'terminal', `${file.name} changed on the server (weak ETag)`);
   }
   state.etag ??= opened.etag;
@@ -274,7 +274,7 @@ async function fetchSegment(
       if (pendingBytes >= FLUSH_BYTES) await flush();
     }
   } catch (err) {
-    opened.body.destroy();
+    discard(opened.body);
     throw classifyError(err, `Download of ${file.name} from ${redactUrl(ctx.url)}`);
   } finally {
     // Bytes already offered to the hasher must reach the disk, or a retry would hash them twice.

@@ -147,3 +147,9 @@ function splitUrl(url: string): { origin: string; path: string } {
 export function isStrongEtag(etag: string | undefined): etag is string {
   return etag !== undefined && !etag.startsWith('W/');
 }
+
+/** Drops a response body we will not read (undici reports a plain destroy as an 'error' event). */
+export function discard(body: OpenedBody['body']): void {
+  body.on('error', () => {});
+  body.destroy();
+}

@@ -1,0 +1,253 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  BIG_FILE,
+  runProvisioner,
+  specFor,
+  testArgs,
+  type Workspace,
+  weightFiles,
+  workspace,
+} from './fixtures.ts';
+import { type HubFile, type HubServer, startHub } from './hub-server.ts';
+
+const TOKEN = 'hf_test_token_0123456789';
+let files: HubFile[];
+let hub: HubServer;
+const workspaces: Workspace[] = [];
+
+async function freshWorkspace(name: string): Promise<Workspace> {
+  const ws = await workspace(name);
+  workspaces.push(ws);
+  return ws;
+}
+
+async function digestOf(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+async function expectVerifiedCopy(target: string): Promise<void> {
+  for (const file of files) expect(await digestOf(join(target, file.name)), file.name).toBe(file.sha256);
+  const manifest = JSON.parse(await readFile(join(target, '.weights-manifest.json'), 'utf8'));
+  expect(manifest.files.map((f: { sha256: string }) => f.sha256).sort()).toEqual(
+    files.map((f) => f.sha256).sort(),
+  );
+  expect(existsSync(join(target, '.partial'))).toBe(false);
+}
+
+function big(): HubFile {
+  return files.find((f) => f.name === BIG_FILE)!;
+}
+
+beforeAll(async () => {
+  files = await weightFiles();
+  hub = await startHub(files, {
+    repo: 'mistralai/Pixtral-12B-2409',
+    revision: specFor({ mirrorUrl: '' } as HubServer, []).source.revision as string,
+    token: TOKEN,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await hub?.close();
+  for (const ws of workspaces) await rm(ws.dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  hub.faults = {};
+  hub.resetStats();
+});
+
+describe('provision-weights', () => {
+  it('fills an empty folder from the hub, following the redirect without leaking the token, then writes the manifest', async () => {
+    const ws = await freshWorkspace('clean');
+    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: TOKEN });
+
+    expect(run.code, run.stderr).toBe(0);
+    await expectVerifiedCopy(ws.target);
+    const hubRequests = hub.requests.filter((r) => r.server === 'hub');
+    const storeRequests = hub.requests.filter((r) => r.server === 'store');
+    expect(hubRequests.every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    expect(storeRequests.length).toBeGreaterThan(0);
+    expect(storeRequests.every((r) => r.authorization === undefined)).toBe(true);
+    // The large file came in parallel ranges.
+    const ranged = storeRequests.filter(
+      (r) => r.path.includes(big().sha256) && r.range !== 'bytes=0-0' && r.range,
+    );
+    expect(ranged.length).toBeGreaterThan(1);
+    expect(hub.totalServed()).toBe(files.reduce((sum, f) => sum + f.size, 0) + 1);
+
+    const progress = run.lines.filter((l) => l.msg === 'Download progress');
+    expect(progress.length).toBeGreaterThan(0);
+    expect(Object.keys(progress[0]!)).toEqual(
+      expect.arrayContaining(['bytes', 'totalBytes', 'percent', 'rateBytesPerSecond', 'etaSeconds']),
+    );
+    const last = run.lines.at(-1)!;
+    expect(last.msg).toMatch(/^Provisioned mistral\/pixtral-12b-2409:bf16: 3 files/);
+    expect(last.transferredBytes).toBe(files.reduce((sum, f) => sum + f.size, 0));
+    expect(await readFile(ws.terminationLog, 'utf8')).toBe(last.msg);
+  });
+
+  it('does nothing on a second run: no request reaches the hub', async () => {
+    const ws = await freshWorkspace('noop');
+    expect((await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: TOKEN })).code).toBe(0);
+    hub.resetStats();
+
+    const again = await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: TOKEN });
+
+    expect(again.code).toBe(0);
+    expect(hub.requests).toEqual([]);
+    expect(hub.totalServed()).toBe(0);
+    expect(again.lines.at(-1)!.msg).toMatch(/already provisioned; nothing to do/);
+  });
+
+  it('fetches from a plain mirror URL, sending no token', async () => {
+    const ws = await freshWorkspace('mirror');
+    const run = await runProvisioner(specFor(hub, files, 'url'), testArgs(hub, ws), { HF_TOKEN: TOKEN });
+
+    expect(run.code, run.stderr).toBe(0);
+    await expectVerifiedCopy(ws.target);
+    expect(hub.requests.every((r) => r.server === 'store' && r.authorization === undefined)).toBe(true);
+  });
+
+  it('fails clearly when the hub refuses the token, leaving no manifest', async () => {
+    const ws = await freshWorkspace('token');
+    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: 'hf_wrong' });
+
+    expect(run.code).toBe(1);
+    expect(run.lines.at(-1)).toMatchObject({ level: 'error', code: 'Unauthorized' });
+    expect(run.lines.at(-1)!.msg).toMatch(/answered 401: the hub token is missing, wrong/);
+    expect(JSON.stringify(run.lines)).not.toContain('hf_wrong');
+    expect(existsSync(join(ws.target, '.weights-manifest.json'))).toBe(false);
+  });
+
+  it('reads the token from a file (a mounted Secret)', async () => {
+    const ws = await freshWorkspace('token-file');
+    const tokenFile = join(ws.dir, 'token');
+    await import('node:fs/promises').then((fs) => fs.writeFile(tokenFile, `${TOKEN}\n`));
+    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws, ['--token-file', tokenFile]));
+
+    expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
+    await expectVerifiedCopy(ws.target);
+  });
+
+  it('retries 500s and resumes a cut connection with Range and If-Range, fetching each byte about once', async () => {
+    const ws = await freshWorkspace('flaky');
+    hub.faults = { status500: 3, cut: { bytes: 20 * 1024 * 1024, times: 2 } };
+    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws, ['--parallelism', '1']), {
+      HF_TOKEN: TOKEN,
+    });
+
+    expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
+    await expectVerifiedCopy(ws.target);
+    expect(
+      run.lines.filter((l) => l.msg === 'Retrying after a transient error').length,
+    ).toBeGreaterThanOrEqual(5);
+    const resumed = hub.requests.filter(
+      (r) => r.server === 'store' && r.path.includes(big().sha256) && r.range,
+    );
+    expect(resumed.length).toBeGreaterThan(0);
+    expect(resumed.every((r) => r.ifRange === `"${big().sha256}"`)).toBe(true);
+    // At most the bytes sitting in buffers at each cut are fetched twice.
+    expect(hub.bytesServed.get(BIG_FILE)).toBeLessThan(big().size + 4 * 1024 * 1024);
+  });
+
+  it('cuts and retries a response that stalls longer than the stall timeout', async () => {
+    const ws = await freshWorkspace('stall');
+    hub.faults = { stall: { afterBytes: 8 * 1024 * 1024, ms: 3000, times: 1 } };
+    const run = await runProvisioner(
+      specFor(hub, files),
+      testArgs(hub, ws, ['--parallelism', '1', '--stall-timeout', '0.5']),
+      { HF_TOKEN: TOKEN },
+    );
+
+    expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
+    await expectVerifiedCopy(ws.target);
+    expect(
+      run.lines.some((l) => l.msg === 'Retrying after a transient error' && l.code === 'NetworkError'),
+    ).toBe(true);
+  });
+
+  it('refuses a file with a wrong byte, naming the file and both digests, and leaves nothing visible', async () => {
+    const ws = await freshWorkspace('corrupt');
+    hub.faults = { corrupt: { file: BIG_FILE, offset: 100 * 1024 * 1024 + 7 } };
+    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: TOKEN });
+
+    expect(run.code).toBe(1);
+    const last = run.lines.at(-1)!;
+    expect(last).toMatchObject({ level: 'error', code: 'DigestMismatch' });
+    expect(last.msg).toContain(`${BIG_FILE}: SHA-256 mismatch: expected ${big().sha256}, got `);
+    expect(last.msg).toMatch(/got [0-9a-f]{64}; the download was deleted/);
+    expect(await readFile(ws.terminationLog, 'utf8')).toBe(last.msg);
+    expect(existsSync(join(ws.target, BIG_FILE))).toBe(false);
+    expect(existsSync(join(ws.target, '.weights-manifest.json'))).toBe(false);
+    expect(await readdir(join(ws.target, '.partial'))).toEqual([]);
+  });
+
+  it('restarts a file from its first byte when the server copy changed between runs', async () => {
+    const ws = await freshWorkspace('etag');
+    hub.faults = { cut: { bytes: 50 * 1024 * 1024, times: 1 } };
+    await runProvisioner(specFor(hub, files), testArgs(hub, ws, ['--parallelism', '1', '--retries', '0']), {
+      HF_TOKEN: TOKEN,
+    });
+    expect(existsSync(join(ws.target, '.partial', `${BIG_FILE}.state.json`))).toBe(true);
+    hub.faults = { etagSuffix: '-v2' };
+    hub.resetStats();
+
+    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws, ['--parallelism', '1']), {
+      HF_TOKEN: TOKEN,
+    });
+
+    expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
+    expect(run.lines.some((l) => l.msg === 'Restarted download from the first byte')).toBe(true);
+    await expectVerifiedCopy(ws.target);
+  });
+
+  it('refuses to start when the volume cannot hold the files, before any request', async () => {
+    const ws = await freshWorkspace('disk');
+    const spec = specFor(hub, files);
+    spec.files[0]!.size = 2 ** 50;
+    const run = await runProvisioner(spec, testArgs(hub, ws), { HF_TOKEN: TOKEN });
+
+    expect(run.code).toBe(1);
+    expect(run.lines.at(-1)).toMatchObject({ code: 'DiskFull' });
+    expect(run.lines.at(-1)!.msg).toMatch(
+      /Not enough disk space in .*: the download needs 1\.0 PiB more, .* are free/,
+    );
+    expect(hub.requests).toEqual([]);
+  });
+
+  it.each([
+    [
+      'a missing digest',
+      (s: ReturnType<typeof specFor>) => delete (s.files[0] as { sha256?: string }).sha256,
+      /files\[0\]\.sha256/,
+    ],
+    [
+      'a path that escapes the folder',
+      (s: ReturnType<typeof specFor>) => (s.files[0]!.name = '../etc/passwd'),
+      /plain segments/,
+    ],
+    [
+      'an unknown source kind',
+      (s: ReturnType<typeof specFor>) => ((s.source as { kind: string }).kind = 'ftp'),
+      /source/,
+    ],
+  ])('refuses a spec with %s, exit code 2', async (_name, spoil, message) => {
+    const ws = await freshWorkspace('bad-spec');
+    const spec = specFor(hub, files);
+    spoil(spec);
+    const run = await runProvisioner(spec, testArgs(hub, ws));
+
+    expect(run.code).toBe(2);
+    expect(run.lines.at(-1)).toMatchObject({ code: 'BadSpec' });
+    expect(run.lines.at(-1)!.msg).toMatch(message);
+    expect(hub.requests).toEqual([]);
+  });
+});
