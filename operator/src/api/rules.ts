@@ -56,6 +56,9 @@ function celModelMap(catalog: readonly CatalogModel[], value: (m: CatalogModel) 
   return `{${catalog.map((m) => `${celString(m.name)}: ${value(m)}`).join(', ')}}`;
 }
 
+const MAX_SIZE_MESSAGE =
+  'spec.maxSize is below spec.minSize; set spec.maxSize to at least spec.minSize, or lower spec.minSize';
+
 const knownModels = (catalog: readonly CatalogModel[] = MODEL_CATALOG): string =>
   catalog.map((m) => m.name).join(', ');
 
@@ -81,11 +84,14 @@ export function checkModel(model: string): RuleViolation | undefined {
 
 /** Rules on the `spec` object: sizes, node type per model, per-model limits, weights volume size. */
 export function specRules(catalog: readonly CatalogModel[] = MODEL_CATALOG): CelRule[] {
+  // Numbers are not printed with string(): the API server's cost estimator treats its result as
+  // unbounded and refuses the CRD (measured on 1.36); limits are written as string literals instead.
   const perModel = (field: string, limit: (m: CatalogModel) => number): CelRule => {
     const limits = celModelMap(catalog, (m) => String(limit(m)));
+    const limitTexts = celModelMap(catalog, (m) => celString(String(limit(m))));
     return {
       rule: `!has(self.${field}) || !(self.model in ${limits}) || self.${field} <= ${limits}[self.model]`,
-      messageExpression: `'spec.${field} ' + string(self.${field}) + ' is above what model ' + self.model + ' supports; set spec.${field} to at most ' + string(${limits}[self.model])`,
+      messageExpression: `'spec.${field} is above what model ' + self.model + ' supports; set spec.${field} to at most ' + ${limitTexts}[self.model]`,
       fieldPath: `.${field}`,
     };
   };
@@ -96,8 +102,7 @@ export function specRules(catalog: readonly CatalogModel[] = MODEL_CATALOG): Cel
   return [
     {
       rule: '!has(self.maxSize) || self.minSize <= self.maxSize',
-      messageExpression:
-        "'spec.maxSize ' + string(self.maxSize) + ' is below spec.minSize ' + string(self.minSize) + '; set spec.maxSize to at least spec.minSize, or lower spec.minSize'",
+      message: MAX_SIZE_MESSAGE,
       fieldPath: '.maxSize',
     },
     {
@@ -108,7 +113,7 @@ export function specRules(catalog: readonly CatalogModel[] = MODEL_CATALOG): Cel
     perModel('maxContextLength', (m) => m.maxContextLength),
     perModel('maxImagesPerRequest', (m) => m.maxImagesPerRequest),
     {
-      rule: `!has(self.weights) || !has(self.weights.size) || !(self.model in ${minVolume}) || quantity(self.weights.size).compareTo(quantity(${minVolume}[self.model])) >= 0`,
+      rule: `!has(self.weights) || !has(self.weights.size) || !isQuantity(self.weights.size) || !(self.model in ${minVolume}) || quantity(self.weights.size).compareTo(quantity(${minVolume}[self.model])) >= 0`,
       messageExpression: `'spec.weights.size ' + self.weights.size + ' cannot hold the weights of ' + self.model + '; set spec.weights.size to at least ' + ${minVolume}[self.model]`,
       fieldPath: '.weights.size',
     },
@@ -121,7 +126,7 @@ export function checkSpec(spec: RuleInput): RuleViolation[] {
   if (spec.maxSize !== undefined && spec.minSize > spec.maxSize) {
     out.push({
       path: ['maxSize'],
-      message: `spec.maxSize ${spec.maxSize} is below spec.minSize ${spec.minSize}; set spec.maxSize to at least spec.minSize, or lower spec.minSize`,
+      message: MAX_SIZE_MESSAGE,
     });
   }
   const model = findModel(spec.model);
@@ -138,7 +143,7 @@ export function checkSpec(spec: RuleInput): RuleViolation[] {
     if (value !== undefined && value > model[field]) {
       out.push({
         path: [field],
-        message: `spec.${field} ${value} is above what model ${model.name} supports; set spec.${field} to at most ${model[field]}`,
+        message: `spec.${field} is above what model ${model.name} supports; set spec.${field} to at most ${model[field]}`,
       });
     }
   }

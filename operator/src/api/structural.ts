@@ -12,6 +12,13 @@
 export type JsonSchema = { [key: string]: unknown };
 
 const SAFE_INT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Metadata key (set with zod's `.meta()`) that turns a node's `pattern` into a CEL
+ * `self.matches()` rule carrying this message: the API server's own pattern error prints the
+ * regular expression, which tells a user nothing about what to write instead.
+ */
+export const PATTERN_MESSAGE = 'x-pixtral-pattern-message';
 const ALLOWED_KEYS = new Set([
   'type',
   'format',
@@ -39,6 +46,7 @@ const ALLOWED_KEYS = new Set([
   'x-kubernetes-list-map-keys',
   'x-kubernetes-int-or-string',
   'x-kubernetes-preserve-unknown-fields',
+  PATTERN_MESSAGE,
 ]);
 
 /** Formats the API server checks itself; zod's regex twin of them is dropped to keep the CRD readable. */
@@ -84,6 +92,7 @@ export function toStructural(schema: JsonSchema, path = ''): JsonSchema {
     if (out.maximum === SAFE_INT) delete out.maximum;
   }
   if (typeof out.format === 'string' && SERVER_CHECKED_FORMATS.has(out.format)) delete out.pattern;
+  if (out[PATTERN_MESSAGE] !== undefined) patternToCel(out, path);
   return out;
 }
 
@@ -106,4 +115,18 @@ function intOrString(node: JsonSchema, path: string): JsonSchema {
   if (str.pattern !== undefined) out.pattern = str.pattern;
   if (str.maxLength !== undefined) out.maxLength = str.maxLength;
   return out;
+}
+
+/** Moves `pattern` into a CEL rule with the human message of `PATTERN_MESSAGE` (mutates `node`). */
+function patternToCel(node: JsonSchema, path: string): void {
+  const pattern = node.pattern;
+  const message = node[PATTERN_MESSAGE];
+  delete node[PATTERN_MESSAGE];
+  if (typeof pattern !== 'string' || typeof message !== 'string' || pattern.includes("'")) {
+    throw new Error(`${path}: ${PATTERN_MESSAGE} needs a string pattern without quotes and a message`);
+  }
+  delete node.pattern;
+  const rules = (node['x-kubernetes-validations'] as object[] | undefined) ?? [];
+  // A raw CEL string (r'...') keeps the regular expression's backslashes as they are.
+  node['x-kubernetes-validations'] = [{ rule: `self.matches(r'${pattern}')`, message }, ...rules];
 }
