@@ -12,7 +12,11 @@ let preparer: Preparer;
 
 beforeAll(async () => {
   corpus = loadCorpus();
-  preparer = createPreparer({ tokenizer: await testTokenizer(), maxImagesPerRequest: 12, maxContextLength: 10_000_000 });
+  preparer = createPreparer({
+    tokenizer: await testTokenizer(),
+    maxImagesPerRequest: 12,
+    maxContextLength: 10_000_000,
+  });
 });
 
 describe('token count against mistral-common', () => {
@@ -26,7 +30,8 @@ describe('token count against mistral-common', () => {
     const mismatches: { id: number; expected: number; actual: number | undefined }[] = [];
     for (const c of corpus) {
       const prepared = await preparer(c.request, new AbortController().signal);
-      if (prepared.promptTokens !== c.prompt_tokens) mismatches.push({ id: c.id, expected: c.prompt_tokens, actual: prepared.promptTokens });
+      if (prepared.promptTokens !== c.prompt_tokens)
+        mismatches.push({ id: c.id, expected: c.prompt_tokens, actual: prepared.promptTokens });
     }
     expect(mismatches).toEqual([]);
   });

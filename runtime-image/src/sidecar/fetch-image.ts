@@ -65,7 +65,7 @@ export function createImageFetcher(options: ImageFetcherOptions = {}): ImageFetc
         headers: { accept: 'image/png, image/jpeg, image/webp, image/gif', 'user-agent': 'pixtral-sidecar' },
       });
       if (res.statusCode >= 300 && res.statusCode < 400) {
-        res.body.destroy();
+        await res.body.dump({ limit: 64 * 1024 });
         const location = res.headers.location;
         if (typeof location !== 'string')
           throw new FetchRefused(`redirect ${res.statusCode} without one Location`);
@@ -74,7 +74,7 @@ export function createImageFetcher(options: ImageFetcherOptions = {}): ImageFetc
         continue;
       }
       if (res.statusCode !== 200) {
-        res.body.destroy();
+        await res.body.dump({ limit: 64 * 1024 });
         throw new FetchRefused(`status ${res.statusCode}`);
       }
       const declared = Number(res.headers['content-length']);
@@ -98,12 +98,18 @@ export function createImageFetcher(options: ImageFetcherOptions = {}): ImageFetc
 
   return {
     async fetch(raw, signal) {
-      const deadline = AbortSignal.timeout(options.totalTimeoutMs ?? 10_000);
+      // A timer cleared on return, not AbortSignal.timeout: a deadline firing after the fetch
+      // would abort undici's finished request and surface as an unhandled error.
+      const deadline = new AbortController();
+      const timer = setTimeout(
+        () => deadline.abort(new Error('total time limit')),
+        options.totalTimeoutMs ?? 10_000,
+      );
       let host = '(unparsed)';
       try {
         const url = new URL(raw);
         host = url.host;
-        return await fetchOnce(url, AbortSignal.any([signal, deadline]));
+        return await fetchOnce(url, AbortSignal.any([signal, deadline.signal]));
       } catch (err) {
         if (signal.aborted) throw err;
         options.logger?.warn(
@@ -111,6 +117,8 @@ export function createImageFetcher(options: ImageFetcherOptions = {}): ImageFetc
           'Refused image URL',
         );
         throw new ImageRejected('image_fetch_failed', FETCH_REFUSED_MESSAGE);
+      } finally {
+        clearTimeout(timer);
       }
     },
     close: () => agent.close(),

@@ -2,10 +2,12 @@
  * The sidecar's entry point: configuration from the environment, the preparer, and signal
  * handling. SIGTERM drains (in-flight streams finish within SHUTDOWN_GRACE_MS) and exits 0.
  */
-import { basicPreparer } from './basic-preparer.ts';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
+import { createPreparer } from './preparer.ts';
 import { createSidecar } from './server.ts';
+import { loadTekkenizer } from './tokens/tekken.ts';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -17,8 +19,21 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.logLevel);
-  const preparer = basicPreparer({ maxImagesPerRequest: config.maxImagesPerRequest });
+  // The model's own tokenizer file: without it no count can match vLLM's, so refuse to start.
+  const tekkenPath = join(config.weightsDir, 'tekken.json');
+  const tokenizer = await loadTekkenizer(tekkenPath).catch((error: unknown) => {
+    throw new Error(
+      `cannot load the tokenizer ${tekkenPath} (set WEIGHTS_DIR): ${error instanceof Error ? error.message : String(error)}`,
+    );
+  });
+  const preparer = createPreparer({
+    tokenizer,
+    maxImagesPerRequest: config.maxImagesPerRequest,
+    maxContextLength: config.maxContextLength,
+    logger,
+  });
   const sidecar = await createSidecar(config, { preparer, logger });
+  preparer.metrics.register(sidecar.metrics.registry);
   const stop = (signal: string): void => {
     logger.info({ signal }, 'Received shutdown signal');
     sidecar.shutdown().then(
