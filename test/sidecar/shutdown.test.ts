@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { request } from 'node:http';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TEKKEN_PATH, testTokenizer } from '../sidecar-limits/oracle.ts';
 import { startUpstreamStub, type UpstreamStub } from '../upstream-stub/stub.ts';
 import { chatBody } from './harness.ts';
 
@@ -13,7 +15,13 @@ async function startMain(
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; url: string; lines: string[] }> {
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, SIDECAR_HOST: '127.0.0.1', SIDECAR_PORT: '0', ...env },
+    env: {
+      ...process.env,
+      SIDECAR_HOST: '127.0.0.1',
+      SIDECAR_PORT: '0',
+      WEIGHTS_DIR: dirname(TEKKEN_PATH),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: string[] = [];
@@ -58,6 +66,8 @@ function stream(url: string): { firstChunk: Promise<void>; ended: Promise<string
 describe('SIGTERM on the real entry point', () => {
   let stub: UpstreamStub | undefined;
   let child: ChildProcess | undefined;
+  // main.ts loads the model's tokenizer; this puts the test copy in place.
+  beforeAll(() => testTokenizer());
   afterEach(async () => {
     if (child?.exitCode === null) child.kill('SIGKILL');
     await stub?.close();

@@ -15,8 +15,27 @@ export const REDACT_PATHS = [
   '*.image_url.url',
 ];
 
-/** Creates the JSON logger at `level`, writing to `destination` (stdout by default). */
-export function createLogger(level: LoggerOptions['level'], destination?: NodeJS.WritableStream): Logger {
+/**
+ * Creates the JSON logger at `level`, writing to `destination`, or by default to stdout through
+ * a buffered asynchronous writer: a synchronous write per request line was the largest single
+ * cost in the proxy benchmark. Lines reach stdout within `flushMs` (default 1000) and are
+ * flushed on exit.
+ */
+export function createLogger(
+  level: LoggerOptions['level'],
+  destination?: NodeJS.WritableStream,
+  flushMs = 1_000,
+): Logger {
   const options: LoggerOptions = { level, base: { component: 'sidecar' }, redact: REDACT_PATHS };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  if (destination !== undefined) return pino(options, destination);
+  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => stdout.flush(), flushMs).unref();
+  process.once('exit', () => {
+    try {
+      stdout.flushSync();
+    } catch {
+      // Nothing more can be done for log lines at exit.
+    }
+  });
+  return pino(options, stdout);
 }

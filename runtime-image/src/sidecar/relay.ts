@@ -3,22 +3,17 @@
  * slow reader pauses the read from vLLM, so memory stays bounded whatever the answer's length).
  * When vLLM fails in the middle of an SSE stream, the client gets an SSE error event in vLLM's
  * own shape and a `[DONE]`, never a silent hang (unjs/httpxy#103 shows the failure mode).
+ *
+ * The relay is an undici dispatch handler rather than a `request()` body stream: the chunks go
+ * straight from undici's parser to the client socket, which keeps the proxy's per-request cost
+ * close to a bare pipe (see bench/sidecar-proxy.ts).
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
 import type { ApiError } from './errors.ts';
-import type { UpstreamResponse } from './upstream.ts';
 
 /** How a relay ended. */
 export type RelayOutcome = 'complete' | 'client_gone' | 'upstream_failed' | 'interrupted';
-
-/** A relay in progress: its end, and a way to cut it (shutdown deadline). */
-export interface Relay {
-  done: Promise<RelayOutcome>;
-  /** Ends the response now; an SSE stream first gets `error` as an error event. */
-  interrupt(error: ApiError): void;
-  /** Body bytes written so far. */
-  bytes(): number;
-}
 
 const LF = 0x0a;
 
@@ -30,97 +25,139 @@ export function sseErrorEvent(error: ApiError, atBoundary: boolean): string {
 }
 
 /**
- * Starts relaying `upstream` into `res` (status and content headers included).
- * `onUpstreamError` turns an upstream body failure into the error shown to the client.
+ * Relays one upstream exchange into `res`. `done` resolves with the outcome once the client
+ * response is over, or rejects with the ApiError to send when vLLM failed before answering.
  */
-export function relay(
-  res: ServerResponse,
-  upstream: UpstreamResponse,
-  onUpstreamError: (error: unknown) => ApiError,
-): Relay {
-  const contentType = upstream.headers['content-type'];
-  const sse = typeof contentType === 'string' && contentType.startsWith('text/event-stream');
-  const headers: Record<string, string> = {};
-  if (typeof contentType === 'string') headers['content-type'] = contentType;
-  const length = upstream.headers['content-length'];
-  if (!sse && typeof length === 'string') headers['content-length'] = length;
-  if (sse) {
-    headers['cache-control'] = 'no-cache';
-    // Ingress-nginx buffers responses unless told not to; SSE must flow event by event.
-    headers['x-accel-buffering'] = 'no';
+export class Relay implements Dispatcher.DispatchHandler {
+  /** Settles when the exchange is over (see class doc). */
+  readonly done: Promise<RelayOutcome>;
+  /** Milliseconds (performance.now) when vLLM's response headers arrived. */
+  headersAt = 0;
+  /** Body bytes relayed so far. */
+  bytes = 0;
+
+  private readonly res: ServerResponse;
+  private readonly mapError: (error: unknown) => ApiError;
+  private controller: Dispatcher.DispatchController | undefined;
+  private pendingAbort: Error | undefined;
+  private sse = false;
+  private started = false;
+  private settled = false;
+  private atBoundary = true;
+  private lastByte = LF;
+  private resolve: (outcome: RelayOutcome) => void = () => {};
+  private reject: (error: unknown) => void = () => {};
+
+  constructor(res: ServerResponse, mapError: (error: unknown) => ApiError) {
+    this.res = res;
+    this.mapError = mapError;
+    this.done = new Promise<RelayOutcome>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    res.on('drain', this.onDrain);
   }
-  res.writeHead(upstream.statusCode, headers);
 
-  const body = upstream.body;
-  let written = 0;
-  let atBoundary = true;
-  let lastByte = LF;
-  let settled = false;
-  let resolveDone: (outcome: RelayOutcome) => void = () => {};
-  const done = new Promise<RelayOutcome>((resolve) => {
-    resolveDone = resolve;
-  });
+  /** Stops the upstream exchange (client gone); safe before the request has started. */
+  abort(reason: Error): void {
+    this.finish('client_gone');
+    if (this.controller === undefined) this.pendingAbort = reason;
+    else this.controller.abort(reason);
+  }
 
-  const finish = (outcome: RelayOutcome): void => {
-    if (settled) return;
-    settled = true;
-    body.off('data', onData);
-    body.off('end', onEnd);
-    body.off('error', onError);
-    res.off('close', onClose);
-    res.off('drain', onDrain);
-    resolveDone(outcome);
-  };
-  const endWithError = (error: ApiError, outcome: RelayOutcome): void => {
-    if (sse && !res.destroyed) {
-      res.end(sseErrorEvent(error, atBoundary));
+  /** Ends the response now (shutdown deadline); an SSE stream first gets `error` as an event. */
+  interrupt(error: ApiError): void {
+    if (this.settled) return;
+    if (this.started) {
+      this.endWithError(error);
+      this.finish('interrupted');
     } else {
-      // A half-sent JSON body cannot be repaired; a cut connection tells the client it failed.
-      res.destroy();
+      this.fail(error);
     }
-    body.destroy();
-    finish(outcome);
-  };
+    // After settling: the abort calls onResponseError synchronously, which must now be a no-op.
+    this.controller?.abort(error);
+  }
 
-  const onData = (chunk: Buffer): void => {
-    written += chunk.length;
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.pendingAbort !== undefined) controller.abort(this.pendingAbort);
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (this.settled) return;
+    this.headersAt = performance.now();
+    this.started = true;
+    const contentType = headers['content-type'];
+    const out: Record<string, string> = {};
+    if (typeof contentType === 'string') {
+      out['content-type'] = contentType;
+      this.sse = contentType.startsWith('text/event-stream');
+    }
+    const length = headers['content-length'];
+    if (!this.sse && typeof length === 'string') out['content-length'] = length;
+    if (this.sse) {
+      out['cache-control'] = 'no-cache';
+      // Ingress-nginx buffers responses unless told not to; SSE must flow event by event.
+      out['x-accel-buffering'] = 'no';
+    }
+    this.res.writeHead(statusCode, out);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
     const n = chunk.length;
-    atBoundary = n >= 2 ? chunk[n - 1] === LF && chunk[n - 2] === LF : chunk[0] === LF && lastByte === LF;
-    lastByte = chunk[n - 1] ?? lastByte;
-    if (!res.write(chunk)) body.pause();
-  };
-  const onDrain = (): void => {
-    body.resume();
-  };
-  const onEnd = (): void => {
-    res.end();
-    finish('complete');
-  };
-  const onError = (error: unknown): void => {
-    if (res.destroyed || res.writableEnded) {
-      finish('client_gone');
+    this.bytes += n;
+    this.atBoundary =
+      n >= 2 ? chunk[n - 1] === LF && chunk[n - 2] === LF : chunk[0] === LF && this.lastByte === LF;
+    this.lastByte = chunk[n - 1] ?? this.lastByte;
+    if (!this.res.write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    this.res.end();
+    this.finish('complete');
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.settled) return;
+    const apiError = this.mapError(error);
+    if (!this.started) {
+      this.fail(apiError);
       return;
     }
-    endWithError(onUpstreamError(error), 'upstream_failed');
+    this.endWithError(apiError);
+    this.finish('upstream_failed');
+  }
+
+  private readonly onDrain = (): void => {
+    this.controller?.resume();
   };
-  const onClose = (): void => {
-    if (!res.writableFinished) {
-      body.destroy();
-      finish('client_gone');
+
+  private endWithError(error: ApiError): void {
+    if (this.sse && !this.res.destroyed) {
+      this.res.end(sseErrorEvent(error, this.atBoundary));
+    } else {
+      // A half-sent JSON body cannot be repaired; a cut connection tells the client it failed.
+      this.res.destroy();
     }
-  };
+  }
 
-  body.on('data', onData);
-  body.on('end', onEnd);
-  body.on('error', onError);
-  res.on('drain', onDrain);
-  res.on('close', onClose);
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.res.off('drain', this.onDrain);
+    this.reject(error);
+  }
 
-  return {
-    done,
-    bytes: () => written,
-    interrupt: (error) => {
-      if (!settled) endWithError(error, 'interrupted');
-    },
-  };
+  private finish(outcome: RelayOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.res.off('drain', this.onDrain);
+    this.resolve(outcome);
+  }
 }

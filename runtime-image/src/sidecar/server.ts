@@ -15,7 +15,7 @@ import { ApiError } from './errors.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
 import { createMetrics, type RouteLabel, routeOf, type SidecarMetrics } from './metrics.ts';
 import type { RequestPreparer } from './prepare.ts';
-import { type Relay, relay } from './relay.ts';
+import { Relay } from './relay.ts';
 import { checkModel, validateChatRequest } from './schema.ts';
 import { Upstream, upstreamError } from './upstream.ts';
 
@@ -95,6 +95,7 @@ export async function createSidecar(
     sources: { queueLength: () => limiter.queued, upstreamInFlight: () => limiter.inFlight },
   });
   const retryAfter = String(config.retryAfterSeconds);
+  const mapUpstreamError = (error: unknown): ApiError => upstreamError(error, retryAfter);
   const created = Math.floor(Date.now() / 1000);
   const active = new Set<Relay>();
   let draining = false;
@@ -177,16 +178,25 @@ export async function createSidecar(
     if (prepared.promptTokens !== undefined) log.promptTokens = prepared.promptTokens;
     const release = await limiter.acquire(signal);
     try {
+      const running = new Relay(res, mapUpstreamError);
+      const onGone = (): void => running.abort(signal.reason as Error);
+      if (signal.aborted) onGone();
+      else signal.addEventListener('abort', onGone, { once: true });
       const sent = performance.now();
-      const response = await upstream.chatCompletion(JSON.stringify(prepared.request), log.requestId, signal);
-      metrics.upstreamFirstByte.observe({ stream: String(log.stream) }, (performance.now() - sent) / 1000);
       if (draining) res.setHeader('connection', 'close');
-      const running = relay(res, response, (error) => upstreamError(error, retryAfter));
+      upstream.dispatchChat(JSON.stringify(prepared.request), log.requestId, running);
       active.add(running);
-      log.outcome = await running.done;
-      active.delete(running);
-      log.bytesOut = running.bytes();
-      metrics.responseBytes.inc(log.bytesOut);
+      try {
+        log.outcome = await running.done;
+      } finally {
+        active.delete(running);
+        signal.removeEventListener('abort', onGone);
+      }
+      if (running.headersAt > 0) {
+        metrics.upstreamFirstByte.observe({ stream: String(log.stream) }, (running.headersAt - sent) / 1000);
+      }
+      log.bytesOut = running.bytes;
+      metrics.responseBytes.inc(running.bytes);
     } finally {
       release();
     }

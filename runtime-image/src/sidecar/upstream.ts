@@ -7,15 +7,13 @@ import { Client, type Dispatcher, Pool } from 'undici';
 import type { SidecarConfig } from './config.ts';
 import { ApiError } from './errors.ts';
 
-/** A started upstream request: status, the response headers we relay, and the body stream. */
-export type UpstreamResponse = Dispatcher.ResponseData;
-
 /** Talks to vLLM's OpenAI server. */
 export class Upstream {
   private readonly pool: Pool;
   // Health probes use their own connection so they never queue behind long generations.
   private readonly probe: Client;
   private readonly prefix: string;
+  private readonly chatPath: string;
   private readonly authorization: string | undefined;
   private readonly retryAfter: string;
   private health: { at: number; ok: boolean; pending?: Promise<boolean> } = { at: 0, ok: false };
@@ -24,6 +22,7 @@ export class Upstream {
   constructor(config: SidecarConfig) {
     const url = new URL(config.upstreamUrl);
     this.prefix = url.pathname.replace(/\/+$/, '');
+    this.chatPath = `${this.prefix}/v1/chat/completions`;
     this.authorization = config.upstreamApiKey === undefined ? undefined : `Bearer ${config.upstreamApiKey}`;
     this.retryAfter = String(config.retryAfterSeconds);
     this.healthCacheMs = config.healthCacheMs;
@@ -43,29 +42,18 @@ export class Upstream {
   }
 
   /**
-   * Sends a chat completion body (already re-serialized JSON). Rejects with an ApiError
-   * (502/503/504) when vLLM cannot be reached or does not answer in time, and with the
-   * signal's reason when the client went away.
+   * Sends a chat completion body (already re-serialized JSON) and feeds the response to
+   * `handler` (relay.ts). Failures reach the handler's onResponseError as undici errors;
+   * `upstreamError` maps them to 502/503/504.
    */
-  async chatCompletion(body: string, requestId: string, signal: AbortSignal): Promise<UpstreamResponse> {
+  dispatchChat(body: string, requestId: string, handler: Dispatcher.DispatchHandler): void {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       'x-request-id': requestId,
     };
     if (this.authorization !== undefined) headers.authorization = this.authorization;
-    try {
-      return await this.pool.request({
-        method: 'POST',
-        path: `${this.prefix}/v1/chat/completions`,
-        headers,
-        body,
-        signal,
-      });
-    } catch (error) {
-      if (signal.aborted) throw error;
-      throw upstreamError(error, this.retryAfter);
-    }
+    this.pool.dispatch({ method: 'POST', path: this.chatPath, headers, body }, handler);
   }
 
   /** True when vLLM's /health answered 200 recently; one probe at a time, cached briefly. */

@@ -1,0 +1,197 @@
+/**
+ * Benchmark: what the sidecar costs in front of vLLM, against nginx and against nothing.
+ *
+ * One run starts the vLLM-compatible stub, the real sidecar entry point (auth on, logs on) and
+ * nginx as a plain pass-through, all on 127.0.0.1, then drives each with wrk:
+ *   - latency: 1 connection, so the percentiles are the proxy's own cost, not queueing;
+ *   - throughput: N connections, requests per second.
+ * for small non-stream requests and for SSE streams (16 chunks). Added latency is the target's
+ * p50/p99 minus the stub's own, measured in the same run. Targets: the sidecar adds < 1 ms at
+ * p50 and keeps >= 60% of nginx's throughput.
+ *
+ *   npm run bench:sidecar   (needs `apt-get install -y nginx wrk`)
+ * Env: BENCH_SECONDS (per throughput run, default 3), BENCH_CONNECTIONS (default 32),
+ * BENCH_NGINX_WORKERS (default 1: the sidecar is one process, so nginx gets one worker too).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startNginx } from './sidecar-proxy-nginx.ts';
+import { runWrk, type WrkResult } from './sidecar-proxy-wrk.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const MODEL = 'mistral/pixtral-12b-2409:bf16';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const NGINX_WORKERS = Number(process.env.BENCH_NGINX_WORKERS ?? 1);
+
+const children: ChildProcess[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url: string, process: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (process.exitCode !== null) throw new Error(`${url}: process exited with ${process.exitCode}`);
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`${url} did not come up within 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function startStub(): Promise<{ url: string; port: number }> {
+  const child = spawn(process.execPath, [join(ROOT, 'test/upstream-stub/main.ts'), '--tokens', '16'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const line = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`stub exited with ${code}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
+  });
+  const url = (JSON.parse(line) as { url: string }).url;
+  return { url, port: Number(new URL(url).port) };
+}
+
+async function startSidecar(upstream: string, hashFile: string): Promise<string> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'runtime-image/src/sidecar/main.ts')], {
+    env: {
+      ...process.env,
+      SIDECAR_HOST: '127.0.0.1',
+      SIDECAR_PORT: String(port),
+      UPSTREAM_URL: upstream,
+      API_KEY_HASHES_FILE: hashFile,
+      MAX_CONCURRENT_UPSTREAM: '256',
+      LOG_LEVEL: 'info',
+    },
+    // Logs stay on (their cost is part of the measure) but go nowhere.
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/health`, child);
+  return url;
+}
+
+interface Row {
+  target: string;
+  latency: WrkResult;
+  load: WrkResult;
+}
+
+const ms = (n: number): string => `${n.toFixed(3)} ms`;
+const pct = (n: number): string => `${(n * 100).toFixed(0)}%`;
+
+function table(title: string, rows: Row[]): { addedP50: number; vsNginx: number } {
+  const direct = rows.find((r) => r.target === 'stub (direct)') as Row;
+  const nginx = rows.find((r) => r.target === 'nginx') as Row;
+  const sidecar = rows.find((r) => r.target === 'sidecar') as Row;
+  console.log(`\n${title}`);
+  console.log('| target | req/s | vs direct | vs nginx | p50 | p99 | added p50 | added p99 |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(
+      `| ${r.target} | ${r.load.requestsPerSecond.toFixed(0)} | ${pct(r.load.requestsPerSecond / direct.load.requestsPerSecond)} | ${pct(r.load.requestsPerSecond / nginx.load.requestsPerSecond)} | ${ms(r.latency.p50)} | ${ms(r.latency.p99)} | ${ms(r.latency.p50 - direct.latency.p50)} | ${ms(r.latency.p99 - direct.latency.p99)} |`,
+    );
+    if (r.load.failures > 0 || r.latency.failures > 0)
+      console.log(`  ! ${r.target}: ${r.load.failures + r.latency.failures} failed requests`);
+  }
+  return {
+    addedP50: sidecar.latency.p50 - direct.latency.p50,
+    vsNginx: sidecar.load.requestsPerSecond / nginx.load.requestsPerSecond,
+  };
+}
+
+async function main(): Promise<void> {
+  const scratch = mkdtempSync(join(tmpdir(), 'bench-sidecar-'));
+  const key = `pxd_${randomBytes(32).toString('base64url')}`;
+  const hashFile = join(scratch, 'key-hashes');
+  writeFileSync(hashFile, `bench:${createHash('sha256').update(key).digest('hex')}\n`);
+  let stopNginx = async (): Promise<void> => {};
+  try {
+    const stub = await startStub();
+    const sidecar = await startSidecar(stub.url, hashFile);
+    const nginx = await startNginx({
+      dir: join(scratch, 'nginx'),
+      port: await freePort(),
+      upstreamPort: stub.port,
+      workers: NGINX_WORKERS,
+    });
+    stopNginx = nginx.stop;
+    const targets = [
+      { target: 'stub (direct)', url: stub.url },
+      { target: 'nginx', url: nginx.url },
+      { target: 'sidecar', url: sidecar },
+    ];
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+    const cases = [
+      {
+        title: 'Small non-stream requests (8 tokens)',
+        body: {
+          model: MODEL,
+          messages: [{ role: 'user', content: 'Describe this picture in one line.' }],
+          max_tokens: 8,
+        },
+      },
+      {
+        title: 'SSE streams (16 chunks, usage included)',
+        body: {
+          model: MODEL,
+          messages: [{ role: 'user', content: 'Describe this picture in one line.' }],
+          max_tokens: 16,
+          stream: true,
+          stream_options: { include_usage: true },
+        },
+      },
+    ];
+    console.log(
+      `sidecar-proxy benchmark: wrk 1 thread; latency at 1 connection for ${SECONDS - 1} s, throughput at ${CONNECTIONS} connections for ${SECONDS} s; nginx workers: ${NGINX_WORKERS}`,
+    );
+    const verdicts: string[] = [];
+    for (const c of cases) {
+      const body = JSON.stringify(c.body);
+      const rows: Row[] = [];
+      for (const t of targets) {
+        const url = `${t.url}/v1/chat/completions`;
+        await runWrk({ url, body, headers, connections: CONNECTIONS, seconds: 1 }, scratch); // warm-up (JIT, pools)
+        const latency = await runWrk(
+          { url, body, headers, connections: 1, seconds: Math.max(1, SECONDS - 1) },
+          scratch,
+        );
+        const load = await runWrk(
+          { url, body, headers, connections: CONNECTIONS, seconds: SECONDS },
+          scratch,
+        );
+        rows.push({ target: t.target, latency, load });
+      }
+      const { addedP50, vsNginx } = table(c.title, rows);
+      verdicts.push(
+        `${c.title}: sidecar adds ${ms(addedP50)} at p50 (target < 1 ms: ${addedP50 < 1 ? 'met' : 'MISSED'}), keeps ${pct(vsNginx)} of nginx's throughput (target >= 60%: ${vsNginx >= 0.6 ? 'met' : 'MISSED'})`,
+      );
+    }
+    console.log(`\n${verdicts.join('\n')}`);
+  } finally {
+    await stopNginx();
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  process.exit(1);
+});
