@@ -215,6 +215,7 @@ export class KubeClient {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     let idle: NodeJS.Timeout | undefined;
     let idledOut = false;
+    let body: Readable | undefined;
     const armIdle = () => {
       clearTimeout(idle);
       idle = setTimeout(() => {
@@ -237,7 +238,9 @@ export class KubeClient {
         },
       });
       if (!response.body) return;
-      const body = Readable.fromWeb(response.body);
+      body = Readable.fromWeb(response.body);
+      // Aborting the request in `finally` errors the stream after we stopped reading it.
+      body.on('error', () => {});
       body.on('data', armIdle);
       for await (const line of createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY })) {
         if (!line) continue;
@@ -251,6 +254,7 @@ export class KubeClient {
     } finally {
       clearTimeout(idle);
       options.signal?.removeEventListener('abort', onAbort);
+      body?.destroy();
       controller.abort();
     }
   }
