@@ -138,6 +138,7 @@ export function bytePairEncode(bytes: Buffer, ranks: Map<string, number>): numbe
   if (n === 0) return [];
   const whole = ranks.get(bytes.toString('latin1'));
   if (whole !== undefined) return [whole];
+  if (n <= SMALL_PIECE) return smallBytePairEncode(bytes, ranks);
   // Node i covers bytes[start[i] .. start[next[i]]); next = n means the end.
   const start = new Int32Array(n);
   const next = new Int32Array(n);
@@ -179,6 +180,39 @@ export function bytePairEncode(bytes: Buffer, ranks: Map<string, number>): numbe
     if (rank === undefined) throw new Error('Tekken BPE: a part is not in the vocabulary');
     out.push(rank);
   }
+  return out;
+}
+
+/** Pieces up to this many bytes use the plain loop: no heap, fewer allocations. */
+const SMALL_PIECE = 48;
+
+/** tiktoken's own O(n²) loop, faster than the heap on the short pieces that make most text. */
+function smallBytePairEncode(bytes: Buffer, ranks: Map<string, number>): number[] {
+  const text = bytes.toString('latin1'); // one char per byte, so slices are byte ranges
+  const starts: number[] = [];
+  for (let i = 0; i <= text.length; i++) starts.push(i);
+  const pairRank = (i: number): number =>
+    i + 2 < starts.length ? (ranks.get(text.slice(starts[i], starts[i + 2])) ?? Infinity) : Infinity;
+  const pr: number[] = [];
+  for (let i = 0; i < starts.length - 1; i++) pr.push(pairRank(i));
+  for (;;) {
+    let min = Infinity;
+    let at = -1;
+    for (let i = 0; i < pr.length - 1; i++) {
+      if ((pr[i] as number) < min) {
+        min = pr[i] as number;
+        at = i;
+      }
+    }
+    if (at < 0) break;
+    starts.splice(at + 1, 1);
+    pr.splice(at + 1, 1);
+    pr[at] = pairRank(at);
+    if (at > 0) pr[at - 1] = pairRank(at - 1);
+  }
+  const out: number[] = [];
+  for (let i = 0; i + 1 < starts.length; i++)
+    out.push(ranks.get(text.slice(starts[i], starts[i + 1])) as number);
   return out;
 }
 
