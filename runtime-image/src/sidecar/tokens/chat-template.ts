@@ -118,17 +118,15 @@ function aggregate(contents: readonly (string | Chunk[] | null)[]): string | Chu
     text = [];
   };
   for (const content of contents) {
-    let newMessage = text.length > 0;
     if (!content) continue;
     if (typeof content === 'string') {
-      text.push((newMessage ? JOIN : '') + content);
+      text.push((text.length > 0 ? JOIN : '') + content);
       continue;
     }
     for (const chunk of content) {
       if (chunk.kind === 'text') {
         if (!chunk.text) continue;
         text.push((text.length === 0 ? '' : JOIN) + chunk.text);
-        newMessage = false;
       } else {
         flush();
         out.push(chunk);
