@@ -101,7 +101,9 @@ export class LeaderElector {
       } catch {
         break;
       }
-      const deadline = AbortSignal.timeout(Math.max(1, renewDeadlineMs - (clock.now() - lastRenew)));
+      const deadline = AbortSignal.timeout(
+        Math.max(1, Math.ceil(renewDeadlineMs - (clock.now() - lastRenew))),
+      );
       const renewed = await this.#tryAcquireOrRenew(AbortSignal.any([signal, deadline])).catch(() => false);
       if (renewed) lastRenew = clock.now();
       else if (!signal.aborted && clock.now() - lastRenew >= renewDeadlineMs) {
