@@ -8,6 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
+# Every build cache of the project (oracle venv, test images, base image tarball) lives under
+# .cache/, which points at a per-user folder outside the clone so fresh clones on this machine
+# (CI's among them) reuse it.
+CACHE_HOME="${PIXTRAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pixtral-operator/project}"
+if [[ ! -e .cache ]]; then mkdir -p "$CACHE_HOME" && ln -s "$CACHE_HOME" .cache; fi
+
 say "installing npm dependencies (npm ci; brings Node 24 as node_modules/.bin/node)"
 npm ci --no-audit --no-fund --loglevel=error
 [[ "${1:-}" == test ]] || exit 0
@@ -27,7 +33,13 @@ if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/de
 say "making sure the Kubernetes test binaries are built (cold: ~8 min on 2 cores; warm: instant)"
 bash test/bin/ensure-k8s-bins.sh >/dev/null
 
-for hook in test/oracle/setup.sh; do
+say "setting up the token-count oracle (mistral-common from PyPI in .cache/oracle-venv)"
+bash test/oracle/setup.sh
+if [[ ! -s .cache/oracle/corpus.json ]]; then
+  say "generating the oracle corpus (about a minute)"
+  .cache/oracle-venv/bin/python test/oracle/generate.py
+fi
+for hook in scripts/build-images.sh; do
   if [[ -x "$hook" ]]; then say "running $hook"; "$hook"; fi
 done
 say "ready"
