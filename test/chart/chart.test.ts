@@ -1,0 +1,281 @@
+/**
+ * The Helm chart against the real helm v4 binary and the suite's real kube-apiserver: lint,
+ * render, server-side validation of every rendered object, a real install whose RBAC is checked
+ * with `kubectl auth can-i` as the operator's ServiceAccount, and an uninstall that cleans up.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { chartCrdDrift } from '../../scripts/sync-chart-crds.ts';
+import { freshNamespace, installCrds, sharedControlPlane } from '../harness/index.ts';
+
+const CHART = join(import.meta.dirname, '..', '..', 'charts', 'pixtral-operator');
+const THIRD_PARTY_CRDS = join(import.meta.dirname, '..', 'fixtures', 'crds');
+const cluster = sharedControlPlane();
+// Helm keeps repositories, caches and plugins in these folders: a private set per run.
+const helmHome = mkdtempSync(join(tmpdir(), 'pxd-helm-'));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function helm(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      cluster.bins.helm,
+      [...args, '--kubeconfig', cluster.kubeconfigPath],
+      {
+        maxBuffer: 16 * 1024 * 1024,
+        env: {
+          ...process.env,
+          HELM_CACHE_HOME: join(helmHome, 'cache'),
+          HELM_CONFIG_HOME: join(helmHome, 'config'),
+          HELM_DATA_HOME: join(helmHome, 'data'),
+        },
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+async function helmOk(args: string[]): Promise<string> {
+  const run = await helm(args);
+  if (run.code !== 0)
+    throw new Error(`helm ${args.join(' ')} failed (${run.code}):\n${run.stderr}${run.stdout}`);
+  return run.stdout;
+}
+
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } & Record<
+  string,
+  unknown
+>;
+
+function parseManifests(text: string): Manifest[] {
+  return parseAllDocuments(text)
+    .map((doc) => doc.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+}
+
+afterAll(() => rmSync(helmHome, { recursive: true, force: true }));
+
+describe('chart files', () => {
+  it('carries exactly the generated CRDs of crds/ (node scripts/sync-chart-crds.ts)', () => {
+    expect(chartCrdDrift()).toEqual([]);
+  });
+
+  it('passes helm lint --strict with the default values and with every optional part on', async () => {
+    await helmOk(['lint', '--strict', CHART]);
+    await helmOk([
+      'lint',
+      '--strict',
+      CHART,
+      '--set',
+      'watchNamespace=team-a,metrics.serviceMonitor.enabled=true,replicaCount=1',
+    ]);
+  });
+
+  it('refuses values the schema or the templates forbid, naming the value', async () => {
+    const badReplicas = await helm(['template', 'r', CHART, '--set', 'replicaCount=-1']);
+    expect(badReplicas.code).not.toBe(0);
+    expect(badReplicas.stderr).toContain('replicaCount');
+    const typo = await helm(['template', 'r', CHART, '--set', 'replicas=3']);
+    expect(typo.code).not.toBe(0);
+    expect(typo.stderr).toContain('replicas');
+    const noLeader = await helm(['template', 'r', CHART, '--set', 'leaderElection.enabled=false']);
+    expect(noLeader.code).not.toBe(0);
+    expect(noLeader.stderr).toContain('replicaCount > 1 needs leaderElection.enabled=true');
+  });
+
+  it('renders a ServiceMonitor that selects the metrics Service only when asked', async () => {
+    const off = parseManifests(await helmOk(['template', 'r', CHART, '-n', 'ops']));
+    expect(off.map((m) => m.kind)).not.toContain('ServiceMonitor');
+    const on = parseManifests(
+      await helmOk(['template', 'r', CHART, '-n', 'ops', '--set', 'metrics.serviceMonitor.enabled=true']),
+    );
+    const monitor = on.find((m) => m.kind === 'ServiceMonitor') as Manifest & {
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string }> };
+    };
+    const service = on.find((m) => m.kind === 'Service') as Manifest & {
+      metadata: { labels: Record<string, string> };
+      spec: { ports: Array<{ name: string }> };
+    };
+    expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
+    expect(service.spec.ports.map((p) => p.name)).toContain(monitor.spec.endpoints[0]?.port);
+  });
+});
+
+describe('chart on a real API server', () => {
+  let namespace: string;
+  let watched: string;
+  const release = `pxd-${Math.random().toString(36).slice(2, 8)}`;
+  const fullname = `${release}-pixtral-operator`;
+  const serviceAccount = `system:serviceaccount:`;
+
+  beforeAll(async () => {
+    // `kubectl auth can-i` maps a resource through discovery: the KEDA and Karpenter APIs must exist.
+    await installCrds(cluster.kubeConfig(), [
+      join(THIRD_PARTY_CRDS, 'keda.sh_scaledobjects.yaml'),
+      join(THIRD_PARTY_CRDS, 'karpenter.sh_nodepools.yaml'),
+    ]);
+    namespace = await freshNamespace(cluster.kubeConfig(), 'chart');
+    watched = await freshNamespace(cluster.kubeConfig(), 'chart-watched');
+  });
+
+  afterAll(async () => {
+    await helm(['uninstall', release, '-n', namespace]);
+    await cluster.kubectl(['delete', 'namespace', namespace, watched, '--wait=false']);
+  });
+
+  it('renders objects that all pass server-side dry-run validation (cluster-wide and single-namespace)', async () => {
+    for (const extra of [[], ['--set', `watchNamespace=${watched}`]]) {
+      const rendered = await helmOk([
+        'template',
+        release,
+        CHART,
+        '-n',
+        namespace,
+        '--include-crds',
+        ...extra,
+      ]);
+      const kinds = parseManifests(rendered).map((m) => m.kind);
+      expect(kinds).toEqual(
+        expect.arrayContaining([
+          'CustomResourceDefinition',
+          'ServiceAccount',
+          'ConfigMap',
+          'ClusterRole',
+          'ClusterRoleBinding',
+          'Role',
+          'RoleBinding',
+          'Service',
+          'Deployment',
+          'PodDisruptionBudget',
+        ]),
+      );
+      // Strict field validation: an unknown or misplaced field in a template fails here.
+      const dryRun = await cluster.kubectl(
+        [
+          'apply',
+          '--server-side',
+          '--dry-run=server',
+          '--validate=strict',
+          '--field-manager=chart-test',
+          '-f',
+          '-',
+        ],
+        { input: rendered },
+      );
+      expect(dryRun.stderr).toBe('');
+      expect(dryRun.code).toBe(0);
+      expect(dryRun.stdout.trim().split('\n')).toHaveLength(kinds.length);
+    }
+  });
+
+  it('installs for real, grants the operator exactly what it needs, and uninstalls cleanly', async () => {
+    await helmOk(['install', release, CHART, '-n', namespace]);
+
+    const deployment = JSON.parse(
+      (await cluster.kubectl(['get', 'deployment', fullname, '-n', namespace, '-o', 'json'])).stdout,
+    );
+    expect(deployment.spec.replicas).toBe(2);
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.image).toBe('pixtral-operator:0.1.0');
+    expect(container.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
+    expect(container.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'http' });
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(deployment.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+    const env = Object.fromEntries(
+      container.env
+        .filter((e: { value?: string }) => e.value !== undefined)
+        .map((e: { name: string; value: string }) => [e.name, e.value]),
+    );
+    expect(env).toMatchObject({
+      PXD_LEADER_ELECT: 'true',
+      PXD_LEADER_ELECTION_NAMESPACE: namespace,
+      OPERATOR_CONFIG_FILE: '/etc/pixtral-operator/config.json',
+    });
+    for (const [kind, name] of [
+      ['serviceaccount', fullname],
+      ['service', `${fullname}-metrics`],
+      ['configmap', `${fullname}-config`],
+      ['poddisruptionbudget', fullname],
+      ['role', `${fullname}-leader-election`],
+      ['rolebinding', `${fullname}-leader-election`],
+    ] as const) {
+      expect((await cluster.kubectl(['get', kind, name, '-n', namespace])).code, `${kind}/${name}`).toBe(0);
+    }
+    expect((await cluster.kubectl(['get', 'clusterrole', fullname])).code).toBe(0);
+    expect((await cluster.kubectl(['get', 'crd', 'pixtraldeployments.inference.pixtral.dev'])).code).toBe(0);
+
+    const as = `${serviceAccount}${namespace}:${fullname}`;
+    const canI = async (args: string[]): Promise<string> => {
+      const run = await cluster.kubectl(['auth', 'can-i', `--as=${as}`, ...args]);
+      return `${args.join(' ')} -> ${run.stdout.trim() || run.stderr.trim()}`;
+    };
+    const allowed = [
+      ['watch', 'pixtraldeployments.inference.pixtral.dev', '-n', watched],
+      ['patch', 'pixtraldeployments.inference.pixtral.dev', '--subresource=status', '-n', watched],
+      ['update', 'pixtraldeployments.inference.pixtral.dev', '--subresource=finalizers', '-n', watched],
+      ['patch', 'deployments.apps', '-n', watched],
+      ['create', 'services', '-n', watched],
+      ['create', 'secrets', '-n', watched],
+      ['patch', 'persistentvolumeclaims', '-n', watched],
+      ['delete', 'jobs.batch', '-n', watched],
+      ['patch', 'ingresses.networking.k8s.io', '-n', watched],
+      ['patch', 'poddisruptionbudgets.policy', '-n', watched],
+      ['patch', 'scaledobjects.keda.sh', '-n', watched],
+      ['patch', 'nodepools.karpenter.sh'],
+      ['list', 'pods', '-n', watched],
+      ['watch', 'nodes'],
+      ['create', 'events', '-n', watched],
+      ['create', 'events.events.k8s.io', '-n', watched],
+      ['update', 'leases.coordination.k8s.io', '-n', namespace],
+      ['create', 'leases.coordination.k8s.io', '-n', namespace],
+    ];
+    const denied = [
+      ['update', 'leases.coordination.k8s.io', '-n', watched],
+      ['create', 'pods', '-n', watched],
+      ['create', 'pods', '--subresource=exec', '-n', watched],
+      ['delete', 'nodes'],
+      ['get', 'configmaps', '-n', watched],
+      ['create', 'clusterroles.rbac.authorization.k8s.io'],
+      ['create', 'rolebindings.rbac.authorization.k8s.io', '-n', watched],
+      ['delete', 'pixtraldeployments.inference.pixtral.dev', '-n', watched],
+      ['delete', 'customresourcedefinitions.apiextensions.k8s.io'],
+      ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
+    ];
+    const answers = await Promise.all([...allowed, ...denied].map(canI));
+    expect(answers).toEqual([
+      ...allowed.map((a) => `${a.join(' ')} -> yes`),
+      ...denied.map((a) => `${a.join(' ')} -> no`),
+    ]);
+
+    await helmOk(['uninstall', release, '-n', namespace, '--wait', '--timeout', '60s']);
+    const left = await cluster.kubectl([
+      'get',
+      'deployment,service,serviceaccount,configmap,poddisruptionbudget,role,rolebinding',
+      '-n',
+      namespace,
+      '-l',
+      `app.kubernetes.io/instance=${release}`,
+      '-o',
+      'name',
+    ]);
+    expect(left.stdout.trim()).toBe('');
+    expect((await cluster.kubectl(['get', 'clusterrole', fullname])).code).not.toBe(0);
+    expect((await cluster.kubectl(['get', 'clusterrolebinding', fullname])).code).not.toBe(0);
+    // Helm never deletes CRDs (deleting one deletes every PixtralDeployment with it).
+    expect((await cluster.kubectl(['get', 'crd', 'pixtraldeployments.inference.pixtral.dev'])).code).toBe(0);
+    expect((await helmOk(['list', '-n', namespace, '-q'])).trim()).toBe('');
+  });
+});
