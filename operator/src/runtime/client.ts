@@ -9,7 +9,6 @@
  * count requests by verb and status code (`rest_client_requests_total`), reuse connections,
  * and tag our traffic with a User-Agent that shows up in the API server's audit log.
  */
-import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import {
   HttpMethod,
@@ -241,10 +240,19 @@ export class KubeClient {
       body = Readable.fromWeb(response.body);
       // Aborting the request in `finally` errors the stream after we stopped reading it.
       body.on('error', () => {});
-      body.on('data', armIdle);
-      for await (const line of createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY })) {
-        if (!line) continue;
-        yield JSON.parse(line) as WatchEvent<T>;
+      // Split lines by hand: readline's iterator never settles when its input errors.
+      const decoder = new TextDecoder();
+      let pending = '';
+      for await (const chunk of body) {
+        armIdle();
+        pending += decoder.decode(chunk as Uint8Array, { stream: true });
+        let newline = pending.indexOf('\n');
+        while (newline >= 0) {
+          const line = pending.slice(0, newline).trim();
+          pending = pending.slice(newline + 1);
+          if (line) yield JSON.parse(line) as WatchEvent<T>;
+          newline = pending.indexOf('\n');
+        }
       }
     } catch (err) {
       if (options.signal?.aborted) return;

@@ -185,7 +185,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         signal,
       });
       items.push(...page.items);
-      continueToken = page.metadata?._continue || undefined;
+      // Raw JSON says `continue`; client-node's type names it `_continue`.
+      continueToken = (page.metadata as { continue?: string } | undefined)?.continue || undefined;
       resourceVersion = page.metadata?.resourceVersion ?? '';
     } while (continueToken);
     this.#o.metrics?.informerRelists.inc({ resource: this.kind.plural, cause });
