@@ -1,0 +1,215 @@
+/**
+ * The serving Deployment: vLLM on the pod's loopback plus the limits sidecar in front of it, on
+ * the GPU nodes of the CR's node type, reading the shared weights cache read-only.
+ */
+import type { V1Container, V1Deployment, V1PodSpec, V1Probe } from '@kubernetes/client-node';
+import { vllmArgs } from '../catalog/index.ts';
+import { shortHash } from './hash.ts';
+import { childMetadata, selectorLabels, sortedRecord, standardLabels } from './labels.ts';
+import { apiKeyHashesSecretName, weightsPvcName, workloadName } from './names.ts';
+import { catalogModel, GPU_RESOURCE, placement } from './placement.ts';
+import { HTTP_PORT, NOAUTH_PORT, portPlan, VLLM_PORT } from './ports.ts';
+import { mergeResources, normalizeQuantity } from './quantity.ts';
+import type { BuildInput } from './types.ts';
+
+/** Where the weights cache is mounted, read-only, in both containers. */
+export const WEIGHTS_DIR = '/weights';
+/** Folder of the key-hashes Secret in the sidecar (a folder mount, so rotations propagate). */
+export const API_KEY_HASHES_DIR = '/etc/pixtral/api-key-hashes';
+/** The data key (file name) of the key hashes in their Secret. */
+export const API_KEY_HASHES_FILE = 'hashes';
+/** Pod-template annotation holding a hash of what rolls the pods. */
+export const CONFIG_HASH_ANNOTATION = 'pixtral.dev/config-hash';
+/** Command of the sidecar in the runtime image. */
+export const SIDECAR_COMMAND = ['sidecar'];
+
+/** `spec.maxSize`, or `minSize` when absent. */
+export function maxReplicas(input: BuildInput): number {
+  return input.cr.spec.maxSize ?? input.cr.spec.minSize;
+}
+
+/** Whether an autoscaler owns `spec.replicas` (maxSize > minSize). */
+export function autoscaled(input: BuildInput): boolean {
+  return maxReplicas(input) > input.cr.spec.minSize;
+}
+
+/**
+ * An exec probe against vLLM's /health on 127.0.0.1: vLLM listens on loopback only, and a kubelet
+ * httpGet probe would dial the pod IP. Python is in every vLLM image (curl is not).
+ */
+function vllmHealthProbe(periodSeconds: number, failureThreshold: number): V1Probe {
+  return {
+    exec: {
+      command: [
+        'python3',
+        '-c',
+        `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${VLLM_PORT}/health', timeout=5)`,
+      ],
+    },
+    periodSeconds,
+    timeoutSeconds: 10,
+    failureThreshold,
+  };
+}
+
+const env = (vars: Record<string, string>) =>
+  Object.entries(sortedRecord(vars)).map(([name, value]) => ({ name, value }));
+
+function vllmContainer(input: BuildInput): V1Container {
+  const { cr, config } = input;
+  const model = catalogModel(cr);
+  const place = placement(cr, config);
+  return {
+    name: 'vllm',
+    image: config.images.vllm,
+    imagePullPolicy: config.images.pullPolicy,
+    command: [...config.images.vllmCommand],
+    args: vllmArgs({
+      model,
+      nodeType: place.nodeType,
+      modelDir: WEIGHTS_DIR,
+      maxContextLength: cr.spec.maxContextLength ?? model.maxContextLength,
+      maxImagesPerRequest: cr.spec.maxImagesPerRequest ?? model.maxImagesPerRequest,
+      port: VLLM_PORT,
+    }),
+    env: env({
+      DO_NOT_TRACK: '1',
+      // The weights are local; vLLM must never reach the hub from a serving pod.
+      HF_HUB_OFFLINE: '1',
+      // The sidecar turns every image into a data: URL; vLLM never fetches (pixtral.md §4.6).
+      VLLM_MEDIA_URL_ALLOW_REDIRECTS: '0',
+      VLLM_NO_USAGE_STATS: '1',
+    }),
+    // GPU requests must equal limits; both written out so the applied object is what the server stores.
+    resources: mergeResources(config.resources.vllm, cr.spec.resources?.vllm, {
+      requests: { [GPU_RESOURCE]: place.gpus },
+      limits: { [GPU_RESOURCE]: place.gpus },
+    }),
+    startupProbe: vllmHealthProbe(config.probes.startupPeriodSeconds, config.probes.startupFailureThreshold),
+    livenessProbe: vllmHealthProbe(30, 3),
+    securityContext: { allowPrivilegeEscalation: false },
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    volumeMounts: [
+      { name: 'dshm', mountPath: '/dev/shm' },
+      { name: 'weights', mountPath: WEIGHTS_DIR, readOnly: true },
+    ],
+  };
+}
+
+function sidecarContainer(input: BuildInput): V1Container {
+  const { cr, config } = input;
+  const model = catalogModel(cr);
+  const ports = portPlan(cr);
+  return {
+    name: 'sidecar',
+    image: config.images.runtime,
+    imagePullPolicy: config.images.pullPolicy,
+    command: [...SIDECAR_COMMAND],
+    env: env({
+      API_KEY_HASHES_FILE: `${API_KEY_HASHES_DIR}/${API_KEY_HASHES_FILE}`,
+      DISABLE_AUTH: String(ports.disableAuth),
+      MAX_BODY_BYTES: String(config.sidecar.maxBodyBytes),
+      MAX_CONTEXT_LENGTH: String(cr.spec.maxContextLength ?? model.maxContextLength),
+      MAX_IMAGES_PER_REQUEST: String(cr.spec.maxImagesPerRequest ?? model.maxImagesPerRequest),
+      SERVED_MODEL_NAME: model.name,
+      SIDECAR_PORT: String(HTTP_PORT.number),
+      ...(ports.noauthPort ? { SIDECAR_NOAUTH_PORT: String(NOAUTH_PORT.number) } : {}),
+      UPSTREAM_URL: `http://127.0.0.1:${VLLM_PORT}`,
+      WEIGHTS_DIR,
+    }),
+    ports: [
+      { name: HTTP_PORT.name, containerPort: HTTP_PORT.number, protocol: 'TCP' },
+      ...(ports.noauthPort
+        ? [{ name: NOAUTH_PORT.name, containerPort: NOAUTH_PORT.number, protocol: 'TCP' }]
+        : []),
+    ],
+    readinessProbe: {
+      httpGet: { path: '/health', port: HTTP_PORT.name, scheme: 'HTTP' },
+      periodSeconds: 5,
+      timeoutSeconds: 3,
+      failureThreshold: 3,
+    },
+    resources: mergeResources(config.resources.sidecar, cr.spec.resources?.sidecar),
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 65532,
+    },
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    volumeMounts: [
+      { name: 'api-key-hashes', mountPath: API_KEY_HASHES_DIR, readOnly: true },
+      { name: 'weights', mountPath: WEIGHTS_DIR, readOnly: true },
+    ],
+  };
+}
+
+/** The pod spec of the serving pods (containers, volumes and mounts sorted by name). */
+export function servingPodSpec(input: BuildInput): V1PodSpec {
+  const { cr, config } = input;
+  const place = placement(cr, config);
+  return {
+    // vLLM needs no API access; without a token a compromised pod has none either.
+    automountServiceAccountToken: false,
+    containers: [sidecarContainer(input), vllmContainer(input)],
+    // Service links would inject e.g. VLLM_PORT=tcp://… for a Service named vllm, which vLLM
+    // reads as its own setting and crashes on.
+    enableServiceLinks: false,
+    ...(config.images.pullSecrets.length > 0
+      ? { imagePullSecrets: [...config.images.pullSecrets].sort().map((name) => ({ name })) }
+      : {}),
+    nodeSelector: place.nodeSelector,
+    ...(cr.spec.pod?.priorityClassName ? { priorityClassName: cr.spec.pod.priorityClassName } : {}),
+    tolerations: place.tolerations,
+    volumes: [
+      { name: 'api-key-hashes', secret: { secretName: apiKeyHashesSecretName(cr) } },
+      { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: normalizeQuantity(config.shmSize) } },
+      {
+        name: 'weights',
+        persistentVolumeClaim: { claimName: weightsPvcName(catalogModel(cr)), readOnly: true },
+      },
+    ],
+  };
+}
+
+/**
+ * The serving Deployment of `cr`. `spec.replicas` is omitted when maxSize > minSize, so the
+ * autoscaler owns it and server-side apply never fights it (style S4). The pod template carries a
+ * hash of its spec and the weights revision (the API-key hashes are not in it: they reload live).
+ * progressDeadlineSeconds covers the longest startup probe, so a model load is not reported stuck.
+ */
+export function deployment(input: BuildInput): V1Deployment {
+  const { cr, config } = input;
+  const podSpec = servingPodSpec(input);
+  const model = catalogModel(cr);
+  const startupSeconds = config.probes.startupPeriodSeconds * config.probes.startupFailureThreshold;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: childMetadata(cr, workloadName(cr), 'server'),
+    spec: {
+      ...(autoscaled(input) ? {} : { replicas: cr.spec.minSize }),
+      selector: { matchLabels: selectorLabels(cr) },
+      strategy: {
+        type: 'RollingUpdate',
+        rollingUpdate: {
+          maxSurge: config.rollingUpdate.maxSurge,
+          maxUnavailable: config.rollingUpdate.maxUnavailable,
+        },
+      },
+      progressDeadlineSeconds: startupSeconds + 600,
+      template: {
+        metadata: {
+          labels: sortedRecord({ ...cr.spec.pod?.labels, ...standardLabels(cr, 'server') }),
+          annotations: sortedRecord({
+            ...cr.spec.pod?.annotations,
+            [CONFIG_HASH_ANNOTATION]: shortHash({ podSpec, revision: model.weights.revision }, 16),
+            'kubectl.kubernetes.io/default-container': 'vllm',
+          }),
+        },
+        spec: podSpec,
+      },
+    },
+  } as V1Deployment;
+}

@@ -1,0 +1,188 @@
+/**
+ * The weights cache: one PVC per model and revision, shared by every PixtralDeployment of that
+ * model in the namespace, and the Job that fills it with the runtime image's provisioner.
+ *
+ * The PVC has no controller. Each PixtralDeployment using it applies it under its own field
+ * manager (`weightsFieldManager`) with a non-controller owner reference to itself; server-side
+ * apply merges the references (ownerReferences is a map keyed by uid), and garbage collection
+ * deletes the PVC when the last owner is gone (style S9), with no finalizer to get stuck.
+ * The Job is controlled by the PVC, so it goes with it.
+ */
+import type { V1Job, V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
+import { type CatalogModel, minWeightsVolumeGi } from '../catalog/index.ts';
+import type { OperatorConfig } from '../config.ts';
+import { shortHash } from './hash.ts';
+import { APP_NAME, MANAGED_BY, ownerReference, sortedRecord } from './labels.ts';
+import { weightsPvcName } from './names.ts';
+import { catalogModel } from './placement.ts';
+import { normalizeQuantity } from './quantity.ts';
+import type { BuildInput } from './types.ts';
+
+/** Where the provisioner mounts the cache (read-write) and fills it. */
+export const PROVISION_TARGET = '/weights';
+/** Folder of the hub token Secret in the provisioner. */
+export const HUB_TOKEN_DIR = '/etc/pixtral/hub-token';
+/** Command of the provisioner in the runtime image. */
+export const PROVISIONER_COMMAND = ['provision-weights'];
+/** Annotation naming the catalog model a cache holds. */
+export const MODEL_ANNOTATION = 'pixtral.dev/model';
+/** Annotation naming the pinned revision a cache holds. */
+export const REVISION_ANNOTATION = 'pixtral.dev/revision';
+/** UID and GID of the runtime image's user; the cache is group-writable for it through fsGroup. */
+export const RUNTIME_UID = 65532;
+
+/** Labels of the shared cache and its Job: no `instance`, since no single deployment owns them. */
+export function weightsLabels(component: 'weights' | 'weights-provisioner'): Record<string, string> {
+  return sortedRecord({
+    'app.kubernetes.io/component': component,
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+    'app.kubernetes.io/name': APP_NAME,
+  });
+}
+
+/** The field manager `cr` applies the shared PVC with: `<fieldManager>/<cr uid>`. */
+export function weightsFieldManager(cr: PixtralDeployment, config: OperatorConfig): string {
+  return `${config.fieldManager}/${ownerReference(cr).uid}`;
+}
+
+/** `spec.weights.size`, else the catalog's minimum for the model, normalized. */
+export function weightsVolumeSize(cr: PixtralDeployment, model: CatalogModel): string {
+  return normalizeQuantity(cr.spec.weights?.size ?? `${minWeightsVolumeGi(model)}Gi`);
+}
+
+/**
+ * The shared PVC as `cr` applies it (under `weightsFieldManager`), with a non-controller owner
+ * reference to `cr`. `options.join`: the PVC already exists (made by another deployment), so only
+ * the metadata is applied. A joining deployment may ask for another size or storage class, and
+ * applying those would conflict with the creator's fields or hit immutable ones; the cache that
+ * exists is used as it is.
+ */
+export function weightsPvc(input: BuildInput, options: { join?: boolean } = {}): V1PersistentVolumeClaim {
+  const { cr, config } = input;
+  const model = catalogModel(cr);
+  const storageClassName = cr.spec.weights?.storageClassName ?? config.weights.storageClassName;
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: weightsPvcName(model),
+      namespace: cr.metadata.namespace!,
+      labels: weightsLabels('weights'),
+      annotations: sortedRecord({
+        [MODEL_ANNOTATION]: model.name,
+        [REVISION_ANNOTATION]: model.weights.revision,
+      }),
+      ownerReferences: [ownerReference(cr, false)],
+    },
+    ...(options.join
+      ? {}
+      : {
+          spec: {
+            accessModes: [...config.weights.accessModes],
+            resources: { requests: { storage: weightsVolumeSize(cr, model) } },
+            ...(storageClassName ? { storageClassName } : {}),
+            volumeMode: 'Filesystem',
+          },
+        }),
+  } as V1PersistentVolumeClaim;
+}
+
+/** The provisioner's PROVISION_SPEC for `model` (runtime-image/src/provisioner/spec.ts), files sorted. */
+export function provisionSpec(model: CatalogModel): string {
+  return JSON.stringify({
+    model: model.name,
+    source: { kind: 'hub', repo: model.weights.huggingFaceRepo, revision: model.weights.revision },
+    files: [...model.weights.files]
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+      .map((f) => ({ name: f.path, size: f.sizeBytes, sha256: f.sha256 })),
+  });
+}
+
+/**
+ * The Job that fills the cache, controlled by the PVC (`pvcUid` is the live PVC's uid), named
+ * `weights-<hash>` over its spec and owner: an edited template (new image, new revision) makes a
+ * new Job instead of hitting immutable fields. backoffLimit is small and there is no TTL: the
+ * operator retries slowly with backoff kept in status, and reads the finished Job's outcome.
+ * The pod's termination message falls back to its logs, so a failure reason reaches the status.
+ */
+export function weightsJob(input: BuildInput, pvcUid: string): V1Job {
+  const { cr, config } = input;
+  const model = catalogModel(cr);
+  const pvcName = weightsPvcName(model);
+  const tokenSecret = config.weights.hubTokenSecretName;
+  const env: Record<string, string> = {
+    HF_ENDPOINT: config.weights.hubUrl,
+    PROVISION_SPEC: provisionSpec(model),
+    PROVISION_TARGET,
+    ...(tokenSecret ? { HF_TOKEN_FILE: `${HUB_TOKEN_DIR}/${config.weights.hubTokenSecretKey}` } : {}),
+  };
+  const spec = {
+    backoffLimit: config.weights.jobBackoffLimit,
+    activeDeadlineSeconds: config.weights.jobActiveDeadlineSeconds,
+    template: {
+      metadata: { labels: weightsLabels('weights-provisioner') },
+      spec: {
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: 'provisioner',
+            image: config.images.runtime,
+            imagePullPolicy: config.images.pullPolicy,
+            command: [...PROVISIONER_COMMAND],
+            env: Object.entries(sortedRecord(env)).map(([name, value]) => ({ name, value })),
+            resources: {
+              limits: { memory: '2Gi' },
+              requests: { cpu: '1', memory: '512Mi' },
+            },
+            securityContext: {
+              allowPrivilegeEscalation: false,
+              capabilities: { drop: ['ALL'] },
+              readOnlyRootFilesystem: true,
+              runAsNonRoot: true,
+            },
+            terminationMessagePolicy: 'FallbackToLogsOnError',
+            volumeMounts: [
+              ...(tokenSecret ? [{ name: 'hub-token', mountPath: HUB_TOKEN_DIR, readOnly: true }] : []),
+              { name: 'weights', mountPath: PROVISION_TARGET },
+            ],
+          },
+        ],
+        enableServiceLinks: false,
+        ...(config.images.pullSecrets.length > 0
+          ? { imagePullSecrets: [...config.images.pullSecrets].sort().map((name) => ({ name })) }
+          : {}),
+        restartPolicy: 'Never',
+        securityContext: { fsGroup: RUNTIME_UID, runAsGroup: RUNTIME_UID, runAsUser: RUNTIME_UID },
+        volumes: [
+          ...(tokenSecret ? [{ name: 'hub-token', secret: { secretName: tokenSecret } }] : []),
+          { name: 'weights', persistentVolumeClaim: { claimName: pvcName } },
+        ],
+      },
+    },
+  };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: `weights-${shortHash({ spec, owner: pvcUid })}`,
+      namespace: cr.metadata.namespace!,
+      labels: weightsLabels('weights-provisioner'),
+      annotations: sortedRecord({
+        [MODEL_ANNOTATION]: model.name,
+        [REVISION_ANNOTATION]: model.weights.revision,
+      }),
+      ownerReferences: [
+        {
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          name: pvcName,
+          uid: pvcUid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec,
+  } as V1Job;
+}
