@@ -149,7 +149,7 @@ function print(table: Row[]): void {
   console.log(`\nRuntime reconcile benchmark: ${N} toy roots, ${WORKERS} workers, real kube-apiserver\n`);
   console.log(
     [
-      'scenario'.padEnd(40),
+      'scenario'.padEnd(44),
       'reconciles',
       'seconds',
       'rec/s',
@@ -168,7 +168,7 @@ function print(table: Row[]): void {
     const basePerRec = base.requests / base.reconciles;
     console.log(
       [
-        r.name.padEnd(40),
+        r.name.padEnd(44),
         String(r.reconciles).padStart(10),
         r.seconds.toFixed(2).padStart(7),
         rate.toFixed(0).padStart(5),

@@ -40,6 +40,10 @@ export interface ManagerOptions {
   informer?: Pick<InformerOptions, 'initialBackoffMs' | 'maxBackoffMs' | 'watchTimeoutSeconds' | 'pageSize'>;
   /** `reportingController` of Events. Default `pixtral.dev/operator`. */
   eventController?: string;
+  /** Called once this instance holds the lease (or at start without leader election). */
+  onStartedLeading?: () => void;
+  /** Called right after the workers were aborted because the lease was lost. */
+  onStoppedLeading?: () => void;
 }
 
 /** Runs caches, controllers, leader election and the health server of one operator process. */
@@ -52,6 +56,7 @@ export class Manager {
   readonly log: Logger;
   readonly #clock: Clock;
   readonly #informerOptions: ManagerOptions['informer'];
+  readonly #hooks: Pick<ManagerOptions, 'onStartedLeading' | 'onStoppedLeading'>;
   readonly #caches = new Map<string, Informer>();
   readonly #controllers: Controller[] = [];
   readonly #cacheAbort = new AbortController();
@@ -66,6 +71,7 @@ export class Manager {
     this.metrics = options.metrics ?? new RuntimeMetrics({ defaultMetrics: true });
     this.#clock = options.clock ?? realClock;
     this.#informerOptions = options.informer;
+    this.#hooks = { onStartedLeading: options.onStartedLeading, onStoppedLeading: options.onStoppedLeading };
     const kubeConfig =
       options.kubeConfig ?? loadKubeConfig({ kubeconfigPath: options.config.kubeconfig || undefined });
     this.client = new KubeClient({
@@ -170,6 +176,7 @@ export class Manager {
         await elector.acquire(signal).catch(() => {});
         if (signal.aborted) return;
       }
+      this.#hooks.onStartedLeading?.();
       const stopTaking = new AbortController();
       const abortWork = new AbortController();
       const runtime = {
@@ -189,6 +196,7 @@ export class Manager {
       if (result === 'lost') {
         lost = true;
         abortWork.abort(new LeadershipLostError('leader lease lost'));
+        this.#hooks.onStoppedLeading?.();
       } else {
         const timer = this.#clock.sleep(cfg.shutdownTimeoutMs, abortWork.signal).then(
           () => abortWork.abort(new Error('shutdown timeout')),
