@@ -15,11 +15,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { TEKKEN_PATH, testTokenizer } from '../test/sidecar-limits/oracle.ts';
 import { startNginx } from './sidecar-proxy-nginx.ts';
 import { runWrk, type WrkResult } from './sidecar-proxy-wrk.ts';
 
@@ -41,18 +42,18 @@ function freePort(): Promise<number> {
 }
 
 async function waitFor(url: string, process: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (process.exitCode !== null) throw new Error(`${url}: process exited with ${process.exitCode}`);
     try {
       if ((await fetch(url)).status === 200) return;
     } catch {}
-    if (Date.now() > deadline) throw new Error(`${url} did not come up within 15 s`);
+    if (Date.now() > deadline) throw new Error(`${url} did not come up within 60 s`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-async function startStub(): Promise<{ url: string; port: number }> {
+async function startStub(): Promise<{ url: string; port: number; pid: number }> {
   const child = spawn(process.execPath, [join(ROOT, 'test/upstream-stub/main.ts'), '--tokens', '16'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -62,10 +63,10 @@ async function startStub(): Promise<{ url: string; port: number }> {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
   });
   const url = (JSON.parse(line) as { url: string }).url;
-  return { url, port: Number(new URL(url).port) };
+  return { url, port: Number(new URL(url).port), pid: child.pid as number };
 }
 
-async function startSidecar(upstream: string, hashFile: string): Promise<string> {
+async function startSidecar(upstream: string, hashFile: string): Promise<{ url: string; pid: number }> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'runtime-image/src/sidecar/main.ts')], {
     env: {
@@ -76,6 +77,7 @@ async function startSidecar(upstream: string, hashFile: string): Promise<string>
       API_KEY_HASHES_FILE: hashFile,
       MAX_CONCURRENT_UPSTREAM: '256',
       LOG_LEVEL: 'info',
+      WEIGHTS_DIR: dirname(TEKKEN_PATH),
     },
     // Logs stay on (their cost is part of the measure) but go nowhere.
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -83,31 +85,83 @@ async function startSidecar(upstream: string, hashFile: string): Promise<string>
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/health`, child);
-  return url;
+  return { url, pid: child.pid as number };
+}
+
+async function startNodeFloor(upstream: string): Promise<{ url: string; pid: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'bench/sidecar-proxy-node-floor.ts')], {
+    env: { ...process.env, PORT: String(port), UPSTREAM_URL: upstream },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      await fetch(url);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error('node floor proxy did not start within 15 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return { url, pid: child.pid as number };
+}
+
+/** CPU time (user + system) used so far by the processes, in ms, from /proc (Linux). */
+function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may contain spaces: utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
+function childPids(parent: number): number[] {
+  try {
+    return readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
 }
 
 interface Row {
   target: string;
   latency: WrkResult;
   load: WrkResult;
+  /** CPU the proxy itself used per request under load, in µs (the stub's own for direct). */
+  cpuPerRequestUs: number;
 }
 
 const ms = (n: number): string => `${n.toFixed(3)} ms`;
 const pct = (n: number): string => `${(n * 100).toFixed(0)}%`;
 
 function table(title: string, rows: Row[]): { addedP50: number; vsNginx: number } {
-  const direct = rows.find((r) => r.target === 'stub (direct)') as Row;
-  const nginx = rows.find((r) => r.target === 'nginx') as Row;
-  const sidecar = rows.find((r) => r.target === 'sidecar') as Row;
+  const find = (target: string): Row => rows.find((r) => r.target === target) as Row;
+  const direct = find('stub (direct)');
+  const nginx = find('nginx');
+  const sidecar = find('sidecar');
   console.log(`\n${title}`);
-  console.log('| target | req/s | vs direct | vs nginx | p50 | p99 | added p50 | added p99 |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(
+    '| target | req/s | vs direct | vs nginx | proxy CPU/req | p50 | p99 | added p50 | added p99 |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
+    const cpu =
+      r === direct ? `(stub ${r.cpuPerRequestUs.toFixed(0)} µs)` : `${r.cpuPerRequestUs.toFixed(0)} µs`;
     console.log(
-      `| ${r.target} | ${r.load.requestsPerSecond.toFixed(0)} | ${pct(r.load.requestsPerSecond / direct.load.requestsPerSecond)} | ${pct(r.load.requestsPerSecond / nginx.load.requestsPerSecond)} | ${ms(r.latency.p50)} | ${ms(r.latency.p99)} | ${ms(r.latency.p50 - direct.latency.p50)} | ${ms(r.latency.p99 - direct.latency.p99)} |`,
+      `| ${r.target} | ${r.load.requestsPerSecond.toFixed(0)} | ${pct(r.load.requestsPerSecond / direct.load.requestsPerSecond)} | ${pct(r.load.requestsPerSecond / nginx.load.requestsPerSecond)} | ${cpu} | ${ms(r.latency.p50)} | ${ms(r.latency.p99)} | ${ms(r.latency.p50 - direct.latency.p50)} | ${ms(r.latency.p99 - direct.latency.p99)} |`,
     );
-    if (r.load.failures > 0 || r.latency.failures > 0)
-      console.log(`  ! ${r.target}: ${r.load.failures + r.latency.failures} failed requests`);
+    const failures = r.load.failures + r.latency.failures;
+    if (failures > 0) console.log(`  ! ${r.target}: ${failures} failed requests`);
   }
   return {
     addedP50: sidecar.latency.p50 - direct.latency.p50,
@@ -121,6 +175,8 @@ async function main(): Promise<void> {
   const hashFile = join(scratch, 'key-hashes');
   writeFileSync(hashFile, `bench:${createHash('sha256').update(key).digest('hex')}\n`);
   let stopNginx = async (): Promise<void> => {};
+  // main.ts loads the model's tokenizer at start; this puts the test copy in place.
+  await testTokenizer();
   try {
     const stub = await startStub();
     const sidecar = await startSidecar(stub.url, hashFile);
@@ -131,10 +187,13 @@ async function main(): Promise<void> {
       workers: NGINX_WORKERS,
     });
     stopNginx = nginx.stop;
+    const floor = await startNodeFloor(stub.url);
+    const nginxPids = [nginx.process.pid as number, ...childPids(nginx.process.pid as number)];
     const targets = [
-      { target: 'stub (direct)', url: stub.url },
-      { target: 'nginx', url: nginx.url },
-      { target: 'sidecar', url: sidecar },
+      { target: 'stub (direct)', url: stub.url, pids: [stub.pid] },
+      { target: 'nginx', url: nginx.url, pids: nginxPids },
+      { target: 'bare Node proxy (floor)', url: floor.url, pids: [floor.pid] },
+      { target: 'sidecar', url: sidecar.url, pids: [sidecar.pid] },
     ];
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
     const cases = [
@@ -171,11 +230,13 @@ async function main(): Promise<void> {
           { url, body, headers, connections: 1, seconds: Math.max(1, SECONDS - 1) },
           scratch,
         );
+        const cpuBefore = cpuMs(t.pids);
         const load = await runWrk(
           { url, body, headers, connections: CONNECTIONS, seconds: SECONDS },
           scratch,
         );
-        rows.push({ target: t.target, latency, load });
+        const cpuPerRequestUs = ((cpuMs(t.pids) - cpuBefore) * 1000) / Math.max(1, load.requests);
+        rows.push({ target: t.target, latency, load, cpuPerRequestUs });
       }
       const { addedP50, vsNginx } = table(c.title, rows);
       verdicts.push(

@@ -7,7 +7,7 @@
  * watch the folder and also re-read the file on a timer; a reload only swaps the key set when the
  * content changed. No library covers this Secret-specific behaviour, hence the hand-written watcher.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -122,7 +122,7 @@ export class KeyStore {
   check(authorization: string | undefined): AuthResult {
     const key = bearerToken(authorization);
     if (key === undefined) return null;
-    const digest = createHash('sha256').update(key, 'utf8').digest();
+    const digest = hash('sha256', key, 'buffer');
     // The map lookup is keyed by the digest of the presented key, which tells an attacker
     // nothing about stored keys; the final comparison is constant-time anyway.
     const entry = this.keys.get(digest.toString('hex'));

@@ -15,7 +15,6 @@ export class Upstream {
   private readonly prefix: string;
   private readonly chatPath: string;
   private readonly authorization: string | undefined;
-  private readonly retryAfter: string;
   private health: { at: number; ok: boolean; pending?: Promise<boolean> } = { at: 0, ok: false };
   private readonly healthCacheMs: number;
 
@@ -24,7 +23,6 @@ export class Upstream {
     this.prefix = url.pathname.replace(/\/+$/, '');
     this.chatPath = `${this.prefix}/v1/chat/completions`;
     this.authorization = config.upstreamApiKey === undefined ? undefined : `Bearer ${config.upstreamApiKey}`;
-    this.retryAfter = String(config.retryAfterSeconds);
     this.healthCacheMs = config.healthCacheMs;
     this.pool = new Pool(url.origin, {
       connections: config.maxConcurrentUpstream,
