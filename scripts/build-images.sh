@@ -3,7 +3,10 @@
 #   1. starts dockerd if no daemon answers (this machine has no init system);
 #   2. builds pixtral-base:bookworm from a debootstrap'ed Debian rootfs (Debian's package mirror
 #      is the only network source), cached as a tarball under .cache/images/ so a rerun is fast;
-#   3. builds pixtral-runtime:dev (sidecar + weights provisioner) and pixtral-operator:dev.
+#   3. builds the runtime image (sidecar + weights provisioner) and the operator image, each tagged
+#      twice: a short local name (pixtral-runtime:dev, pixtral-operator:dev) and the name the chart
+#      and the operator configuration default to (ghcr.io/pixtral-operator/{runtime,operator}:<version>),
+#      so an install on a cluster whose nodes share this Docker finds them without any registry.
 #
 #   scripts/build-images.sh             all three (base only when missing)
 #   scripts/build-images.sh base        only the base image
@@ -22,6 +25,8 @@ WHAT=${1:-all}
 case "$WHAT" in all | base | runtime | operator) ;; *) die "unknown target '$WHAT' (all, base, runtime, operator)" ;; esac
 BASE_IMAGE=pixtral-base:bookworm
 TAG=${IMAGE_TAG:-dev}
+VERSION=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' package.json)
+[[ -n "$VERSION" ]] || die "cannot read the version from package.json"
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=$ROOT/.cache/images
 mkdir -p "$CACHE" "$ROOT/.cache/docker"
@@ -30,11 +35,22 @@ DOCKERD_LOG=${DOCKERD_LOG:-$ROOT/.cache/docker/dockerd.log}
 # classic builder needs neither and supports everything our Dockerfiles use.
 export DOCKER_BUILDKIT=0
 
-command -v docker >/dev/null || die "docker is not installed (apt-get install -y docker.io)"
+# Installs a Debian package the first time one of its commands is needed (root with apt only).
+need() {
+  local command=$1 package=$2
+  command -v "$command" >/dev/null && return
+  if [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    die "$command is missing: install the Debian package $package (apt-get install -y $package)"
+  fi
+  say "installing the Debian package $package (for $command)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null
+}
 
 ensure_dockerd() {
+  need docker docker.io
   if docker info >/dev/null 2>&1; then return; fi
-  command -v dockerd >/dev/null || die "no Docker daemon answers and dockerd is not installed (apt-get install -y docker.io)"
+  need dockerd docker.io
   say "starting dockerd in the background (log: $DOCKERD_LOG)"
   # setsid: the daemon must outlive this script and not get the terminal's signals.
   setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
@@ -53,7 +69,7 @@ build_base() {
   local tarball=$CACHE/bookworm-rootfs.tar
   if [[ -n "${REBUILD_BASE:-}" ]]; then rm -f "$tarball"; fi
   if [[ ! -s "$tarball" ]]; then
-    command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install -y debootstrap)"
+    need debootstrap debootstrap
     local rootfs
     rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
     say "debootstrap bookworm (minbase) from $MIRROR into $rootfs (cold: a few minutes)"
@@ -93,22 +109,28 @@ ensure_base() {
 }
 
 build() {
-  local name=$1 dockerfile=$2 started=$SECONDS
+  local name=$1 published=$2 dockerfile=$3 started=$SECONDS
   [[ -x node_modules/node/bin/node ]] || die "node_modules/node/bin/node is missing: run scripts/setup.sh first"
-  say "docker build $name from $dockerfile"
-  docker build --quiet --network host -f "$dockerfile" -t "$name" . >/dev/null
+  say "docker build $name ($published) from $dockerfile"
+  local log=$ROOT/.cache/docker/build-${name%%:*}.log
+  if ! docker build --network host -f "$dockerfile" -t "$name" -t "$published" . >"$log" 2>&1; then
+    tail -30 "$log" >&2
+    die "docker build of $name failed (full log: $log)"
+  fi
   say "built $name: $(docker image inspect -f '{{.Size}}' "$name" | awk '{printf "%.0f MB", $1 / 1e6}'), $((SECONDS - started)) s"
 }
 
 ensure_dockerd
 ensure_base
+RUNTIME=(pixtral-runtime:"$TAG" ghcr.io/pixtral-operator/runtime:"$VERSION" runtime-image/Dockerfile)
+OPERATOR=(pixtral-operator:"$TAG" ghcr.io/pixtral-operator/operator:"$VERSION" operator/Dockerfile)
 case "$WHAT" in
-  all)
-    build "pixtral-runtime:$TAG" runtime-image/Dockerfile
-    build "pixtral-operator:$TAG" operator/Dockerfile
-    ;;
-  runtime) build "pixtral-runtime:$TAG" runtime-image/Dockerfile ;;
-  operator) build "pixtral-operator:$TAG" operator/Dockerfile ;;
+  all) build "${RUNTIME[@]}" && build "${OPERATOR[@]}" ;;
+  runtime) build "${RUNTIME[@]}" ;;
+  operator) build "${OPERATOR[@]}" ;;
   base) ;;
 esac
+# The classic builder leaves the deps stage as untagged images (the next build's cache); drop the
+# ones older than a day so repeated builds do not fill the disk.
+docker image prune --force --filter until=24h >/dev/null
 say "done"

@@ -4,15 +4,23 @@
  * with `kubectl auth can-i` as the operator's ServiceAccount, and an uninstall that cleans up.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { renderValuesSchema, VALUES_SCHEMA } from '../../scripts/gen-chart-schema.ts';
 import { chartCrdDrift } from '../../scripts/sync-chart-crds.ts';
 import { freshNamespace, installCrds, sharedControlPlane } from '../harness/index.ts';
 
 const CHART = join(import.meta.dirname, '..', '..', 'charts', 'pixtral-operator');
+const KARPENTER_CONFIG = {
+  baseDomain: 'inference.example.com',
+  nodePools: {
+    provider: 'karpenter',
+    nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'gpu' },
+  },
+};
 const THIRD_PARTY_CRDS = join(import.meta.dirname, '..', 'fixtures', 'crds');
 const cluster = sharedControlPlane();
 // Helm keeps repositories, caches and plugins in these folders: a private set per run.
@@ -69,6 +77,20 @@ describe('chart files', () => {
     expect(chartCrdDrift()).toEqual([]);
   });
 
+  it("validates config with the operator's own schema (node scripts/gen-chart-schema.ts)", async () => {
+    const current = readFileSync(VALUES_SCHEMA, 'utf8');
+    expect(renderValuesSchema(current)).toBe(current);
+    const bad = await helm(['template', 'r', CHART, '--set', 'config.baseDomain=Not_A_Domain']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('/config/baseDomain');
+  });
+
+  it('deploys the image version the project builds (appVersion = package.json version)', () => {
+    const chart = readFileSync(join(CHART, 'Chart.yaml'), 'utf8');
+    const { version } = JSON.parse(readFileSync(join(CHART, '..', '..', 'package.json'), 'utf8'));
+    expect(chart).toContain(`appVersion: "${version}"`);
+  });
+
   it('passes helm lint --strict with the default values and with every optional part on', async () => {
     await helmOk(['lint', '--strict', CHART]);
     await helmOk([
@@ -95,6 +117,8 @@ describe('chart files', () => {
   it('renders a ServiceMonitor that selects the metrics Service only when asked', async () => {
     const off = parseManifests(await helmOk(['template', 'r', CHART, '-n', 'ops']));
     expect(off.map((m) => m.kind)).not.toContain('ServiceMonitor');
+    // Least privilege: no NodePool rights unless the configuration uses Karpenter.
+    expect(JSON.stringify(off.find((m) => m.kind === 'ClusterRole'))).not.toContain('karpenter');
     const on = parseManifests(
       await helmOk(['template', 'r', CHART, '-n', 'ops', '--set', 'metrics.serviceMonitor.enabled=true']),
     );
@@ -178,14 +202,27 @@ describe('chart on a real API server', () => {
   });
 
   it('installs for real, grants the operator exactly what it needs, and uninstalls cleanly', async () => {
-    await helmOk(['install', release, CHART, '-n', namespace]);
+    await helmOk([
+      'install',
+      release,
+      CHART,
+      '-n',
+      namespace,
+      '--set-json',
+      `config=${JSON.stringify(KARPENTER_CONFIG)}`,
+    ]);
 
     const deployment = JSON.parse(
       (await cluster.kubectl(['get', 'deployment', fullname, '-n', namespace, '-o', 'json'])).stdout,
     );
     expect(deployment.spec.replicas).toBe(2);
     const container = deployment.spec.template.spec.containers[0];
-    expect(container.image).toBe('pixtral-operator:0.1.0');
+    expect(container.image).toBe('ghcr.io/pixtral-operator/operator:0.1.0');
+    const configMap = JSON.parse(
+      (await cluster.kubectl(['get', 'configmap', `${fullname}-config`, '-n', namespace, '-o', 'json']))
+        .stdout,
+    );
+    expect(JSON.parse(configMap.data['config.json'])).toEqual(KARPENTER_CONFIG);
     expect(container.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
     expect(container.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'http' });
     expect(container.securityContext).toMatchObject({
