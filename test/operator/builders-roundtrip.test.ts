@@ -1,0 +1,221 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pixtralDeploymentCrd } from '../../operator/src/api/crd.ts';
+import { type DesiredChildren, desiredChildren } from '../../operator/src/builders/index.ts';
+import { type OperatorConfig, parseOperatorConfig } from '../../operator/src/config.ts';
+import { Rest } from '../api/rest.ts';
+import { aPixtralDeployment } from '../fixtures/pixtral-deployment.ts';
+import { freshNamespace, installCrds, sharedControlPlane } from '../harness/index.ts';
+
+/**
+ * Every built child through the real API server's server-side apply with `dryRun=All`: the server
+ * validates it (built-in kinds, and the real Karpenter NodePool and KEDA ScaledObject schemas),
+ * defaults it and normalizes it, and what comes back must hold every field we built with the
+ * same value (style S3: a built object the server would rewrite makes every apply a write).
+ */
+
+const cluster = sharedControlPlane();
+const kc = cluster.kubeConfig();
+const rest = new Rest(kc);
+let namespace: string;
+
+const CRD_FIXTURES = [
+  'test/fixtures/crds/karpenter.sh_nodepools.yaml',
+  'test/fixtures/crds/keda.sh_scaledobjects.yaml',
+];
+
+/** API path of a manifest, from its apiVersion, kind and namespace. */
+function pathOf(object: {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string };
+}) {
+  const plural: Record<string, string> = {
+    Deployment: 'deployments',
+    Service: 'services',
+    Ingress: 'ingresses',
+    Secret: 'secrets',
+    PersistentVolumeClaim: 'persistentvolumeclaims',
+    Job: 'jobs',
+    PodDisruptionBudget: 'poddisruptionbudgets',
+    ScaledObject: 'scaledobjects',
+    NodePool: 'nodepools',
+    PixtralDeployment: 'pixtraldeployments',
+  };
+  const apiVersion = object.apiVersion!;
+  const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+  const ns = object.metadata?.namespace ? `/namespaces/${object.metadata.namespace}` : '';
+  return `${base}${ns}/${plural[object.kind!]}/${object.metadata!.name}`;
+}
+
+/** Server-side apply; `dryRun` asks the server to do everything but store. */
+async function apply(object: object, options: { dryRun?: boolean; fieldManager?: string } = {}) {
+  const query = new URLSearchParams({
+    fieldManager: options.fieldManager ?? 'pixtral-operator',
+    force: 'true',
+  });
+  if (options.dryRun !== false) query.set('dryRun', 'All');
+  const response = await rest.request(
+    'PATCH',
+    `${pathOf(object)}?${query}`,
+    object,
+    'application/apply-patch+yaml',
+  );
+  if (response.status !== 200 && response.status !== 201) {
+    throw new Error(
+      `Applying ${pathOf(object)} failed with ${response.status}: ${JSON.stringify(response.body)}`,
+    );
+  }
+  return response.body;
+}
+
+/**
+ * Paths where `actual` lacks a built value or holds another one. Extra live fields (defaults,
+ * status) are fine; lists must keep our order, since we apply them sorted. Owner references are
+ * matched by uid: a shared weights cache holds the other owners' references too.
+ */
+function differences(built: unknown, actual: unknown, path = ''): string[] {
+  if (built === undefined) return [];
+  if (path.endsWith('.ownerReferences') && Array.isArray(built) && Array.isArray(actual)) {
+    return built.flatMap((b: { uid: string }, i) =>
+      differences(
+        b,
+        actual.find((a: { uid: string }) => a.uid === b.uid),
+        `${path}[${i}]`,
+      ),
+    );
+  }
+  if (Array.isArray(built)) {
+    if (!Array.isArray(actual) || actual.length !== built.length) {
+      return [`${path}: built ${JSON.stringify(built)}, server has ${JSON.stringify(actual)}`];
+    }
+    return built.flatMap((b, i) => differences(b, actual[i], `${path}[${i}]`));
+  }
+  if (built !== null && typeof built === 'object') {
+    if (actual === null || typeof actual !== 'object') {
+      return [`${path}: built ${JSON.stringify(built)}, server has ${JSON.stringify(actual)}`];
+    }
+    return Object.entries(built).flatMap(([k, v]) =>
+      differences(v, (actual as Record<string, unknown>)[k], `${path}.${k}`),
+    );
+  }
+  return built === actual
+    ? []
+    : [`${path}: built ${JSON.stringify(built)}, server has ${JSON.stringify(actual)}`];
+}
+
+const config: OperatorConfig = parseOperatorConfig({
+  baseDomain: 'inference.example.com',
+  ingress: { className: 'nginx', tls: { certManagerIssuer: { kind: 'ClusterIssuer', name: 'letsencrypt' } } },
+  nodePools: {
+    provider: 'karpenter',
+    nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'gpu' },
+    gpuLimit: 16,
+  },
+  images: { pullSecrets: ['registry-b', 'registry-a'] },
+  weights: { hubTokenSecretName: 'hf-token', storageClassName: 'standard' },
+  resources: { vllm: { requests: { cpu: '8000m', memory: '65536Mi' }, limits: { memory: '0.09375Ti' } } },
+});
+
+/** Creates the CR for real (so owner references carry a real uid) and builds its children. */
+async function childrenOf(
+  spec: Parameters<typeof aPixtralDeployment>[0],
+  name: string,
+): Promise<DesiredChildren> {
+  const fixture = aPixtralDeployment(spec, { name, namespace });
+  const { uid: _uid, generation: _generation, ...metadata } = fixture.metadata;
+  const created = await apply({ ...fixture, metadata }, { dryRun: false });
+  const cr = aPixtralDeployment(spec, { name, namespace, uid: created.metadata.uid });
+  const pvc = desiredChildren({ cr, config, uuid: created.metadata.uid }).weightsPvc;
+  const livePvc = await apply(pvc, {
+    dryRun: false,
+    fieldManager: `pixtral-operator/${created.metadata.uid}`,
+  });
+  return desiredChildren({
+    cr,
+    config,
+    uuid: created.metadata.uid,
+    generatedApiKey: 'pxd_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG',
+    weightsPvcUid: livePvc.metadata.uid,
+  });
+}
+
+/** The manifests of a DesiredChildren, by member name. */
+function manifests(children: DesiredChildren): [string, object][] {
+  const { endpoints: _e, problems: _p, weightsFieldManager: _f, ...objects } = children;
+  return Object.entries(objects).filter((entry): entry is [string, object] => entry[1] !== undefined);
+}
+
+/** Dry-run applies every child under the field manager the reconciler uses, and lists what the server changed. */
+async function roundTrip(children: DesiredChildren): Promise<Record<string, string[]>> {
+  const changed: Record<string, string[]> = {};
+  for (const [member, object] of manifests(children)) {
+    const fieldManager = member === 'weightsPvc' ? children.weightsFieldManager : 'pixtral-operator';
+    const diff = differences(object, await apply(object, { fieldManager }));
+    if (diff.length > 0) changed[member] = diff;
+  }
+  return changed;
+}
+
+beforeAll(async () => {
+  await installCrds(kc, [pixtralDeploymentCrd() as Record<string, unknown>, ...CRD_FIXTURES]);
+  namespace = await freshNamespace(kc, 'builders');
+});
+
+afterAll(async () => {
+  await rest.close();
+});
+
+describe('built children through a real API server (server-side apply, dryRun=All)', () => {
+  it('accepts every child of an autoscaled H100-2 deployment with public and private endpoints unchanged', async () => {
+    const children = await childrenOf(
+      {
+        nodeType: 'H100-2',
+        minSize: 1,
+        maxSize: 3,
+        maxContextLength: 65536,
+        endpoints: { public: {}, private: { disableAuth: true } },
+        pod: { labels: { team: 'a' }, tolerations: [{ key: 'dedicated', operator: 'Exists' }] },
+        resources: { sidecar: { requests: { cpu: '0.5' } } },
+      },
+      'vision',
+    );
+    const kinds = manifests(children).map(([member]) => member);
+    expect(kinds.sort()).toEqual([
+      'apiKeyHashesSecret',
+      'deployment',
+      'generatedApiKeysSecret',
+      'ingress',
+      'nodePool',
+      'podDisruptionBudget',
+      'scaledObject',
+      'service',
+      'weightsJob',
+      'weightsPvc',
+    ]);
+    expect(await roundTrip(children)).toEqual({});
+  });
+
+  it('accepts the children of a fixed-size, private-only H100 deployment unchanged', async () => {
+    const children = await childrenOf({ nodeType: 'H100', minSize: 2, maxSize: 2 }, 'fixed');
+    expect(children.scaledObject).toBeUndefined();
+    expect(children.ingress).toBeUndefined();
+    expect(await roundTrip(children)).toEqual({});
+  });
+
+  it('merges the owner references of two deployments sharing one weights cache', async () => {
+    const a = await childrenOf({}, 'share-a');
+    const b = await childrenOf({}, 'share-b');
+    expect(a.weightsPvc.metadata!.name).toBe(b.weightsPvc.metadata!.name);
+    const live = await rest.request('GET', pathOf(a.weightsPvc));
+    const owners = live.body.metadata.ownerReferences.map((o: { name: string; controller: boolean }) => [
+      o.name,
+      o.controller,
+    ]);
+    expect(owners).toEqual(
+      expect.arrayContaining([
+        ['share-a', false],
+        ['share-b', false],
+      ]),
+    );
+  });
+});
