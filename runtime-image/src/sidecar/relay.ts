@@ -35,6 +35,8 @@ export class Relay implements Dispatcher.DispatchHandler {
   headersAt = 0;
   /** Body bytes relayed so far. */
   bytes = 0;
+  /** The undici error code when vLLM failed, for the log line. */
+  failure: string | undefined;
 
   private readonly res: ServerResponse;
   private readonly mapError: (error: unknown) => ApiError;
@@ -125,6 +127,8 @@ export class Relay implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.settled) return;
+    const code = (error as { code?: unknown }).code;
+    this.failure = typeof code === 'string' ? code : error.name;
     const apiError = this.mapError(error);
     if (!this.started) {
       this.fail(apiError);

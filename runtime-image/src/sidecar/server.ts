@@ -53,6 +53,17 @@ interface RequestLog {
   bytesIn?: number;
   bytesOut?: number;
   outcome?: string;
+  /** The undici error code when vLLM failed (for example ECONNREFUSED), never a message. */
+  upstreamError?: string;
+}
+
+/** One request's state shared by its stages and its close handler. */
+interface RequestContext {
+  log: RequestLog;
+  /** Aborts when the client goes away; the preparer and the queue listen to it. */
+  controller: AbortController;
+  /** The upstream exchange, once started; aborted directly on client close (cheaper than a signal listener). */
+  relay?: Relay;
 }
 
 const UNAUTHORIZED = (): ApiError =>
@@ -137,6 +148,8 @@ export async function createSidecar(
       });
     }
     log.reason = apiError.reason;
+    const code = (apiError.cause as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string') log.upstreamError = code;
     metrics.refusals.inc({ reason: apiError.reason });
     const headers = { ...apiError.headers };
     // The body may be partly unread (413): closing beats draining megabytes we will not use.
@@ -153,21 +166,18 @@ export async function createSidecar(
 
   // Chat requests in any stage (body, preparer, queue, relay); shutdown waits for them.
   let chatsInFlight = 0;
-  const chat = async (req: IncomingMessage, res: ServerResponse, log: RequestLog, signal: AbortSignal) => {
+  const chat = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
     chatsInFlight++;
     try {
-      await chatStages(req, res, log, signal);
+      await chatStages(req, res, ctx);
     } finally {
       chatsInFlight--;
       if (chatsInFlight === 0) onIdle?.();
     }
   };
-  const chatStages = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    log: RequestLog,
-    signal: AbortSignal,
-  ) => {
+  const chatStages = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
+    const { log, controller } = ctx;
+    const signal = controller.signal;
     authenticate(req, log);
     checkContentType(req.headers['content-type']);
     const { value, bytes } = await readJsonBody(req, config.maxBodyBytes);
@@ -181,10 +191,9 @@ export async function createSidecar(
     if (prepared.promptTokens !== undefined) log.promptTokens = prepared.promptTokens;
     const release = await limiter.acquire(signal);
     try {
+      if (signal.aborted) return;
       const running = new Relay(res, mapUpstreamError);
-      const onGone = (): void => running.abort(signal.reason as Error);
-      if (signal.aborted) onGone();
-      else signal.addEventListener('abort', onGone, { once: true });
+      ctx.relay = running;
       const sent = performance.now();
       if (draining) res.setHeader('connection', 'close');
       upstream.dispatchChat(JSON.stringify(prepared.request), log.requestId, running);
@@ -193,8 +202,8 @@ export async function createSidecar(
         log.outcome = await running.done;
       } finally {
         active.delete(running);
-        signal.removeEventListener('abort', onGone);
       }
+      if (running.failure !== undefined) log.upstreamError = running.failure;
       if (running.headersAt > 0) {
         metrics.upstreamFirstByte.observe({ stream: String(log.stream) }, (running.headersAt - sent) / 1000);
       }
@@ -233,12 +242,16 @@ export async function createSidecar(
     const query = url.indexOf('?');
     const route = routeOf(query === -1 ? url : url.slice(0, query));
     const log: RequestLog = { requestId: randomUUID(), route, method: req.method };
-    const controller = new AbortController();
+    const ctx: RequestContext = { log, controller: new AbortController() };
     const inFlight = metrics.inFlight.labels({ route });
     inFlight.inc();
     res.once('close', () => {
       const finished = res.writableFinished;
-      if (!finished) controller.abort(clientGone());
+      if (!finished) {
+        const gone = clientGone();
+        ctx.controller.abort(gone);
+        ctx.relay?.abort(gone);
+      }
       inFlight.dec();
       const status = finished ? res.statusCode : 499;
       log.status = status;
@@ -265,7 +278,7 @@ export async function createSidecar(
     }
     try {
       if (route === 'chat_completions' && method === 'POST') {
-        chat(req, res, log, controller.signal).catch(fail);
+        chat(req, res, ctx).catch(fail);
       } else if (route === 'models' && method === 'GET') {
         models(req, res, log);
       } else if (route === 'health' && method === 'GET') {
