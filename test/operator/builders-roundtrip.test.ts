@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pixtralDeploymentCrd } from '../../operator/src/api/crd.ts';
-import { type DesiredChildren, desiredChildren } from '../../operator/src/builders/index.ts';
+import {
+  type DesiredChildren,
+  desiredChildren,
+  normalizeQuantity,
+} from '../../operator/src/builders/index.ts';
 import { type OperatorConfig, parseOperatorConfig } from '../../operator/src/config.ts';
 import { Rest } from '../api/rest.ts';
 import { aPixtralDeployment } from '../fixtures/pixtral-deployment.ts';
@@ -40,6 +44,7 @@ function pathOf(object: {
     ScaledObject: 'scaledobjects',
     NodePool: 'nodepools',
     PixtralDeployment: 'pixtraldeployments',
+    Pod: 'pods',
   };
   const apiVersion = object.apiVersion!;
   const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
@@ -217,5 +222,44 @@ describe('built children through a real API server (server-side apply, dryRun=Al
         ['share-b', false],
       ]),
     );
+  });
+
+  it('normalizes quantities exactly as the API server stores them', async () => {
+    const quantities = [
+      '1000m',
+      '0.5',
+      '1500m',
+      '2',
+      '1000',
+      '1.5k',
+      '1024Mi',
+      '0.5Gi',
+      '1.5Gi',
+      '2000Mi',
+      '0.5Ki',
+      '100Ki',
+      '0.05Ti',
+      '1e3',
+      '12e6',
+      '1M',
+      '0.1',
+    ];
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'quantities', namespace },
+      spec: {
+        containers: quantities.map((q, i) => ({
+          name: `c${i}`,
+          image: 'example.invalid/none',
+          resources: { requests: { cpu: q, memory: q } },
+        })),
+      },
+    };
+    const returned = await apply(pod);
+    const stored = returned.spec.containers.map(
+      (c: { resources: { requests: { cpu: string } } }) => c.resources.requests.cpu,
+    );
+    expect(quantities.map((q) => normalizeQuantity(q))).toEqual(stored);
   });
 });

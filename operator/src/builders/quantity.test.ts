@@ -19,6 +19,9 @@ describe('normalizeQuantity writes quantities as the API server stores them', ()
     ['1e3', '1e3'],
     ['0', '0'],
     ['0.0000000001', '1n'],
+    ['0.05Ti', '54975581388800m'],
+    ['1.5k', '1500'],
+    ['100Ki', '100Ki'],
   ])('%s → %s', (input, stored) => {
     expect(normalizeQuantity(input)).toBe(stored);
   });

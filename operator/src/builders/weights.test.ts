@@ -1,0 +1,133 @@
+import type { V1Job } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { ModelSpec } from '../../../runtime-image/src/provisioner/spec.ts';
+import {
+  anOperatorConfig,
+  aPixtralDeployment,
+  FIXTURE_UID,
+} from '../../../test/fixtures/pixtral-deployment.ts';
+import { findModel } from '../catalog/index.ts';
+import { provisionSpec, weightsFieldManager, weightsJob, weightsPvc } from './weights.ts';
+
+const pixtral = findModel('mistral/pixtral-12b-2409:bf16')!;
+const PVC_UID = '11111111-2222-4333-8444-555555555555';
+const envOf = (job: V1Job) =>
+  Object.fromEntries(job.spec!.template.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
+
+describe('weights cache PVC', () => {
+  it('is shared: a non-controller owner reference, no instance label, applied under a per-CR manager', () => {
+    const cr = aPixtralDeployment();
+    const pvc = weightsPvc({ cr, config: anOperatorConfig() });
+    expect(pvc.metadata!.name).toMatch(/^weights-mistral-pixtral-12b-2409-bf16-[0-9a-f]{8}$/);
+    expect(pvc.metadata!.ownerReferences).toEqual([
+      {
+        apiVersion: 'inference.pixtral.dev/v1alpha1',
+        kind: 'PixtralDeployment',
+        name: 'vision',
+        uid: FIXTURE_UID,
+        controller: false,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    expect(pvc.metadata!.labels).not.toHaveProperty('app.kubernetes.io/instance');
+    expect(pvc.metadata!.annotations).toEqual({
+      'pixtral.dev/model': 'mistral/pixtral-12b-2409:bf16',
+      'pixtral.dev/revision': pixtral.weights.revision,
+    });
+    expect(weightsFieldManager(cr, anOperatorConfig())).toBe(`pixtral-operator/${FIXTURE_UID}`);
+  });
+
+  it("is sized from the catalog unless the spec says otherwise, in the spec's or config's class", () => {
+    const config = anOperatorConfig({ weights: { storageClassName: 'shared-fs' } });
+    expect(weightsPvc({ cr: aPixtralDeployment(), config }).spec).toEqual({
+      accessModes: ['ReadWriteMany'],
+      resources: { requests: { storage: '25Gi' } },
+      storageClassName: 'shared-fs',
+      volumeMode: 'Filesystem',
+    });
+    const custom = aPixtralDeployment({ weights: { size: '0.0625Ti', storageClassName: 'fast' } });
+    expect(weightsPvc({ cr: custom, config }).spec).toMatchObject({
+      resources: { requests: { storage: '64Gi' } },
+      storageClassName: 'fast',
+    });
+  });
+
+  it('applies only metadata when joining a cache another deployment made', () => {
+    const pvc = weightsPvc({ cr: aPixtralDeployment(), config: anOperatorConfig() }, { join: true });
+    expect(pvc).not.toHaveProperty('spec');
+    expect(pvc.metadata!.ownerReferences).toHaveLength(1);
+  });
+});
+
+describe('weights Job', () => {
+  const input = { cr: aPixtralDeployment(), config: anOperatorConfig() };
+
+  it('runs the provisioner with the catalog spec into the PVC mount, controlled by the PVC', () => {
+    const job = weightsJob(input, PVC_UID);
+    expect(job.metadata!.name).toMatch(/^weights-[0-9a-f]{10}$/);
+    expect(job.metadata!.ownerReferences).toEqual([
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        name: weightsPvc(input).metadata!.name,
+        uid: PVC_UID,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    const pod = job.spec!.template.spec!;
+    const container = pod.containers[0]!;
+    expect(container.command).toEqual(['provision-weights']);
+    expect(container.terminationMessagePolicy).toBe('FallbackToLogsOnError');
+    expect(container.volumeMounts).toEqual([{ name: 'weights', mountPath: '/weights' }]);
+    expect(pod.volumes).toEqual([
+      { name: 'weights', persistentVolumeClaim: { claimName: weightsPvc(input).metadata!.name } },
+    ]);
+    expect(pod.restartPolicy).toBe('Never');
+    expect(envOf(job)).toEqual({
+      HF_ENDPOINT: 'https://huggingface.co',
+      PROVISION_SPEC: provisionSpec(pixtral),
+      PROVISION_TARGET: '/weights',
+    });
+    expect(job.spec).toMatchObject({ backoffLimit: 1, activeDeadlineSeconds: 7200 });
+    expect(job.spec).not.toHaveProperty('ttlSecondsAfterFinished');
+  });
+
+  it('hands the provisioner a spec it accepts, with every catalog file and hash', () => {
+    const spec = ModelSpec.parse(JSON.parse(provisionSpec(pixtral)));
+    expect(spec.source).toEqual({
+      kind: 'hub',
+      repo: 'mistralai/Pixtral-12B-2409',
+      revision: pixtral.weights.revision,
+    });
+    expect(spec.files.map((f) => [f.name, f.sha256])).toEqual(
+      [...pixtral.weights.files].sort((a, b) => a.path.localeCompare(b.path)).map((f) => [f.path, f.sha256]),
+    );
+  });
+
+  it('mounts the hub token Secret as a file when configured', () => {
+    const config = anOperatorConfig({ weights: { hubTokenSecretName: 'hf-token', hubTokenSecretKey: 'hf' } });
+    const job = weightsJob({ cr: aPixtralDeployment(), config }, PVC_UID);
+    expect(envOf(job).HF_TOKEN_FILE).toBe('/etc/pixtral/hub-token/hf');
+    expect(job.spec!.template.spec!.volumes).toContainEqual({
+      name: 'hub-token',
+      secret: { secretName: 'hf-token' },
+    });
+    expect(job.spec!.template.spec!.containers[0]!.volumeMounts).toContainEqual({
+      name: 'hub-token',
+      mountPath: '/etc/pixtral/hub-token',
+      readOnly: true,
+    });
+  });
+
+  it('gets a new name when its template changes, and the same name otherwise', () => {
+    const name = weightsJob(input, PVC_UID).metadata!.name;
+    expect(
+      weightsJob({ cr: aPixtralDeployment({ nodeType: 'H100-2' }), config: input.config }, PVC_UID).metadata!
+        .name,
+    ).toBe(name);
+    const newImage = anOperatorConfig({ images: { runtime: 'registry.local/runtime:2' } });
+    expect(weightsJob({ cr: input.cr, config: newImage }, PVC_UID).metadata!.name).not.toBe(name);
+    expect(weightsJob(input, PVC_UID)).toEqual(weightsJob(input, PVC_UID));
+  });
+});
