@@ -10,7 +10,7 @@ import { nodePoolName } from './names.ts';
 import { GPU_RESOURCE } from './placement.ts';
 import type { NodePool } from './types.ts';
 
-/** Label put on the nodes of a pool, naming the node type. */
+/** Label naming the node type, on the NodePool itself (so the reconciler finds pools no one needs) and on its nodes. */
 export const NODE_TYPE_LABEL = 'pixtral.dev/node-type';
 
 /** Taints the pool's nodes get: one per node-type toleration that names a key and an effect. */
@@ -46,6 +46,7 @@ export function nodePool(config: OperatorConfig, nodeType: NodeTypeName): NodePo
         'app.kubernetes.io/component': 'node-pool',
         'app.kubernetes.io/managed-by': MANAGED_BY,
         'app.kubernetes.io/name': APP_NAME,
+        [NODE_TYPE_LABEL]: nodeType,
       }),
     },
     spec: {

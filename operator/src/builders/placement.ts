@@ -36,7 +36,7 @@ export function catalogModel(cr: PixtralDeployment): CatalogModel {
   return model;
 }
 
-/** Tolerations de-duplicated and sorted by their JSON, so the order never depends on the input's. */
+/** Tolerations de-duplicated and sorted by key, so the order never depends on the input's. */
 export function sortTolerations(tolerations: readonly Toleration[]): Toleration[] {
   const byKey = new Map<string, Toleration>();
   for (const t of tolerations) {
@@ -47,7 +47,11 @@ export function sortTolerations(tolerations: readonly Toleration[]): Toleration[
     ) as Toleration;
     byKey.set(canonicalJson(clean), clean);
   }
-  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
+  // By key first (readable), then by the whole toleration (total order).
+  const order = ([json, t]: [string, Toleration]) => `${t.key ?? ''}\u0000${json}`;
+  return [...byKey.entries()]
+    .sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0))
+    .map(([, t]) => t);
 }
 
 /** The placement of `cr`'s serving pods under `config`. */

@@ -67,6 +67,7 @@ describe('Karpenter NodePool', () => {
     expect(pool.metadata.name).toBe('pixtral-h100-2');
     expect(pool.metadata).not.toHaveProperty('ownerReferences');
     expect(pool.metadata).not.toHaveProperty('namespace');
+    expect(pool.metadata.labels['pixtral.dev/node-type']).toBe('H100-2');
     expect(pool.spec.template.spec).toEqual({
       nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'gpu' },
       requirements: [{ key: 'node.kubernetes.io/instance-type', operator: 'In', values: ['H100-2-80G'] }],
