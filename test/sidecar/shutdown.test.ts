@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEKKEN_PATH, testTokenizer } from '../sidecar-limits/oracle.ts';
 import { startUpstreamStub, type UpstreamStub } from '../upstream-stub/stub.ts';
-import { chatBody } from './harness.ts';
+import { chatBody, eventually } from './harness.ts';
 
 const MAIN = new URL('../../runtime-image/src/sidecar/main.ts', import.meta.url).pathname;
 
@@ -73,20 +73,23 @@ describe('SIGTERM on the real entry point', () => {
     await stub?.close();
   });
 
-  it('stops accepting, lets an in-flight stream finish, and exits 0', async () => {
+  it('fails readiness, stops accepting, lets an in-flight stream finish, and exits 0', async () => {
     stub = await startUpstreamStub({ tokens: 20, tokenIntervalMs: 50 });
     const main = await startMain({
       UPSTREAM_URL: stub.url,
       DISABLE_AUTH: 'true',
       SHUTDOWN_GRACE_MS: '20000',
+      SHUTDOWN_DELAY_MS: '300',
     });
     child = main.child;
     const running = stream(main.url);
     await running.firstChunk;
     const exited = once(main.child, 'exit');
     main.child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    await expect(fetch(`${main.url}/health`)).rejects.toThrow();
+    // During the delay the pod still serves, but tells Kubernetes it is not ready.
+    await eventually(async () => expect((await fetch(`${main.url}/health`)).status).toBe(503));
+    // Then the listener closes.
+    await eventually(() => expect(fetch(`${main.url}/health`)).rejects.toThrow());
     const text = await running.ended;
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(text).toContain('tok19');
@@ -96,7 +99,12 @@ describe('SIGTERM on the real entry point', () => {
 
   it('cuts a stream that outlasts the grace period with an SSE error event', async () => {
     stub = await startUpstreamStub({ tokens: 1_000, tokenIntervalMs: 50 });
-    const main = await startMain({ UPSTREAM_URL: stub.url, DISABLE_AUTH: 'true', SHUTDOWN_GRACE_MS: '300' });
+    const main = await startMain({
+      UPSTREAM_URL: stub.url,
+      DISABLE_AUTH: 'true',
+      SHUTDOWN_GRACE_MS: '300',
+      SHUTDOWN_DELAY_MS: '0',
+    });
     child = main.child;
     const running = stream(main.url);
     await running.firstChunk;

@@ -68,6 +68,8 @@ export const SidecarConfigSchema = z
     healthCacheMs: z.number().int().min(0).default(1_000),
     /** SHUTDOWN_GRACE_MS: on SIGTERM, time in-flight requests get to finish before they are cut, in ms. Default 25000. */
     shutdownGraceMs: z.number().int().min(0).default(25_000),
+    /** SHUTDOWN_DELAY_MS: on SIGTERM, time to keep serving (with /health failing) so Kubernetes removes the pod from its endpoints before the listener closes, in ms; counts within the grace period. Default 5000. */
+    shutdownDelayMs: z.number().int().min(0).default(5_000),
     /** LOG_LEVEL: pino level. Default `info`. */
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -113,6 +115,7 @@ const ENV: Record<string, [keyof SidecarConfig, Kind]> = {
   UPSTREAM_IDLE_TIMEOUT_MS: ['upstreamIdleTimeoutMs', 'int'],
   HEALTH_CACHE_MS: ['healthCacheMs', 'int'],
   SHUTDOWN_GRACE_MS: ['shutdownGraceMs', 'int'],
+  SHUTDOWN_DELAY_MS: ['shutdownDelayMs', 'int'],
   LOG_LEVEL: ['logLevel', 'string'],
 };
 

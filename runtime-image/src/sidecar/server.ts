@@ -117,6 +117,8 @@ export async function createSidecar(
   const created = Math.floor(Date.now() / 1000);
   const active = new Set<Relay>();
   let draining = false;
+  // Set first on shutdown: /health fails while requests are still served.
+  let notReady = false;
 
   const sendJson = (
     res: ServerResponse,
@@ -235,7 +237,7 @@ export async function createSidecar(
   };
 
   const health = async (res: ServerResponse): Promise<void> => {
-    if (draining) return sendJson(res, 503, { status: 'shutting down' });
+    if (notReady) return sendJson(res, 503, { status: 'shutting down' });
     const ok = await upstream.healthy();
     sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'model server not ready' });
   };
@@ -358,6 +360,15 @@ export async function createSidecar(
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (graceMs = config.shutdownGraceMs): Promise<void> => {
     shuttingDown ??= (async () => {
+      const deadline = performance.now() + graceMs;
+      // Endpoint removal races SIGTERM (kubernetes/kubernetes#106476): keep serving while
+      // readiness fails, so connections still routed here are not refused.
+      const delayMs = Math.min(config.shutdownDelayMs, graceMs);
+      notReady = true;
+      if (delayMs > 0) {
+        logger.info({ delayMs }, 'Failing readiness before draining');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
       draining = true;
       logger.info({ inFlight: chatsInFlight, graceMs }, 'Draining for shutdown');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -367,7 +378,7 @@ export async function createSidecar(
       server.closeIdleConnections();
       if (chatsInFlight > 0) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, graceMs);
+          const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
           onIdle = () => {
             clearTimeout(timer);
             resolve();
