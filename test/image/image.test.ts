@@ -5,75 +5,22 @@
  * mounted folder from a hub-like server. Containers run as they would in the chart's pods:
  * non-root, read-only root filesystem, no capabilities.
  */
-import { execFile, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../harness/eventually.ts';
 import { type HubFile, type HubServer, startHub } from '../provisioner/hub-server.ts';
 import { startUpstreamStub, type UpstreamStub } from '../upstream-stub/stub.ts';
+import { buildImage, docker, dockerUnavailable, freePort, HARDENED, ROOT } from './docker.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const IMAGE = 'pixtral-runtime:image-test';
 const TEKKEN_DIR = join(ROOT, '.cache', 'tekken');
 const MODEL = 'mistral/pixtral-12b-2409:bf16';
 
-/** Why docker cannot be used at all on this machine, or undefined when it can (maybe after starting dockerd). */
-function dockerUnavailable(): string | undefined {
-  if (spawnSync('docker', ['version', '--format', '{{.Client.Version}}']).status !== 0)
-    return 'the docker CLI is not installed (apt-get install -y docker.io)';
-  if (spawnSync('docker', ['info'], { timeout: 20_000 }).status === 0) return undefined;
-  if (spawnSync('sh', ['-c', 'command -v dockerd']).status !== 0)
-    return 'no Docker daemon answers and dockerd is not installed (apt-get install -y docker.io)';
-  return undefined;
-}
-
 const unavailable = dockerUnavailable();
 if (unavailable) console.warn(`[image tests] SKIPPED: ${unavailable}`);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      command,
-      args,
-      { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env } },
-      (error, stdout, stderr) =>
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-const docker = (args: string[]) => run('docker', args);
-
-/** `docker run` flags matching the chart's pod security: non-root, read-only root, no capabilities. */
-const HARDENED = [
-  '--network',
-  'host',
-  '--read-only',
-  '--user',
-  '65532:65532',
-  '--cap-drop',
-  'ALL',
-  '--security-opt',
-  'no-new-privileges',
-];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A temp folder a container user (uid 65532) can read and write. */
 function sharedDir(prefix: string): string {
@@ -87,11 +34,7 @@ describe.skipIf(unavailable !== undefined)('runtime image', () => {
 
   beforeAll(async () => {
     // Starts dockerd when needed, builds the base image only if missing, then `docker build`.
-    const build = await run('bash', [join(ROOT, 'scripts', 'build-images.sh'), 'runtime'], {
-      IMAGE_TAG: 'image-test',
-    });
-    if (build.code !== 0)
-      throw new Error(`scripts/build-images.sh runtime failed:\n${build.stdout}${build.stderr}`);
+    await buildImage('runtime', 'image-test');
   }, 600_000);
 
   afterAll(async () => {

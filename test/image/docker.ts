@@ -1,0 +1,72 @@
+/**
+ * Docker helpers for tests that run the project's images: whether docker can run here, a
+ * non-throwing runner, and the `docker run` flags that mirror the chart's pod security.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/** The repository root. */
+export const ROOT = join(import.meta.dirname, '..', '..');
+
+/** Why docker cannot run at all on this machine, or undefined when it can (maybe once dockerd is started). */
+export function dockerUnavailable(): string | undefined {
+  if (spawnSync('docker', ['version', '--format', '{{.Client.Version}}']).status !== 0)
+    return 'the docker CLI is not installed (apt-get install -y docker.io)';
+  if (spawnSync('docker', ['info'], { timeout: 20_000 }).status === 0) return undefined;
+  if (spawnSync('sh', ['-c', 'command -v dockerd']).status !== 0)
+    return 'no Docker daemon answers and dockerd is not installed (apt-get install -y docker.io)';
+  return undefined;
+}
+
+/** A finished command. */
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to the end; never throws on a non-zero exit. */
+export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      command,
+      args,
+      { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env } },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** `docker <args>`. */
+export const docker = (args: string[]): Promise<Run> => run('docker', args);
+
+/** Builds one of the project's images with scripts/build-images.sh (starts dockerd, base image if missing). */
+export async function buildImage(target: 'runtime' | 'operator', tag: string): Promise<void> {
+  const build = await run('bash', [join(ROOT, 'scripts', 'build-images.sh'), target], { IMAGE_TAG: tag });
+  if (build.code !== 0)
+    throw new Error(`scripts/build-images.sh ${target} failed:\n${build.stdout}${build.stderr}`);
+}
+
+/** `docker run` flags matching the chart's pod security: non-root, read-only root, no capabilities; host network. */
+export const HARDENED = [
+  '--network',
+  'host',
+  '--read-only',
+  '--user',
+  '65532:65532',
+  '--cap-drop',
+  'ALL',
+  '--security-opt',
+  'no-new-privileges',
+];
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
