@@ -197,7 +197,7 @@ async function serveBytes(
   let sent = 0;
   let stalled = false;
   const startedAt = performance.now();
-  const stream = createReadStream(file.path, { start, end: end - 1, highWaterMark: 256 * 1024 });
+  const stream = createReadStream(file.path, { start, end: end - 1, highWaterMark: 1024 * 1024 });
   res.on('close', () => stream.destroy());
   try {
     for await (const data of stream as AsyncIterable<Buffer>) {
@@ -222,8 +222,7 @@ async function serveBytes(
         await sleep(stall.ms);
         if (res.destroyed) return;
       }
-      if (!res.write(chunk))
-        await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (!res.write(chunk)) await drained(res);
       if (res.destroyed) return;
       count(state, file, chunk.length);
       sent += chunk.length;
@@ -237,6 +236,16 @@ async function serveBytes(
   } catch {
     res.destroy();
   }
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
 }
 
 function count(state: HubServer, file: HubFile, bytes: number): void {

@@ -28,10 +28,9 @@ import {
 } from './partial.ts';
 import type { Progress } from './progress.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
+import { SegmentWriter } from './segment-writer.ts';
 import type { ModelFile } from './spec.ts';
 
-// Received chunks are gathered and written with one writev per MiB: fewer thread-pool round trips.
-const FLUSH_BYTES = 1024 * 1024;
 const STATE_SAVE_MS = 1000;
 const MAX_RESTARTS = 2;
 
@@ -92,9 +91,14 @@ async function fetchAndVerify(
       if (count >= 2 && (await probeRanges(ctx, file, state)))
         state.segments = splitSegments(file.size, count);
     }
-    const hasher = new OrderedHasher(handle, () => frontier(state));
-    void hasher.pump();
-    await fetchSegments(ctx, file, paths, state, handle, hasher);
+    const hasher = new OrderedHasher(paths.data, () => frontier(state));
+    hasher.pump();
+    try {
+      await fetchSegments(ctx, file, paths, state, handle, hasher);
+    } catch (err) {
+      await hasher.close();
+      throw err;
+    }
     const actual = await hasher.digest(file.size);
     if (actual !== file.sha256) {
       await handle.close();
@@ -239,25 +243,10 @@ async function fetchSegment(
   }
   state.etag ??= opened.etag;
 
-  const pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flush = async () => {
-    if (pendingBytes === 0) return;
-    const at = segment.start + segment.done;
-    const length = pendingBytes;
-    const { bytesWritten } = await handle.writev(pending.splice(0), at);
-    pendingBytes = 0;
-    if (bytesWritten !== length) {
-      throw new ProvisionError(
-        'DiskFull',
-        'terminal',
-        `${file.name}: short write (${bytesWritten} of ${length} bytes)`,
-      );
-    }
-    segment.done += length;
-    ctx.progress.transferred(length);
-    void hasher.pump();
-  };
+  const writer = new SegmentWriter(handle, segment, file.name, (bytes) => {
+    ctx.progress.transferred(bytes);
+    hasher.pump();
+  });
   try {
     for await (const chunk of opened.body as AsyncIterable<Buffer>) {
       if (position + chunk.length > segment.end) {
@@ -267,18 +256,15 @@ async function fetchSegment(
           `${file.name}: the server sent more bytes than the catalog size`,
         );
       }
-      hasher.offer(position, chunk);
-      pending.push(chunk);
-      pendingBytes += chunk.length;
       position += chunk.length;
-      if (pendingBytes >= FLUSH_BYTES) await flush();
+      await writer.push(chunk);
     }
   } catch (err) {
     discard(opened.body);
     throw classifyError(err, `Download of ${file.name} from ${redactUrl(ctx.url)}`);
   } finally {
-    // Bytes already offered to the hasher must reach the disk, or a retry would hash them twice.
-    await flush();
+    // What arrived is good data even if the connection then broke: keep it for the retry.
+    await writer.finish();
   }
   if (position < segment.end) {
     throw new ProvisionError(
