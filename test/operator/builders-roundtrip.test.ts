@@ -130,7 +130,9 @@ async function childrenOf(
   const { uid: _uid, generation: _generation, ...metadata } = fixture.metadata;
   const created = await apply({ ...fixture, metadata }, { dryRun: false });
   const cr = aPixtralDeployment(spec, { name, namespace, uid: created.metadata.uid });
-  const pvc = desiredChildren({ cr, config, uuid: created.metadata.uid }).weightsPvc;
+  const existing = await rest.request('GET', pathOf(desiredChildren({ cr, config, uuid: '' }).weightsPvc));
+  const live = existing.status === 200 ? existing.body : undefined;
+  const pvc = desiredChildren({ cr, config, uuid: created.metadata.uid, liveWeightsPvc: live }).weightsPvc;
   const livePvc = await apply(pvc, {
     dryRun: false,
     fieldManager: `pixtral-operator/${created.metadata.uid}`,
@@ -140,7 +142,7 @@ async function childrenOf(
     config,
     uuid: created.metadata.uid,
     generatedApiKey: 'pxd_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG',
-    weightsPvcUid: livePvc.metadata.uid,
+    liveWeightsPvc: livePvc,
   });
 }
 
@@ -207,11 +209,16 @@ describe('built children through a real API server (server-side apply, dryRun=Al
     expect(await roundTrip(children)).toEqual({});
   });
 
-  it('merges the owner references of two deployments sharing one weights cache', async () => {
+  it('merges the owner references of deployments sharing one weights cache, without conflicts', async () => {
     const a = await childrenOf({}, 'share-a');
-    const b = await childrenOf({}, 'share-b');
+    // Asks for another size and class: joining the existing cache must neither conflict nor resize it.
+    const b = await childrenOf({ weights: { size: '80Gi', storageClassName: 'other' } }, 'share-b');
     expect(a.weightsPvc.metadata!.name).toBe(b.weightsPvc.metadata!.name);
+    // A re-applies under its own manager after B joined: no field is dropped or fought over.
+    await apply(a.weightsPvc, { dryRun: false, fieldManager: a.weightsFieldManager });
     const live = await rest.request('GET', pathOf(a.weightsPvc));
+    expect(live.body.spec.resources.requests.storage).toBe('25Gi');
+    expect(live.body.spec.storageClassName).toBe('standard');
     const owners = live.body.metadata.ownerReferences.map((o: { name: string; controller: boolean }) => [
       o.name,
       o.controller,

@@ -50,9 +50,11 @@ export interface DesiredInput {
   userApiKeys?: Readonly<Record<string, string>> | undefined;
   /** A freshly generated key, passed only when the operator must create the keys Secret. */
   generatedApiKey?: string | undefined;
-  /** The live weights PVC's uid, once it exists: the Job is built only then (the PVC owns it). */
+  /** The live weights PVC's uid, once it exists: the Job is built only then (the PVC owns it). Defaults to `liveWeightsPvc`'s. */
   weightsPvcUid?: string | undefined;
-  /** Whether the weights PVC already exists (then only its metadata is applied, see `weightsPvc`). */
+  /** The live weights PVC, when it exists: its spec is re-applied as it is (see `weightsPvc`). */
+  liveWeightsPvc?: V1PersistentVolumeClaim | undefined;
+  /** @deprecated Ignored: pass `liveWeightsPvc` (a spec-less apply would make the server drop the PVC's spec). */
   weightsPvcExists?: boolean | undefined;
 }
 
@@ -110,7 +112,7 @@ export function desiredChildren(input: DesiredInput): DesiredChildren {
     deployment: deployment(build),
     service: service(build),
     apiKeyHashesSecret: apiKeyHashesSecret(cr, userKeys),
-    weightsPvc: weightsPvc(build, { join: input.weightsPvcExists ?? false }),
+    weightsPvc: weightsPvc(build, input.liveWeightsPvc),
     weightsFieldManager: weightsFieldManager(cr, config),
     podDisruptionBudget: podDisruptionBudget(build),
     endpoints: endpointUrls(cr, config, uuid),
@@ -121,7 +123,8 @@ export function desiredChildren(input: DesiredInput): DesiredChildren {
   if (input.generatedApiKey !== undefined) {
     children.generatedApiKeysSecret = generatedApiKeysSecret(cr, input.generatedApiKey);
   }
-  if (input.weightsPvcUid) children.weightsJob = weightsJob(build, input.weightsPvcUid);
+  const pvcUid = input.weightsPvcUid ?? input.liveWeightsPvc?.metadata?.uid;
+  if (pvcUid) children.weightsJob = weightsJob(build, pvcUid);
   const scaled = scaledObject(build);
   if (scaled) children.scaledObject = scaled;
   const pool = nodePool(config, cr.spec.nodeType as NodeTypeName);

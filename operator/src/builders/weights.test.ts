@@ -52,10 +52,21 @@ describe('weights cache PVC', () => {
     });
   });
 
-  it('applies only metadata when joining a cache another deployment made', () => {
-    const pvc = weightsPvc({ cr: aPixtralDeployment(), config: anOperatorConfig() }, { join: true });
-    expect(pvc).not.toHaveProperty('spec');
-    expect(pvc.metadata!.ownerReferences).toHaveLength(1);
+  it('re-applies the live spec when the cache exists, whatever this deployment would ask for', () => {
+    const live = weightsPvc({ cr: aPixtralDeployment(), config: anOperatorConfig() });
+    live.spec!.storageClassName = 'standard';
+    const joining = aPixtralDeployment(
+      { weights: { size: '100Gi', storageClassName: 'other' } },
+      { name: 'b', uid: PVC_UID },
+    );
+    const pvc = weightsPvc({ cr: joining, config: anOperatorConfig() }, live);
+    expect(pvc.spec).toEqual({
+      accessModes: ['ReadWriteMany'],
+      resources: { requests: { storage: '25Gi' } },
+      storageClassName: 'standard',
+      volumeMode: 'Filesystem',
+    });
+    expect(pvc.metadata!.ownerReferences!.map((o) => o.name)).toEqual(['b']);
   });
 });
 

@@ -53,15 +53,21 @@ export function weightsVolumeSize(cr: PixtralDeployment, model: CatalogModel): s
 
 /**
  * The shared PVC as `cr` applies it (under `weightsFieldManager`), with a non-controller owner
- * reference to `cr`. `options.join`: the PVC already exists (made by another deployment), so only
- * the metadata is applied. A joining deployment may ask for another size or storage class, and
- * applying those would conflict with the creator's fields or hit immutable ones; the cache that
- * exists is used as it is.
+ * reference to `cr`. `live` is the PVC as it exists, if it does: then its spec values are applied
+ * as they are. Server-side apply lets every manager co-own a field when they apply the same
+ * value, so a deployment joining a cache never conflicts with the creator's size or class (and
+ * never tries to change immutable fields), and no manager ever drops the spec it applied before
+ * (dropping it would make the server try to remove the fields). Without `live`, the size is
+ * `spec.weights.size` or the catalog's, the class the spec's or the config's.
  */
-export function weightsPvc(input: BuildInput, options: { join?: boolean } = {}): V1PersistentVolumeClaim {
+export function weightsPvc(input: BuildInput, live?: V1PersistentVolumeClaim): V1PersistentVolumeClaim {
   const { cr, config } = input;
   const model = catalogModel(cr);
-  const storageClassName = cr.spec.weights?.storageClassName ?? config.weights.storageClassName;
+  const liveSpec = live?.spec;
+  const storageClassName = liveSpec
+    ? liveSpec.storageClassName
+    : (cr.spec.weights?.storageClassName ?? config.weights.storageClassName);
+  const storage = liveSpec?.resources?.requests?.storage ?? weightsVolumeSize(cr, model);
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
@@ -75,16 +81,12 @@ export function weightsPvc(input: BuildInput, options: { join?: boolean } = {}):
       }),
       ownerReferences: [ownerReference(cr, false)],
     },
-    ...(options.join
-      ? {}
-      : {
-          spec: {
-            accessModes: [...config.weights.accessModes],
-            resources: { requests: { storage: weightsVolumeSize(cr, model) } },
-            ...(storageClassName ? { storageClassName } : {}),
-            volumeMode: 'Filesystem',
-          },
-        }),
+    spec: {
+      accessModes: [...(liveSpec?.accessModes ?? config.weights.accessModes)],
+      resources: { requests: { storage: normalizeQuantity(storage) } },
+      ...(storageClassName ? { storageClassName } : {}),
+      volumeMode: liveSpec?.volumeMode ?? 'Filesystem',
+    },
   } as V1PersistentVolumeClaim;
 }
 
