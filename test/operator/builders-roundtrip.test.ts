@@ -4,6 +4,8 @@ import {
   type DesiredChildren,
   desiredChildren,
   normalizeQuantity,
+  REPLICAS_HANDOFF_MANAGER,
+  replicasHandoff,
 } from '../../operator/src/builders/index.ts';
 import { type OperatorConfig, parseOperatorConfig } from '../../operator/src/config.ts';
 import { Rest } from '../api/rest.ts';
@@ -268,5 +270,23 @@ describe('built children through a real API server (server-side apply, dryRun=Al
       (c: { resources: { requests: { cpu: string } } }) => c.resources.requests.cpu,
     );
     expect(quantities.map((q) => normalizeQuantity(q))).toEqual(stored);
+  });
+
+  it('keeps live replicas when a fixed-size deployment becomes autoscaled, through the hand-off', async () => {
+    const fixed = await childrenOf({ minSize: 2, maxSize: 2 }, 'grows');
+    await apply(fixed.deployment, { dryRun: false });
+    const cr = aPixtralDeployment(
+      { minSize: 2, maxSize: 5 },
+      { name: 'grows', namespace, uid: fixed.deployment.metadata!.ownerReferences![0]!.uid },
+    );
+    const scaled = desiredChildren({ cr, config, uuid: 'x' }).deployment;
+    expect(scaled.spec).not.toHaveProperty('replicas');
+    // Without the hand-off the server drops the field the operator alone owned, and defaults it to 1.
+    expect((await apply(scaled)).spec.replicas).toBe(1);
+    await apply(replicasHandoff({ cr, config }, 2), {
+      dryRun: false,
+      fieldManager: REPLICAS_HANDOFF_MANAGER,
+    });
+    expect((await apply(scaled)).spec.replicas).toBe(2);
   });
 });

@@ -5,7 +5,7 @@ import {
   aPixtralDeployment,
   FIXTURE_UID,
 } from '../../../test/fixtures/pixtral-deployment.ts';
-import { CONFIG_HASH_ANNOTATION, deployment } from './deployment.ts';
+import { CONFIG_HASH_ANNOTATION, deployment, replicasHandoff } from './deployment.ts';
 
 const build = (spec: Parameters<typeof aPixtralDeployment>[0] = {}, config = anOperatorConfig()) =>
   deployment({ cr: aPixtralDeployment(spec), config });
@@ -158,6 +158,15 @@ describe('serving Deployment', () => {
     expect(build({ minSize: 2, maxSize: 2 }).spec!.replicas).toBe(2);
     expect(build({ minSize: 0, maxSize: undefined }).spec!.replicas).toBe(0);
     expect(build({ minSize: 1, maxSize: 3 }).spec).not.toHaveProperty('replicas');
+  });
+
+  it('hands replicas to the autoscaler with an object naming only the live count', () => {
+    expect(replicasHandoff({ cr: aPixtralDeployment(), config: anOperatorConfig() }, 3)).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'vision-pixtral', namespace: 'team-a' },
+      spec: { replicas: 3 },
+    });
   });
 
   it('rolls without asking for more GPUs (maxSurge 0) unless configured', () => {

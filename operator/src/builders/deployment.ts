@@ -213,3 +213,23 @@ export function deployment(input: BuildInput): V1Deployment {
     },
   } as V1Deployment;
 }
+
+/** Field manager that keeps `spec.replicas` owned while the operator hands it to the autoscaler. */
+export const REPLICAS_HANDOFF_MANAGER = 'pixtral-operator-replicas-handoff';
+
+/**
+ * When a fixed-size deployment becomes autoscaled, the applied Deployment stops naming
+ * `spec.replicas`; were the operator its only manager, server-side apply would remove the field
+ * and the server would default it to 1, dropping live replicas. Applying this object first under
+ * `REPLICAS_HANDOFF_MANAGER`, with the live count, keeps the field co-owned so it survives until
+ * the autoscaler writes it (Kubernetes' documented ownership hand-off for HPAs).
+ */
+export function replicasHandoff(input: BuildInput, liveReplicas: number): V1Deployment {
+  const { cr } = input;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: workloadName(cr), namespace: cr.metadata.namespace! },
+    spec: { replicas: liveReplicas },
+  } as V1Deployment;
+}

@@ -28,7 +28,14 @@ import { service } from './service.ts';
 import type { NodePool, ScaledObject } from './types.ts';
 import { weightsFieldManager, weightsJob, weightsPvc } from './weights.ts';
 
-export { autoscaled, deployment, maxReplicas, servingPodSpec } from './deployment.ts';
+export {
+  autoscaled,
+  deployment,
+  maxReplicas,
+  REPLICAS_HANDOFF_MANAGER,
+  replicasHandoff,
+  servingPodSpec,
+} from './deployment.ts';
 export { endpointUrls, ingress, publicHost } from './ingress.ts';
 export { ownerReference, selectorLabels, standardLabels } from './labels.ts';
 export * from './names.ts';
