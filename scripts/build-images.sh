@@ -30,6 +30,9 @@ VERSION=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' package.json)
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=$ROOT/.cache/images
 mkdir -p "$CACHE" "$ROOT/.cache/docker"
+# Test files build images in parallel: one build at a time (the base image and dockerd are shared).
+exec 9>"$CACHE/.lock"
+flock 9
 DOCKERD_LOG=${DOCKERD_LOG:-$ROOT/.cache/docker/dockerd.log}
 # The docker CLI may be newer than the distribution's daemon and lack the buildx plugin; the
 # classic builder needs neither and supports everything our Dockerfiles use.

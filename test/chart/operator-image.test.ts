@@ -44,7 +44,16 @@ describe.skipIf(unavailable !== undefined)('operator image running as the chart 
     const kc = cluster.kubeConfig();
     namespace = await freshNamespace(kc, 'operator-image');
     users = await freshNamespace(kc, 'operator-image-users');
-    const install = await helm(['install', release, CHART, '-n', namespace]);
+    // One watched namespace: the shared cluster's other tests run operators of their own.
+    const install = await helm([
+      'install',
+      release,
+      CHART,
+      '-n',
+      namespace,
+      '--set',
+      `watchNamespace=${users}`,
+    ]);
     if (install.code !== 0) throw new Error(`helm install failed: ${install.stderr}`);
   }, 600_000);
 
