@@ -11,10 +11,12 @@ import type { Logger } from 'pino';
 import { KeyStore } from './auth.ts';
 import { checkContentType, readJsonBody } from './body.ts';
 import { parseConfig, type SidecarConfig, type SidecarConfigInput } from './config.ts';
+import { Drain } from './drain.ts';
 import { ApiError } from './errors.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
 import { createMetrics, type RouteLabel, routeOf, type SidecarMetrics } from './metrics.ts';
 import type { RequestPreparer } from './prepare.ts';
+import { internalError, methodNotAllowed, notFound, shuttingDown, unauthorized } from './refusals.ts';
 import { Relay } from './relay.ts';
 import { checkModel, validateChatRequest } from './schema.ts';
 import { Upstream, upstreamError } from './upstream.ts';
@@ -66,16 +68,6 @@ interface RequestContext {
   relay?: Relay;
 }
 
-const UNAUTHORIZED = (): ApiError =>
-  new ApiError({
-    status: 401,
-    type: 'invalid_request_error',
-    reason: 'unauthorized',
-    code: 'invalid_api_key',
-    message: 'Missing or invalid API key. Send it as "Authorization: Bearer <key>".',
-    headers: { 'www-authenticate': 'Bearer' },
-  });
-
 const clientGone = (): Error =>
   Object.assign(new Error('The client closed the connection'), { name: 'AbortError' });
 
@@ -115,10 +107,7 @@ export async function createSidecar(
   let requestCount = 0;
   const mapUpstreamError = (error: unknown): ApiError => upstreamError(error, retryAfter);
   const created = Math.floor(Date.now() / 1000);
-  const active = new Set<Relay>();
-  let draining = false;
-  // Set first on shutdown: /health fails while requests are still served.
-  let notReady = false;
+  const drain = new Drain();
 
   const sendJson = (
     res: ServerResponse,
@@ -127,7 +116,7 @@ export async function createSidecar(
     headers: Record<string, string> = {},
   ): void => {
     const text = JSON.stringify(body);
-    if (draining) headers.connection = 'close';
+    if (drain.draining) headers.connection = 'close';
     res.writeHead(status, {
       ...headers,
       'content-type': 'application/json',
@@ -146,12 +135,7 @@ export async function createSidecar(
       apiError = error;
     } else {
       logger.error({ err: error, requestId: log.requestId }, 'Failed to handle request');
-      apiError = new ApiError({
-        status: 500,
-        type: 'server_error',
-        reason: 'internal',
-        message: 'Internal error.',
-      });
+      apiError = internalError();
     }
     log.reason = apiError.reason;
     const code = (apiError.cause as { code?: unknown } | undefined)?.code;
@@ -166,19 +150,17 @@ export async function createSidecar(
   const authenticate = (req: IncomingMessage, log: RequestLog): void => {
     if (keys === undefined) return;
     const result = keys.check(req.headers.authorization);
-    if (result === null) throw UNAUTHORIZED();
+    if (result === null) throw unauthorized();
     log.keyId = result.keyId;
   };
 
   // Chat requests in any stage (body, preparer, queue, relay); shutdown waits for them.
-  let chatsInFlight = 0;
   const chat = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
-    chatsInFlight++;
+    drain.enter();
     try {
       await chatStages(req, res, ctx);
     } finally {
-      chatsInFlight--;
-      if (chatsInFlight === 0) onIdle?.();
+      drain.leave();
     }
   };
   const chatStages = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
@@ -201,13 +183,13 @@ export async function createSidecar(
       const running = new Relay(res, mapUpstreamError);
       ctx.relay = running;
       const sent = performance.now();
-      if (draining) res.setHeader('connection', 'close');
+      if (drain.draining) res.setHeader('connection', 'close');
       upstream.dispatchChat(JSON.stringify(prepared.request), log.requestId, running);
-      active.add(running);
+      drain.relays.add(running);
       try {
         log.outcome = await running.done;
       } finally {
-        active.delete(running);
+        drain.relays.delete(running);
       }
       if (running.failure !== undefined) log.upstreamError = running.failure;
       if (running.headersAt > 0) {
@@ -237,7 +219,7 @@ export async function createSidecar(
   };
 
   const health = async (res: ServerResponse): Promise<void> => {
-    if (notReady) return sendJson(res, 503, { status: 'shutting down' });
+    if (drain.notReady) return sendJson(res, 503, { status: 'shutting down' });
     const ok = await upstream.healthy();
     sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'model server not ready' });
   };
@@ -274,16 +256,8 @@ export async function createSidecar(
     });
     const method = req.method;
     const fail = (error: unknown): void => sendError(res, error, log);
-    if (draining && route !== 'health' && route !== 'metrics') {
-      fail(
-        new ApiError({
-          status: 503,
-          type: 'service_unavailable_error',
-          reason: 'shutting_down',
-          message: 'The server is shutting down. Retry on another replica.',
-          headers: { 'retry-after': retryAfter, connection: 'close' },
-        }),
-      );
+    if (drain.draining && route !== 'health' && route !== 'metrics') {
+      fail(shuttingDown(retryAfter));
       return;
     }
     try {
@@ -299,25 +273,9 @@ export async function createSidecar(
           res.end(text);
         }, fail);
       } else if (route !== 'other') {
-        const allow = route === 'chat_completions' ? 'POST' : 'GET';
-        fail(
-          new ApiError({
-            status: 405,
-            type: 'invalid_request_error',
-            reason: 'method_not_allowed',
-            message: `Use ${allow} for this path.`,
-            headers: { allow },
-          }),
-        );
+        fail(methodNotAllowed(route === 'chat_completions' ? 'POST' : 'GET'));
       } else {
-        fail(
-          new ApiError({
-            status: 404,
-            type: 'not_found_error',
-            reason: 'not_found',
-            message: 'Unknown path.',
-          }),
-        );
+        fail(notFound());
       }
     } catch (error) {
       fail(error);
@@ -356,52 +314,17 @@ export async function createSidecar(
   const port = (server.address() as AddressInfo).port;
   logger.info({ port, upstream: config.upstreamUrl, auth: keys !== undefined }, 'Started sidecar');
 
-  let onIdle: (() => void) | undefined;
-  let shuttingDown: Promise<void> | undefined;
-  const shutdown = (graceMs = config.shutdownGraceMs): Promise<void> => {
-    shuttingDown ??= (async () => {
-      const deadline = performance.now() + graceMs;
-      // Endpoint removal races SIGTERM (kubernetes/kubernetes#106476): keep serving while
-      // readiness fails, so connections still routed here are not refused.
-      const delayMs = Math.min(config.shutdownDelayMs, graceMs);
-      notReady = true;
-      if (delayMs > 0) {
-        logger.info({ delayMs }, 'Failing readiness before draining');
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-      }
-      draining = true;
-      logger.info({ inFlight: chatsInFlight, graceMs }, 'Draining for shutdown');
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // server.close() reaps idle keep-alive sockets only once; sockets that turn idle after
-      // a drained request would otherwise linger until keepAliveTimeout.
-      const sweep = setInterval(() => server.closeIdleConnections(), 50);
-      server.closeIdleConnections();
-      if (chatsInFlight > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
-          onIdle = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-      const cut = new ApiError({
-        status: 503,
-        type: 'service_unavailable_error',
-        reason: 'shutting_down',
-        message: 'The server shut down before the answer was complete.',
-      });
-      if (active.size > 0) logger.warn({ cut: active.size }, 'Cut requests at the shutdown deadline');
-      for (const running of active) running.interrupt(cut);
-      clearInterval(sweep);
-      server.closeAllConnections();
-      keys?.close();
-      await closed;
-      await upstream.close();
-      logger.info('Stopped sidecar');
-    })();
-    return shuttingDown;
-  };
+  const shutdown = (graceMs = config.shutdownGraceMs): Promise<void> =>
+    drain.run({
+      server,
+      logger,
+      graceMs,
+      delayMs: config.shutdownDelayMs,
+      release: async () => {
+        keys?.close();
+        await upstream.close();
+      },
+    });
 
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   return {
