@@ -44,8 +44,8 @@ export const SidecarConfigSchema = z
       .default(64 * 1024 * 1024),
     /** HEADERS_TIMEOUT_MS: time a client has to send all request headers, in ms (Slowloris). Default 10000. */
     headersTimeoutMs: ms.default(10_000),
-    /** REQUEST_TIMEOUT_MS: time a client has to send the whole request, body included, in ms. Default 60000. */
-    requestTimeoutMs: ms.default(60_000),
+    /** REQUEST_TIMEOUT_MS: time a client has to send the whole request, body included, in ms; sized for a full body (MAX_BODY_BYTES) on a slow link. Default 120000. */
+    requestTimeoutMs: ms.default(120_000),
     /** IDLE_TIMEOUT_MS: a socket with no traffic either way for this long is closed, in ms. Default 300000. */
     idleTimeoutMs: ms.default(300_000),
     /** KEEP_ALIVE_TIMEOUT_MS: idle keep-alive time; must outlast the load balancer's idle timeout (often 60 s). Default 75000. */
