@@ -92,4 +92,15 @@ describe('streams', () => {
     expect((await stream.ended).status).toBe(200);
     expect(stub.received[0]?.completed).toBe(true);
   });
+
+  it('cuts a client that stops reading once the socket has been idle too long', async () => {
+    rig = await startRig({ config: { idleTimeoutMs: 500 }, stub: { tokens: 100_000, tokenIntervalMs: 0 } });
+    const stream = openStream(rig, streamBody);
+    stream.ended.catch(() => {});
+    await stream.firstChunk;
+    stream.req.socket?.pause();
+    const stub = rig.stub;
+    await eventually(() => expect(stub.received[0]?.aborted).toBe(true), 10_000);
+    expect(stub.received[0]?.completed).toBe(false);
+  });
 });
