@@ -18,10 +18,13 @@ export const Options = z.object({
   hubUrl: z.url({ protocol: /^https?$/ }).default('https://huggingface.co'),
   /** `--token-file` (`HF_TOKEN_FILE`): a file holding the hub token (mounted from a Secret). Optional. */
   tokenFile: z.string().min(1).optional(),
-  /** `--parallelism`: at most this many range requests per large file at once. Default 4, 1 = one stream. */
+  /** `--parallelism`: at most this many range requests per large file at once. Default 4; 1 = one at a time. */
   parallelism: z.coerce.number().int().min(1).max(32).default(4),
-  /** `--min-segment-size` (bytes): files of at least twice this size are split into parallel ranges. Default 64 MiB. */
-  minSegmentSize: z.coerce
+  /**
+   * `--segment-size` (bytes, >= 1 MiB): files of at least twice this size are fetched as ranges of this
+   * size, `parallelism` at a time, when the server supports Range. Default 64 MiB.
+   */
+  segmentSize: z.coerce
     .number()
     .int()
     .min(1 * MiB)
@@ -48,7 +51,7 @@ const FLAGS = {
   'hub-url': { env: 'HF_ENDPOINT' },
   'token-file': { env: 'HF_TOKEN_FILE' },
   parallelism: { env: 'PROVISION_PARALLELISM' },
-  'min-segment-size': { env: 'PROVISION_MIN_SEGMENT_SIZE' },
+  'segment-size': { env: 'PROVISION_SEGMENT_SIZE' },
   'progress-interval': { env: 'PROVISION_PROGRESS_INTERVAL' },
   'stall-timeout': { env: 'PROVISION_STALL_TIMEOUT' },
   retries: { env: 'PROVISION_RETRIES' },

@@ -71,13 +71,11 @@ export function frontier(state: PartialState): number {
   return state.size;
 }
 
-/** Splits `[0, size)` into `count` adjacent segments of nearly equal size (1 MiB aligned). */
-export function splitSegments(size: number, count: number): Segment[] {
-  const align = 1024 * 1024;
-  const step = Math.ceil(size / count / align) * align;
+/** Splits `[0, size)` into adjacent segments of `segmentSize` bytes (the last one shorter). */
+export function splitSegments(size: number, segmentSize: number): Segment[] {
   const segments: Segment[] = [];
-  for (let start = 0; start < size; start += step)
-    segments.push({ start, end: Math.min(size, start + step), done: 0 });
+  for (let start = 0; start < size; start += segmentSize)
+    segments.push({ start, end: Math.min(size, start + segmentSize), done: 0 });
   return segments;
 }
 

@@ -96,7 +96,7 @@ export async function provision(
           token: spec.source.kind === 'hub' ? token : undefined,
           target,
           parallelism: options.parallelism,
-          minSegmentSize: options.minSegmentSize,
+          segmentSize: options.segmentSize,
           retry: { retries: options.retries, baseDelayMs: options.retryBaseDelay * 1000, maxDelayMs: 60_000 },
           progress,
           log,
