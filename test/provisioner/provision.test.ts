@@ -88,6 +88,9 @@ describe('provision-weights', () => {
     expect(Object.keys(progress[0]!)).toEqual(
       expect.arrayContaining(['bytes', 'totalBytes', 'percent', 'rateBytesPerSecond', 'etaSeconds']),
     );
+    // Neither the token nor the store's signed query string reaches the logs.
+    expect(JSON.stringify(run.lines)).not.toContain(TOKEN);
+    expect(JSON.stringify(run.lines)).not.toContain('X-Amz-Signature');
     const last = run.lines.at(-1)!;
     expect(last.msg).toMatch(/^Provisioned mistral\/pixtral-12b-2409:bf16: 3 files/);
     expect(last.transferredBytes).toBe(files.reduce((sum, f) => sum + f.size, 0));
@@ -156,6 +159,18 @@ describe('provision-weights', () => {
     expect(resumed.every((r) => r.ifRange === `"${big().sha256}"`)).toBe(true);
     // At most the bytes sitting in buffers at each cut are fetched twice.
     expect(hub.bytesServed.get(BIG_FILE)).toBeLessThan(big().size + 4 * 1024 * 1024);
+  });
+
+  it('falls back to one stream when the server ignores Range', async () => {
+    const ws = await freshWorkspace('no-range');
+    hub.faults = { ignoreRange: true };
+    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: TOKEN });
+
+    expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
+    await expectVerifiedCopy(ws.target);
+    const bigRequests = hub.requests.filter((r) => r.server === 'store' && r.path.includes(big().sha256));
+    // The one-byte probe (answered with the whole file, dropped), then one plain GET.
+    expect(bigRequests.map((r) => r.range)).toEqual(['bytes=0-0', undefined]);
   });
 
   it('cuts and retries a response that stalls longer than the stall timeout', async () => {
