@@ -52,6 +52,8 @@ export interface HubServer {
   mirrorUrl: string;
   faults: Faults;
   requests: SeenRequest[];
+  /** Most store responses with a body in progress at once. */
+  maxConcurrent: number;
   /** Body bytes sent, per file name. */
   bytesServed: Map<string, number>;
   /** Total body bytes sent for all files. */
@@ -77,11 +79,13 @@ export async function startHub(
     mirrorUrl: '',
     faults: {},
     requests: [],
+    maxConcurrent: 0,
     bytesServed: new Map(),
     totalServed: () => [...state.bytesServed.values()].reduce((a, b) => a + b, 0),
     resetStats: () => {
       state.requests.length = 0;
       state.bytesServed.clear();
+      state.maxConcurrent = 0;
     },
     close: async () => {
       for (const server of [hub, store]) {
@@ -123,6 +127,7 @@ export async function startHub(
       .end();
   });
 
+  let active = 0;
   const store = createServer((req, res) => {
     seen('store', req);
     const path = new URL(req.url ?? '/', 'http://store').pathname;
@@ -140,6 +145,9 @@ export async function startHub(
       res.writeHead(500).end('injected failure');
       return;
     }
+    active++;
+    state.maxConcurrent = Math.max(state.maxConcurrent, active);
+    res.on('close', () => active--);
     void serveBytes(state, file, req, res);
   });
 

@@ -161,6 +161,25 @@ describe('provision-weights', () => {
     expect(hub.bytesServed.get(BIG_FILE)).toBeLessThan(big().size + 4 * 1024 * 1024);
   });
 
+  it('adds parallel range connections while each one adds throughput (a CDN with per-connection limits)', async () => {
+    const ws = await freshWorkspace('parallel');
+    hub.faults = { rateBytesPerSecond: 32 * 1024 * 1024 };
+    const run = await runProvisioner(
+      specFor(hub, files),
+      testArgs(hub, ws, ['--segment-size', String(16 * 1024 * 1024)]),
+      {
+        HF_TOKEN: TOKEN,
+      },
+    );
+
+    expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
+    await expectVerifiedCopy(ws.target);
+    expect(hub.maxConcurrent).toBeGreaterThanOrEqual(3);
+    expect(
+      run.lines.filter((l) => l.msg === 'Changed the number of connections').map((l) => l.connections),
+    ).toContain(3);
+  });
+
   it('falls back to one stream when the server ignores Range', async () => {
     const ws = await freshWorkspace('no-range');
     hub.faults = { ignoreRange: true };

@@ -28,10 +28,12 @@ import {
 } from './partial.ts';
 import type { Progress } from './progress.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
+import { runSegmentPool } from './segment-pool.ts';
 import { SegmentWriter } from './segment-writer.ts';
 import type { ModelFile } from './spec.ts';
 
 const STATE_SAVE_MS = 1000;
+const RAMP_MS = 1000;
 const BACKGROUND_SYNC_BYTES = 128 * 1024 * 1024;
 const MAX_RESTARTS = 2;
 
@@ -153,38 +155,39 @@ async function fetchSegments(
   const saver = new StateSaver(paths);
   await saver.save(state);
   const timer = setInterval(() => void saver.save(state), STATE_SAVE_MS);
-  // One failed range stops the others: no point fetching the rest of a file that is being given up.
   const stop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
   const segmentCtx = { ...ctx, signal };
-  // Workers take segments in file order, so the contiguous prefix (what the hash can consume) trails
-  // the download by at most `parallelism` segments. With one segment per worker, as first written,
-  // all segments finished together and the whole file after the first segment was left to hash in
-  // the tail: 0.76x of sha256sum at parallelism 4 against 0.91x at 1 (bench/provisioner.ts).
-  let next = 0;
-  const worker = async () => {
-    for (let segment = state.segments[next++]; segment !== undefined; segment = state.segments[next++]) {
-      const current = segment;
-      await withRetry(() => fetchSegment(segmentCtx, file, state, current, handle, onWritten), {
-        policy: ctx.retry,
-        signal,
-        progress: () => current.done,
-        onRetry: (err, failures, delayMs) => logRetry(ctx, file, err, failures, delayMs),
-      });
-    }
-  };
   try {
-    const workers = Math.min(ctx.parallelism, state.segments.length);
-    const results = await Promise.allSettled(
-      Array.from({ length: workers }, () =>
-        worker().catch((err: unknown) => {
+    let written = doneBytes(state);
+    await runSegmentPool({
+      segments: state.segments,
+      parallelism: ctx.parallelism,
+      rampMs: RAMP_MS,
+      bytes: () => written,
+      onResize: (connections) =>
+        ctx.log.info({ file: file.name, connections }, 'Changed the number of connections'),
+      fetch: (segment) =>
+        withRetry(
+          () =>
+            fetchSegment(segmentCtx, file, state, segment, handle, (bytes) => {
+              written += bytes;
+              onWritten(bytes);
+            }),
+          {
+            policy: ctx.retry,
+            signal,
+            progress: () => segment.done,
+            onRetry: (err, failures, delayMs) => logRetry(ctx, file, err, failures, delayMs),
+          },
+        ).catch((err: unknown) => {
+          // One failed segment stops the others: no point fetching the rest of a file being given up.
           stop.abort(err);
           throw err;
         }),
-      ),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) throw ctx.signal.aborted ? (ctx.signal.reason ?? failed.reason) : failed.reason;
+    });
+  } catch (err) {
+    throw ctx.signal.aborted ? (ctx.signal.reason ?? err) : err;
   } finally {
     clearInterval(timer);
     await saver.save(state);
