@@ -167,17 +167,17 @@ async function fetchSegments(
       bytes: () => written,
       onResize: (connections) =>
         ctx.log.info({ file: file.name, connections }, 'Changed the number of connections'),
-      fetch: (segment) =>
+      fetch: (run) =>
         withRetry(
           () =>
-            fetchSegment(segmentCtx, file, state, segment, handle, (bytes) => {
+            fetchRun(segmentCtx, file, state, run, handle, (bytes) => {
               written += bytes;
               onWritten(bytes);
             }),
           {
             policy: ctx.retry,
             signal,
-            progress: () => segment.done,
+            progress: () => run.reduce((sum, s) => sum + s.done, 0),
             onRetry: (err, failures, delayMs) => logRetry(ctx, file, err, failures, delayMs),
           },
         ).catch((err: unknown) => {
@@ -220,23 +220,30 @@ function checkTotal(file: ModelFile, opened: OpenedBody): void {
   }
 }
 
-/** Fetches the rest of one segment: Range from where it stopped, If-Range on the recorded ETag. */
-async function fetchSegment(
+/**
+ * Fetches the rest of a run of adjacent segments in one request (Range from where the first unfinished
+ * one stopped to the run's end, If-Range on the recorded ETag), writing each segment's part through
+ * its own SegmentWriter as the stream crosses segment boundaries.
+ */
+async function fetchRun(
   ctx: DownloadContext,
   file: ModelFile,
   state: PartialState,
-  segment: Segment,
+  run: Segment[],
   handle: FileHandle,
   onWritten: (bytes: number) => void,
 ): Promise<void> {
+  let index = run.findIndex((s) => s.start + s.done < s.end);
+  let segment = run[index];
+  if (segment === undefined) return;
   let position = segment.start + segment.done;
-  if (position >= segment.end) return;
+  const end = run.at(-1)!.end;
   const ranged = state.segments.length > 1 || position > 0;
   let opened: OpenedBody;
   try {
     opened = await openBody(
       ctx.dispatcher,
-      request(ctx, ranged ? { start: position, end: segment.end } : undefined, state.etag),
+      request(ctx, ranged ? { start: position, end } : undefined, state.etag),
     );
   } catch (err) {
     throw classifyError(err, `Request for ${file.name}`);
@@ -267,18 +274,29 @@ async function fetchSegment(
   }
   state.etag ??= opened.etag;
 
-  const writer = new SegmentWriter(handle, segment, file.name, onWritten);
+  let writer = new SegmentWriter(handle, segment, file.name, onWritten);
   try {
-    for await (const chunk of opened.body as AsyncIterable<Buffer>) {
-      if (position + chunk.length > segment.end) {
+    for await (const received of opened.body as AsyncIterable<Buffer>) {
+      if (position + received.length > end) {
         throw new ProvisionError(
           'SizeMismatch',
           'terminal',
           `${file.name}: the server sent more bytes than the catalog size`,
         );
       }
-      position += chunk.length;
-      await writer.push(chunk);
+      let chunk = received;
+      while (chunk.length > 0) {
+        const part =
+          chunk.length <= segment.end - position ? chunk : chunk.subarray(0, segment.end - position);
+        position += part.length;
+        await writer.push(part);
+        chunk = chunk.subarray(part.length);
+        if (position === segment.end && index < run.length - 1) {
+          await writer.finish();
+          segment = run[++index]!;
+          writer = new SegmentWriter(handle, segment, file.name, onWritten);
+        }
+      }
     }
   } catch (err) {
     discard(opened.body);
@@ -287,11 +305,11 @@ async function fetchSegment(
     // What arrived is good data even if the connection then broke: keep it for the retry.
     await writer.finish();
   }
-  if (position < segment.end) {
+  if (position < end) {
     throw new ProvisionError(
       'NetworkError',
       'transient',
-      `Download of ${file.name}: the connection closed at byte ${position} of ${segment.end}`,
+      `Download of ${file.name}: the connection closed at byte ${position} of ${end}`,
     );
   }
 }
