@@ -44,17 +44,20 @@ export async function startLocalCluster(
     'No cluster given: starting a local control plane with simulated GPU nodes (first run builds the Kubernetes binaries)',
   );
   const harness = await import('../../test/harness/index.ts');
-  const cp = await harness.startControlPlane({ full: true, verbose: false });
+  const crd = join(ROOT, 'crds', 'inference.pixtral.dev_pixtraldeployments.yaml');
+  const cp = await harness.startControlPlane({ full: true, verbose: false, crds: [crd] });
   try {
-    log.info({ kubeconfig: cp.kubeconfigPath, server: cp.apiServerUrl }, 'Started local control plane');
+    log.info(
+      { kubeconfig: cp.kubeconfigPath, server: cp.apiServerUrl },
+      'Started local control plane with the PixtralDeployment CRD',
+    );
     const kc = cp.kubeConfig();
-    await harness.installCrds(kc, [join(ROOT, 'crds', 'inference.pixtral.dev_pixtraldeployments.yaml')]);
-    log.info('Installed the PixtralDeployment CRD');
     const nodes = [
       ...(await harness.createGpuNodes(kc, 'H100', 2, { prefix: 'h100' })),
       ...(await harness.createGpuNodes(kc, 'H100-2', 1, { prefix: 'h100x2' })),
+      ...(await harness.createCpuNodes(kc, 1)),
     ];
-    log.info({ nodes }, 'Created simulated GPU nodes');
+    log.info({ nodes }, 'Created simulated nodes (GPU nodes for serving, a CPU node for weights Jobs)');
     // No storage provisioner runs locally: static volumes stand in for the weights caches.
     await harness.createVolumes(kc, 4);
     log.info('Created 4 static volumes for weights caches');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Agent, fetch } from 'undici';
 import { type BinaryPaths, findBinaries } from './binaries.ts';
+import { installCrds } from './crds.ts';
 import { kubeconfigYaml, type Pki, writePki } from './pki.ts';
 import { Component, freePort, startWatchdog, tail, trackFolder, untrackFolder } from './processes.ts';
 
@@ -33,6 +34,12 @@ export interface ControlPlaneOptions {
   auditLog?: boolean;
   /** The API server's watch cache; off makes watches from a compacted revision answer 410. Default true. */
   watchCache?: boolean;
+  /**
+   * CRD files to install once the API server is up and before the controller manager starts, as on
+   * a long-running cluster: the garbage collector only learns new resources on its 30 s discovery
+   * resync, so a CRD installed later leaves owned children uncollected for up to a minute or two.
+   */
+  crds?: string[];
   /** Print what starts to stderr. Default true. */
   verbose?: boolean;
 }
@@ -230,6 +237,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     };
     await startApiServer();
 
+    if (options.crds?.length) {
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfigPath);
+      say(`installing ${options.crds.length} CRD file(s)`);
+      await installCrds(kc, options.crds);
+    }
     const insecure = new Agent({ connect: { rejectUnauthorized: false } });
     const healthz = (port: number) => async () =>
       (await fetch(`https://127.0.0.1:${port}/healthz`, { dispatcher: insecure })).ok;
@@ -250,6 +263,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         `--cluster-signing-cert-file=${pki.caCert}`,
         `--cluster-signing-key-file=${pki.caKey}`,
         '--controllers=*',
+        ...(process.env.KCM_VERBOSITY ? [`--v=${process.env.KCM_VERBOSITY}`] : []),
         '--node-monitor-grace-period=50s',
       ]);
       components.push(kcm);

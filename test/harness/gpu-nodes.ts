@@ -89,3 +89,54 @@ export async function deleteNodes(kc: KubeConfig, names: string[]): Promise<void
   const core = kc.makeApiClient(CoreV1Api);
   await Promise.all(names.map((name) => core.deleteNode({ name }).catch(() => undefined)));
 }
+
+/**
+ * Creates `count` kwok-managed CPU nodes (no GPU, no taint, instance type `cpu-32`), where pods
+ * without GPU tolerations run (the weights Job, the operator itself), and waits until Ready.
+ */
+export async function createCpuNodes(
+  kc: KubeConfig,
+  count: number,
+  options: { prefix?: string } = {},
+): Promise<string[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const prefix = options.prefix ?? 'cpu';
+  const names = Array.from({ length: count }, () => `${prefix}-${randomBytes(3).toString('hex')}`);
+  const resources = { cpu: '32', memory: '128Gi', pods: '110', 'ephemeral-storage': '1Ti' };
+  await Promise.all(
+    names.map((name) =>
+      core.createNode({
+        body: {
+          apiVersion: 'v1',
+          kind: 'Node',
+          metadata: {
+            name,
+            annotations: { 'kwok.x-k8s.io/node': 'fake' },
+            labels: {
+              'kubernetes.io/hostname': name,
+              'kubernetes.io/os': 'linux',
+              'kubernetes.io/arch': 'amd64',
+              type: 'kwok',
+              'node.kubernetes.io/instance-type': 'cpu-32',
+              [FAKE_NODE_LABEL]: 'true',
+            },
+          },
+          spec: {},
+          status: { capacity: resources, allocatable: resources },
+        },
+      }),
+    ),
+  );
+  await eventually(
+    async () => {
+      for (const name of names) {
+        const node = await core.readNode({ name });
+        const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+        if (!ready || node.spec?.taints?.length)
+          throw new Error(`node ${name} is not Ready and schedulable yet`);
+      }
+    },
+    { timeoutMs: 60_000 },
+  );
+  return names;
+}

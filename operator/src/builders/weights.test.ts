@@ -73,18 +73,11 @@ describe('weights cache PVC', () => {
 describe('weights Job', () => {
   const input = { cr: aPixtralDeployment(), config: anOperatorConfig() };
 
-  it('runs the provisioner with the catalog spec into the PVC mount, controlled by the PVC', () => {
+  it('runs the provisioner with the catalog spec into the PVC mount, co-owned by the deployment', () => {
     const job = weightsJob(input, PVC_UID);
     expect(job.metadata!.name).toMatch(/^weights-[0-9a-f]{10}$/);
     expect(job.metadata!.ownerReferences).toEqual([
-      {
-        apiVersion: 'v1',
-        kind: 'PersistentVolumeClaim',
-        name: weightsPvc(input).metadata!.name,
-        uid: PVC_UID,
-        controller: true,
-        blockOwnerDeletion: true,
-      },
+      expect.objectContaining({ kind: 'PixtralDeployment', name: input.cr.metadata.name, controller: false }),
     ]);
     const pod = job.spec!.template.spec!;
     const container = pod.containers[0]!;

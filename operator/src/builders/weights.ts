@@ -102,7 +102,8 @@ export function provisionSpec(model: CatalogModel): string {
 }
 
 /**
- * The Job that fills the cache, controlled by the PVC (`pvcUid` is the live PVC's uid), named
+ * The Job that fills the cache, co-owned (non-controller references, applied under
+ * `weightsFieldManager`) by the deployments that use the cache, like the PVC; named
  * `weights-<hash>` over its spec and owner: an edited template (new image, new revision) makes a
  * new Job instead of hitting immutable fields. backoffLimit is small and there is no TTL: the
  * operator retries slowly with backoff kept in status, and reads the finished Job's outcome.
@@ -174,16 +175,10 @@ export function weightsJob(input: BuildInput, pvcUid: string): V1Job {
         [MODEL_ANNOTATION]: model.name,
         [REVISION_ANNOTATION]: model.weights.revision,
       }),
-      ownerReferences: [
-        {
-          apiVersion: 'v1',
-          kind: 'PersistentVolumeClaim',
-          name: pvcName,
-          uid: pvcUid,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      // Owned like the PVC, by every deployment using it (not by the PVC): the PVC's protection
+      // finalizer keeps it while the finished Job's pod references it, so a Job owned by the PVC
+      // would never be collected and the PVC would stay Terminating for ever.
+      ownerReferences: [ownerReference(cr, false)],
     },
     spec,
   } as V1Job;

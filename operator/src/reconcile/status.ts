@@ -124,8 +124,8 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
       message: w.state === 'provisioning' ? w.message : 'Creating the weights cache',
     });
 
-  // Available
-  const needed = Math.max(1, observed.minReplicas);
+  // Available: minSize 0 (scaled to zero, woken by the autoscaler) needs no ready replica.
+  const needed = observed.minReplicas;
   const available = w.state === 'ready' && readyReplicas >= needed;
   set(
     available

@@ -1,0 +1,17 @@
+/** The kinds the PixtralDeployment controller reads and writes, addressed without discovery. */
+import { API_VERSION, KIND, PLURAL } from './api/pixtral-deployment.ts';
+import { Kinds as CoreKinds, type KindRef } from './runtime/index.ts';
+
+/** Every kind the operator touches. */
+export const Kinds = {
+  ...CoreKinds,
+  PixtralDeployment: { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, namespaced: true },
+  Pod: { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true },
+  ScaledObject: {
+    apiVersion: 'keda.sh/v1alpha1',
+    kind: 'ScaledObject',
+    plural: 'scaledobjects',
+    namespaced: true,
+  },
+  NodePool: { apiVersion: 'karpenter.sh/v1', kind: 'NodePool', plural: 'nodepools', namespaced: false },
+} as const satisfies Record<string, KindRef>;

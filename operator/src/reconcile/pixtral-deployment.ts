@@ -1,0 +1,332 @@
+/**
+ * The PixtralDeployment reconciler: gather from the caches, compute the desired children with
+ * the pure builders, apply them with server-side apply, then compute and write status (style S2).
+ * Level-triggered: it never assumes what happened before, and when the world already matches it
+ * sends no write at all (the Writer skips applies whose fields are already in place).
+ */
+import type {
+  KubernetesObject,
+  V1Deployment,
+  V1Job,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1Secret,
+} from '@kubernetes/client-node';
+import { ConditionType, Reason } from '../api/conditions.ts';
+import type { PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
+import { REPLICAS_HANDOFF_MANAGER, replicasHandoff } from '../builders/deployment.ts';
+import { apiKeysSecretName, type DesiredChildren, desiredChildren } from '../builders/index.ts';
+import { instanceLabel } from '../builders/labels.ts';
+import { findModel } from '../catalog/index.ts';
+import type { OperatorConfig } from '../config.ts';
+import { generateApiKey } from '../keys.ts';
+import { Kinds } from '../kinds.ts';
+import type {
+  EventRecorder,
+  KubeClient,
+  Outcome,
+  ReconcileContext,
+  Reconciler,
+  Writer,
+} from '../runtime/index.ts';
+import { type Informer, isApiError, type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
+import { finalize, NODE_POOL_FINALIZER, syncNodePools } from './finalize.ts';
+import { computeStatus } from './status.ts';
+import { planWeights, weightsDigest } from './weights-state.ts';
+
+/** The caches the reconciler reads (all filled by informers; reconcile never lists the API server). */
+export interface Caches {
+  pixtralDeployments: Informer<PixtralDeployment>;
+  deployments: Informer<V1Deployment>;
+  secrets: Informer<V1Secret>;
+  pvcs: Informer<V1PersistentVolumeClaim>;
+  jobs: Informer<V1Job>;
+  pods: Informer<V1Pod>;
+  /** Caches of every other owned kind, by kind name (Service, Ingress, PodDisruptionBudget, ScaledObject). */
+  owned: Map<string, Informer>;
+  nodePools?: Informer | undefined;
+}
+
+/** What the reconciler needs from the outside world. */
+export interface ReconcilerDeps {
+  caches: Caches;
+  client: KubeClient;
+  writer: Writer;
+  /** A Writer under another field manager (the shared weights PVC's per-CR manager, the replicas hand-off). */
+  writerFor: (fieldManager: string) => Writer;
+  events: EventRecorder;
+  config: OperatorConfig;
+  /** Wall-clock time for status timestamps and backoff. */
+  now: () => Date;
+  /** Whether KEDA's ScaledObject API is served (autoscaling needs it). */
+  kedaInstalled: boolean;
+}
+
+/** Reconciles one PixtralDeployment. */
+export class PixtralDeploymentReconciler implements Reconciler {
+  readonly #d: ReconcilerDeps;
+
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<Outcome> {
+    const { caches, config } = this.#d;
+    const cr = caches.pixtralDeployments.get(key.namespace, key.name);
+    if (!cr) return { kind: 'done' };
+    if (cr.metadata.deletionTimestamp) {
+      await finalize(cr, this.#d, ctx);
+      return { kind: 'done' };
+    }
+    const signal = ctx.signal;
+    const model = findModel(cr.spec.model);
+    if (!model)
+      throw new ReconcileError(
+        'InvalidSpec',
+        resource(cr),
+        'terminal',
+        `PixtralDeployment ${key.namespace}/${key.name}: unknown model ${cr.spec.model}`,
+      );
+    if (config.nodePools.provider === 'karpenter') {
+      await this.#d.writer.ensureFinalizer(Kinds.PixtralDeployment, cr, NODE_POOL_FINALIZER, signal);
+    }
+
+    const apiKeys = await this.#ensureApiKeys(cr, signal);
+
+    // Weights first: the Deployment is created only once the cache is verified, so vLLM never
+    // starts on missing files.
+    const build = (pvc?: V1PersistentVolumeClaim): DesiredChildren =>
+      desiredChildren({ cr, config, uuid: uidOf(cr), userApiKeys: apiKeys, liveWeightsPvc: pvc });
+    let pvc = caches.pvcs.get(key.namespace, build().weightsPvc.metadata!.name!);
+    let desired = build(pvc);
+    const applied = await this.#d
+      .writerFor(desired.weightsFieldManager)
+      .apply(Kinds.PersistentVolumeClaim, desired.weightsPvc, pvc, signal);
+    if (!pvc && applied.object) {
+      pvc = applied.object;
+      desired = build(pvc);
+    }
+    const jobName = desired.weightsJob?.metadata?.name;
+    const job = jobName ? caches.jobs.get(key.namespace, jobName) : undefined;
+    const jobPods = job
+      ? caches.pods.list(key.namespace).filter((p) => p.metadata?.labels?.['job-name'] === jobName)
+      : [];
+    const plan = planWeights(job, jobPods, cr.status?.weights ?? {}, this.#d.now());
+    if (plan.action === 'ensureJob' && desired.weightsJob) {
+      await this.#d.writerFor(desired.weightsFieldManager).apply(Kinds.Job, desired.weightsJob, job, signal);
+    } else if (plan.action === 'deleteFailedJob' && jobName) {
+      ctx.log.info({ job: jobName, attempts: plan.attempts }, 'Deleting failed weights Job to retry');
+      await this.#d.client.delete(
+        Kinds.Job,
+        { namespace: key.namespace, name: jobName },
+        { propagationPolicy: 'Background', signal },
+      );
+    }
+
+    // Everything else the CR owns.
+    const weightsReady = plan.state.state === 'ready';
+    const deploymentName = desired.deployment.metadata!.name!;
+    const deployment = caches.deployments.get(key.namespace, deploymentName);
+    const apply: { kind: KindRef; object: KubernetesObject }[] = [
+      { kind: Kinds.Secret, object: desired.apiKeyHashesSecret },
+      { kind: Kinds.Service, object: desired.service },
+      { kind: Kinds.PodDisruptionBudget, object: desired.podDisruptionBudget },
+    ];
+    if (desired.ingress) apply.push({ kind: Kinds.Ingress, object: desired.ingress });
+    if (weightsReady || deployment) {
+      if (
+        deployment &&
+        desired.deployment.spec?.replicas === undefined &&
+        ownsReplicas(deployment, config.fieldManager)
+      ) {
+        // Autoscaling just turned on: keep the live replica count co-owned until KEDA's HPA writes it.
+        const handoff = replicasHandoff({ cr, config }, deployment.spec?.replicas ?? 1);
+        await this.#d.writerFor(REPLICAS_HANDOFF_MANAGER).apply(Kinds.Deployment, handoff, undefined, signal);
+      }
+      apply.push({ kind: Kinds.Deployment, object: desired.deployment });
+    }
+    if (desired.scaledObject && !this.#d.kedaInstalled) {
+      // reported through configError below
+    } else if (desired.scaledObject) {
+      apply.push({ kind: Kinds.ScaledObject, object: desired.scaledObject as KubernetesObject });
+    }
+    const wanted = new Set(apply.map((a) => `${a.kind.kind}/${a.object.metadata?.name}`));
+    for (const { kind, object } of apply) {
+      const current = this.#cached(kind, key.namespace, object.metadata?.name ?? '');
+      try {
+        await this.#d.writer.apply(kind, object, current, signal);
+      } catch (err) {
+        throw wrap(err, cr, `Applying ${kind.kind} ${key.namespace}/${object.metadata?.name} failed`);
+      }
+    }
+    await this.#deleteUnwanted(cr, wanted, deployment !== undefined || weightsReady, signal);
+    if (config.nodePools.provider === 'karpenter')
+      await syncNodePools(this.#d, desired.nodePool as KubernetesObject | undefined, signal);
+
+    // Status.
+    const pods = caches.pods
+      .list(key.namespace)
+      .filter(
+        (p) =>
+          p.metadata?.labels?.['app.kubernetes.io/instance'] === instanceLabel(cr) &&
+          p.metadata?.labels?.['app.kubernetes.io/component'] === 'server',
+      );
+    const status = computeStatus(
+      cr,
+      {
+        uuid: uidOf(cr),
+        weights: plan.state,
+        weightsIdentity: { revision: model.weights.revision, digest: weightsDigest(model) },
+        weightsAttempts: { attempts: plan.attempts, lastFailureTime: plan.lastFailureTime },
+        deployment: caches.deployments.get(key.namespace, deploymentName),
+        pods,
+        minReplicas: cr.spec.minSize,
+        endpoints: desired.endpoints,
+        configError:
+          desired.problems[0] ??
+          (desired.scaledObject && !this.#d.kedaInstalled
+            ? {
+                reason: Reason.InvalidConfiguration,
+                message:
+                  'spec.maxSize > spec.minSize needs KEDA (keda.sh/v1alpha1 ScaledObject), which is not installed; install KEDA or set spec.maxSize to spec.minSize',
+              }
+            : undefined),
+      },
+      this.#d.now(),
+    );
+    await this.#writeStatus(cr, status, signal);
+    return plan.requeueAfterMs !== undefined || status.phase !== 'Ready'
+      ? { kind: 'requeueAfter', ms: plan.requeueAfterMs ?? 60_000 }
+      : { kind: 'done' };
+  }
+
+  /** The user's API keys Secret data (base64 values), creating the Secret with one generated key when it does not exist. */
+  async #ensureApiKeys(cr: PixtralDeployment, signal: AbortSignal): Promise<Record<string, string>> {
+    const name = apiKeysSecretName(cr);
+    let secret = this.#d.caches.secrets.get(cr.metadata.namespace!, name);
+    if (!secret) {
+      // Created, never applied: a key must be generated exactly once and never overwritten, so a
+      // stale cache meeting "already exists" just reads the Secret that won.
+      const body = desiredChildren({
+        cr,
+        config: this.#d.config,
+        uuid: uidOf(cr),
+        generatedApiKey: generateApiKey(),
+      }).generatedApiKeysSecret as V1Secret;
+      try {
+        secret = await this.#d.client.create<V1Secret>(Kinds.Secret, body, {
+          fieldManager: this.#d.config.fieldManager,
+          signal,
+        });
+        await this.#d.events.record(
+          cr,
+          'Normal',
+          'ApiKeyGenerated',
+          'Create',
+          `Generated an API key in Secret ${name}; read it with kubectl get secret ${name} -o jsonpath='{.data}'`,
+        );
+      } catch (err) {
+        if (!isApiError(err, 409))
+          throw wrap(err, cr, `Creating Secret ${cr.metadata.namespace}/${name} failed`);
+        secret = await this.#d.client.get<V1Secret>(
+          Kinds.Secret,
+          { namespace: cr.metadata.namespace!, name },
+          signal,
+        );
+      }
+    }
+    return { ...(secret?.data ?? {}) };
+  }
+
+  #cached(kind: KindRef, namespace: string, name: string): KubernetesObject | undefined {
+    const c = this.#d.caches;
+    if (kind === Kinds.Deployment) return c.deployments.get(namespace, name);
+    if (kind === Kinds.Secret) return c.secrets.get(namespace, name);
+    if (kind === Kinds.Job) return c.jobs.get(namespace, name);
+    return c.owned.get(kind.kind)?.get(namespace, name);
+  }
+
+  /** Deletes children this CR controls that the spec no longer asks for (a public endpoint removed, autoscaling off). */
+  async #deleteUnwanted(
+    cr: PixtralDeployment,
+    wanted: Set<string>,
+    keepDeployment: boolean,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const kinds: KindRef[] = [Kinds.Deployment, Kinds.Service, Kinds.Ingress, Kinds.PodDisruptionBudget];
+    if (this.#d.kedaInstalled) kinds.push(Kinds.ScaledObject);
+    for (const kind of kinds) {
+      const cache =
+        kind === Kinds.Deployment ? this.#d.caches.deployments : this.#d.caches.owned.get(kind.kind);
+      for (const child of cache?.byOwner(uidOf(cr)) ?? []) {
+        const id = `${kind.kind}/${child.metadata?.name}`;
+        if (wanted.has(id) || (kind === Kinds.Deployment && keepDeployment)) continue;
+        await this.#d.client.delete(
+          kind,
+          { namespace: cr.metadata.namespace!, name: child.metadata!.name! },
+          { signal },
+        );
+      }
+    }
+  }
+
+  async #writeStatus(
+    cr: PixtralDeployment,
+    status: PixtralDeploymentStatus,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const before = cr.status?.phase;
+    const { written } = await this.#d.writer.applyStatus(
+      Kinds.PixtralDeployment,
+      cr,
+      status as Record<string, unknown>,
+      signal,
+    );
+    if (written && before !== status.phase) {
+      const ready = status.conditions?.find((c) => c.type === ConditionType.Degraded);
+      const warning = status.phase === 'Error' || ready?.status === 'True';
+      await this.#d.events.record(
+        cr,
+        warning ? 'Warning' : 'Normal',
+        `Phase${status.phase}`,
+        'Reconcile',
+        phaseNote(status, ready?.message),
+      );
+    }
+  }
+}
+
+function phaseNote(status: PixtralDeploymentStatus, degraded: string | undefined): string {
+  switch (status.phase) {
+    case 'Ready':
+      return `Ready: ${status.readyReplicas} replica(s) serving${status.endpoints?.public ? ` at ${status.endpoints.public}` : ''}`;
+    case 'Error':
+      return `Error: ${degraded ?? 'see status.conditions'}`;
+    default:
+      return `Phase is now ${status.phase}`;
+  }
+}
+
+/** Whether `manager` owns the Deployment's spec.replicas. */
+function ownsReplicas(deployment: V1Deployment, manager: string): boolean {
+  return (deployment.metadata?.managedFields ?? []).some((m) => {
+    const spec = (m.fieldsV1 as Record<string, Record<string, unknown>> | undefined)?.['f:spec'];
+    return m.manager === manager && spec !== undefined && 'f:replicas' in spec;
+  });
+}
+
+/** The CR's metadata.uid (set on anything read from the API server), also its status UUID. */
+export function uidOf(cr: PixtralDeployment): string {
+  return String(cr.metadata.uid ?? '');
+}
+
+function resource(cr: PixtralDeployment) {
+  return { kind: 'PixtralDeployment', namespace: cr.metadata.namespace, name: cr.metadata.name ?? '' };
+}
+
+function wrap(err: unknown, cr: PixtralDeployment, message: string): ReconcileError {
+  const retry = isApiError(err) && err.retry === 'terminal' ? 'terminal' : 'transient';
+  return new ReconcileError('ApplyFailed', resource(cr), retry, `${message}: ${(err as Error).message}`, {
+    cause: err,
+  });
+}
