@@ -183,6 +183,10 @@ export const OperatorConfigSchema = z.strictObject({
       jobActiveDeadlineSeconds: z.int().min(60).default(7200),
       /** Pod retries inside one Job; the operator does the slow retries with backoff. Default 1; 0 = none. */
       jobBackoffLimit: z.int().min(0).max(10).default(1),
+      /** First delay before a failed weights Job is retried, seconds; doubles per failure up to 600. Default 30. */
+      retryBaseSeconds: z.int().min(1).max(600).default(30),
+      /** Extra labels on the weights Job's pods (e.g. for network or admission policies). Default none. */
+      podLabels: z.record(z.string().min(1).max(316), z.string().max(63)).default({}),
     })
     .default({
       accessModes: ['ReadWriteMany'],
@@ -190,6 +194,8 @@ export const OperatorConfigSchema = z.strictObject({
       hubTokenSecretKey: 'token',
       jobActiveDeadlineSeconds: 7200,
       jobBackoffLimit: 1,
+      retryBaseSeconds: 30,
+      podLabels: {},
     }),
   autoscaling: z
     .strictObject({

@@ -14,9 +14,9 @@ export const WEIGHTS_RETRY_BASE_MS = 30_000;
 /** Longest retry delay, ms. */
 export const WEIGHTS_RETRY_MAX_MS = 600_000;
 
-/** The retry delay after `attempts` failures (1 → 30 s, doubling, capped at 10 min). */
-export function weightsRetryDelayMs(attempts: number): number {
-  return Math.min(WEIGHTS_RETRY_BASE_MS * 2 ** Math.max(0, attempts - 1), WEIGHTS_RETRY_MAX_MS);
+/** The retry delay after `attempts` failures (by default 1 → 30 s, doubling, capped at 10 min). */
+export function weightsRetryDelayMs(attempts: number, baseMs = WEIGHTS_RETRY_BASE_MS): number {
+  return Math.min(baseMs * 2 ** Math.max(0, attempts - 1), WEIGHTS_RETRY_MAX_MS);
 }
 
 /** `sha256:` over the catalog's verified file hashes: one digest naming the exact weights in use. */
@@ -52,6 +52,7 @@ export function planWeights(
   jobPods: V1Pod[],
   previous: { attempts?: number | undefined; lastFailureTime?: string | undefined },
   now: Date,
+  retryBaseMs = WEIGHTS_RETRY_BASE_MS,
 ): WeightsPlan {
   const attempts = previous.attempts ?? 0;
   if (!job) {
@@ -70,7 +71,7 @@ export function planWeights(
     // One Job failure counts once, however often we reconcile while it sits there.
     const counted = previous.lastFailureTime !== undefined && previous.lastFailureTime >= failedAtStamp;
     const total = counted ? attempts : attempts + 1;
-    const retryAt = failedAt.getTime() + weightsRetryDelayMs(total);
+    const retryAt = failedAt.getTime() + weightsRetryDelayMs(total, retryBaseMs);
     const message = weightsFailureMessage(job, jobPods);
     const reason = /digest|sha-?256/i.test(message) ? 'WeightsDigestMismatch' : 'WeightsFailed';
     const wait = retryAt - now.getTime();
