@@ -88,9 +88,16 @@ async function main(): Promise<void> {
       ['provision-weights --parallelism 1', provisioner(1)],
     ];
     const seconds = new Map<string, number[]>(contenders.map(([name]) => [name, []]));
-    // Rounds interleave the contenders so that background load hits them alike.
+    // Rounds interleave the contenders, in a rotating order, so that background load and the previous
+    // contender's leftovers hit them alike. Each output is deleted after its run: a deleted file's
+    // dirty pages are dropped, so no contender pays for the writeback of the one before it.
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, fn] of contenders) seconds.get(name)!.push(await timed(fn));
+      for (let i = 0; i < contenders.length; i++) {
+        const [name, fn] = contenders[(round + i) % contenders.length]!;
+        seconds.get(name)!.push(await timed(fn));
+        await rm(curlOut, { force: true });
+        await rm(target, { recursive: true, force: true });
+      }
     }
     await hub.close();
 
