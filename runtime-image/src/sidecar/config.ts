@@ -18,6 +18,13 @@ export const SidecarConfigSchema = z
     host: z.string().min(1).default('0.0.0.0'),
     /** SIDECAR_PORT: TCP port to listen on; 0 picks a free port (tests). Default 8080. */
     port: port.default(8080),
+    /**
+     * SIDECAR_NOAUTH_PORT: a second TCP port serving the same routes without API keys, for a
+     * deployment whose private endpoint is open while its public one needs keys (the operator
+     * sets 8081, `http-noauth`). DISABLE_AUTH applies to SIDECAR_PORT only. Must differ from
+     * SIDECAR_PORT; 0 picks a free port (tests). Default unset: no second listener.
+     */
+    noauthPort: port.optional(),
     /** UPSTREAM_URL: vLLM's OpenAI server, on the pod's loopback. Default `http://127.0.0.1:8000`. */
     upstreamUrl: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8000'),
     /** UPSTREAM_API_KEY: bearer key sent to vLLM (its `--api-key`), never the client's. Default none. */
@@ -30,8 +37,8 @@ export const SidecarConfigSchema = z
     disableAuth: z.boolean().default(false),
     /** KEY_RELOAD_INTERVAL_MS: how often the key file is re-read besides watching its folder, in ms. Default 10000. */
     keyReloadIntervalMs: ms.default(10_000),
-    /** MAX_IMAGES_PER_REQUEST: images allowed in one request, across all messages (1..12). Default 12. */
-    maxImagesPerRequest: z.number().int().min(1).max(12).default(12),
+    /** MAX_IMAGES_PER_REQUEST: images allowed in one request, across all messages (0..12); 0 serves text only (any image is a 413). Default 12. */
+    maxImagesPerRequest: z.number().int().min(0).max(12).default(12),
     /** MAX_CONTEXT_LENGTH: prompt plus output tokens allowed (the catalog's 128k at most). Default 131072. */
     maxContextLength: z.number().int().min(1).max(131_072).default(131_072),
     /** WEIGHTS_DIR: where the model files (tekken.json, params.json) are mounted. Default `/weights`. */
@@ -77,6 +84,14 @@ export const SidecarConfigSchema = z
     message: 'API_KEY_HASHES_FILE is required unless DISABLE_AUTH=true',
     path: ['apiKeyHashesFile'],
   })
+  .refine((c) => c.noauthPort === undefined || c.noauthPort === 0 || c.noauthPort !== c.port, {
+    // Two listeners on one port cannot both bind; say so before trying.
+    error: (issue) => {
+      const c = issue.input as { port: number };
+      return `SIDECAR_NOAUTH_PORT must differ from SIDECAR_PORT (both are ${c.port})`;
+    },
+    path: ['noauthPort'],
+  })
   .refine((c) => c.headersTimeoutMs <= c.requestTimeoutMs, {
     // Node refuses headersTimeout > requestTimeout at construction.
     message: 'HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS',
@@ -92,6 +107,7 @@ type Kind = 'string' | 'int' | 'bool';
 const ENV: Record<string, [keyof SidecarConfig, Kind]> = {
   SIDECAR_HOST: ['host', 'string'],
   SIDECAR_PORT: ['port', 'int'],
+  SIDECAR_NOAUTH_PORT: ['noauthPort', 'int'],
   UPSTREAM_URL: ['upstreamUrl', 'string'],
   UPSTREAM_API_KEY: ['upstreamApiKey', 'string'],
   SERVED_MODEL_NAME: ['servedModelName', 'string'],

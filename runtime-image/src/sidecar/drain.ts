@@ -1,6 +1,6 @@
 /**
  * Graceful shutdown. Endpoint removal races SIGTERM (kubernetes/kubernetes#106476), so readiness
- * fails first while requests are still served; then the listener closes, idle keep-alive sockets
+ * fails first while requests are still served; then every listener closes, idle keep-alive sockets
  * are reaped, in-flight requests get until the deadline, and streams still open are cut with an
  * SSE error event. `server.close()` alone would wait forever on an open stream.
  */
@@ -11,7 +11,8 @@ import type { Relay } from './relay.ts';
 
 /** Options for one shutdown. */
 export interface DrainOptions {
-  server: Server;
+  /** Every listener of the sidecar (main and keyless): they close, and are reaped, together. */
+  servers: readonly Server[];
   logger: Logger;
   /** Time to keep serving with readiness failing, in ms (capped at graceMs). */
   delayMs: number;
@@ -25,7 +26,7 @@ export interface DrainOptions {
 export class Drain {
   /** True from the first moment of shutdown: /health answers 503. */
   notReady = false;
-  /** True once the listener closes: new requests get 503 with `Connection: close`. */
+  /** True once the listeners close: new requests get 503 with `Connection: close`. */
   draining = false;
   /** Upstream exchanges in progress, cut at the deadline. */
   readonly relays = new Set<Relay>();
@@ -50,7 +51,7 @@ export class Drain {
     return this.running;
   }
 
-  private async sequence({ server, logger, delayMs, graceMs, release }: DrainOptions): Promise<void> {
+  private async sequence({ servers, logger, delayMs, graceMs, release }: DrainOptions): Promise<void> {
     const deadline = performance.now() + graceMs;
     this.notReady = true;
     const delay = Math.min(delayMs, graceMs);
@@ -60,11 +61,16 @@ export class Drain {
     }
     this.draining = true;
     logger.info({ inFlight: this.inFlight, graceMs }, 'Draining for shutdown');
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = Promise.all(
+      servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+    );
+    const closeIdle = (): void => {
+      for (const server of servers) server.closeIdleConnections();
+    };
     // server.close() reaps idle keep-alive sockets only once; sockets that turn idle after a
     // drained request would otherwise linger until keepAliveTimeout.
-    const sweep = setInterval(() => server.closeIdleConnections(), 50);
-    server.closeIdleConnections();
+    const sweep = setInterval(closeIdle, 50);
+    closeIdle();
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
@@ -78,7 +84,7 @@ export class Drain {
     const cut = cutAtShutdown();
     for (const relay of this.relays) relay.interrupt(cut);
     clearInterval(sweep);
-    server.closeAllConnections();
+    for (const server of servers) server.closeAllConnections();
     await closed;
     await release();
     logger.info('Stopped sidecar');

@@ -8,10 +8,16 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 /** The route label values. */
 export type RouteLabel = 'chat_completions' | 'models' | 'health' | 'metrics' | 'other';
 
+/**
+ * The listener label values: `main` is SIDECAR_PORT (keys unless DISABLE_AUTH), `noauth` is
+ * SIDECAR_NOAUTH_PORT (never keys).
+ */
+export type ListenerLabel = 'main' | 'noauth';
+
 /** All sidecar metrics and their registry. */
 export interface SidecarMetrics {
   registry: Registry;
-  requests: Counter<'route' | 'status'>;
+  requests: Counter<'route' | 'status' | 'listener'>;
   duration: Histogram<'route' | 'stream'>;
   upstreamFirstByte: Histogram<'stream'>;
   inFlight: Gauge<'route'>;
@@ -38,8 +44,8 @@ export function createMetrics(options: { defaults: boolean; sources: MetricSourc
     registry,
     requests: new Counter({
       name: 'sidecar_requests_total',
-      help: 'Requests answered, by route and HTTP status',
-      labelNames: ['route', 'status'],
+      help: 'Requests answered, by route, HTTP status and listener (main or noauth)',
+      labelNames: ['route', 'status', 'listener'],
       registers,
     }),
     duration: new Histogram({

@@ -2,11 +2,12 @@
  * The sidecar's HTTP server: routes, the chat completion pipeline (auth → body → schema →
  * preparer → upstream slot → relay), the per-request log line and metrics, and graceful
  * shutdown. node:http rather than a framework: the proxy has four routes and the benchmark
- * budget is under a millisecond of added latency.
+ * budget is under a millisecond of added latency. With SIDECAR_NOAUTH_PORT a second listener
+ * serves the same routes without the key check; everything else (limits, the upstream slots,
+ * metrics, health, shutdown) is one shared instance.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { KeyStore } from './auth.ts';
 import { checkContentType, readJsonBody } from './body.ts';
@@ -14,7 +15,14 @@ import { parseConfig, type SidecarConfig, type SidecarConfigInput } from './conf
 import { Drain } from './drain.ts';
 import { ApiError } from './errors.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
-import { createMetrics, type RouteLabel, routeOf, type SidecarMetrics } from './metrics.ts';
+import { type Listener, listen } from './listener.ts';
+import {
+  createMetrics,
+  type ListenerLabel,
+  type RouteLabel,
+  routeOf,
+  type SidecarMetrics,
+} from './metrics.ts';
 import type { RequestPreparer } from './prepare.ts';
 import { internalError, methodNotAllowed, notFound, shuttingDown, unauthorized } from './refusals.ts';
 import { Relay } from './relay.ts';
@@ -32,18 +40,21 @@ export interface SidecarDeps {
 
 /** A listening sidecar. */
 export interface Sidecar {
-  /** Base URL on the loopback, e.g. `http://127.0.0.1:41234`. */
+  /** Base URL of the main listener (SIDECAR_PORT) on the loopback, e.g. `http://127.0.0.1:41234`. */
   url: string;
   port: number;
   server: Server;
+  /** The keyless listener (SIDECAR_NOAUTH_PORT), when configured. */
+  noauth?: { url: string; port: number; server: Server };
   metrics: SidecarMetrics;
-  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts the rest. */
+  /** Stops accepting on every listener, lets in-flight requests finish for up to `graceMs`, then cuts the rest. */
   shutdown(graceMs?: number): Promise<void>;
 }
 
 /** Per-request facts for the log line; never bodies, never keys. */
 interface RequestLog {
   requestId: string;
+  listener: ListenerLabel;
   route: RouteLabel;
   method: string | undefined;
   status?: number;
@@ -62,6 +73,8 @@ interface RequestLog {
 /** One request's state shared by its stages and its close handler. */
 interface RequestContext {
   log: RequestLog;
+  /** The keys this request must present; undefined on a keyless listener. */
+  keys: KeyStore | undefined;
   /** Aborts when the client goes away; the preparer and the queue listen to it. */
   controller: AbortController;
   /** The upstream exchange, once started; aborted directly on client close (cheaper than a signal listener). */
@@ -147,7 +160,7 @@ export async function createSidecar(
     sendJson(res, apiError.status, apiError.toBody(), headers);
   };
 
-  const authenticate = (req: IncomingMessage, log: RequestLog): void => {
+  const authenticate = (req: IncomingMessage, { keys, log }: RequestContext): void => {
     if (keys === undefined) return;
     const result = keys.check(req.headers.authorization);
     if (result === null) throw unauthorized();
@@ -166,7 +179,7 @@ export async function createSidecar(
   const chatStages = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
     const { log, controller } = ctx;
     const signal = controller.signal;
-    authenticate(req, log);
+    authenticate(req, ctx);
     checkContentType(req.headers['content-type']);
     const { value, bytes } = await readJsonBody(req, config.maxBodyBytes);
     log.bytesIn = bytes;
@@ -202,8 +215,8 @@ export async function createSidecar(
     }
   };
 
-  const models = (req: IncomingMessage, res: ServerResponse, log: RequestLog): void => {
-    authenticate(req, log);
+  const models = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
+    authenticate(req, ctx);
     sendJson(res, 200, {
       object: 'list',
       data: [
@@ -224,99 +237,109 @@ export async function createSidecar(
     sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'model server not ready' });
   };
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const started = performance.now();
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const route = routeOf(query === -1 ? url : url.slice(0, query));
-    const log: RequestLog = {
-      requestId: `${idPrefix}-${(++requestCount).toString(36)}`,
-      route,
-      method: req.method,
+  /** The request handler of one listener; `listenerKeys` is undefined on a keyless one. */
+  const handlerFor =
+    (listener: ListenerLabel, listenerKeys: KeyStore | undefined) =>
+    (req: IncomingMessage, res: ServerResponse): void => {
+      const started = performance.now();
+      const url = req.url ?? '/';
+      const query = url.indexOf('?');
+      const route = routeOf(query === -1 ? url : url.slice(0, query));
+      const log: RequestLog = {
+        requestId: `${idPrefix}-${(++requestCount).toString(36)}`,
+        listener,
+        route,
+        method: req.method,
+      };
+      const ctx: RequestContext = { log, keys: listenerKeys, controller: new AbortController() };
+      const inFlight = metrics.inFlight.labels({ route });
+      inFlight.inc();
+      res.once('close', () => {
+        const finished = res.writableFinished;
+        if (!finished) {
+          const gone = clientGone();
+          ctx.controller.abort(gone);
+          ctx.relay?.abort(gone);
+        }
+        inFlight.dec();
+        const status = finished ? res.statusCode : 499;
+        log.status = status;
+        const seconds = (performance.now() - started) / 1000;
+        metrics.requests.inc({ route, status: String(status), listener });
+        metrics.duration.observe({ route, stream: String(log.stream === true) }, seconds);
+        const fields = { ...log, durationMs: Math.round(seconds * 1e4) / 10 };
+        if (route === 'health' || route === 'metrics') requestLog.debug(fields, 'Handled request');
+        else requestLog.info(fields, 'Handled request');
+      });
+      const method = req.method;
+      const fail = (error: unknown): void => sendError(res, error, log);
+      if (drain.draining && route !== 'health' && route !== 'metrics') {
+        fail(shuttingDown(retryAfter));
+        return;
+      }
+      try {
+        if (route === 'chat_completions' && method === 'POST') {
+          chat(req, res, ctx).catch(fail);
+        } else if (route === 'models' && method === 'GET') {
+          models(req, res, ctx);
+        } else if (route === 'health' && method === 'GET') {
+          health(res).catch(fail);
+        } else if (route === 'metrics' && method === 'GET') {
+          metrics.registry.metrics().then((text) => {
+            res.writeHead(200, { 'content-type': metrics.registry.contentType });
+            res.end(text);
+          }, fail);
+        } else if (route !== 'other') {
+          fail(methodNotAllowed(route === 'chat_completions' ? 'POST' : 'GET'));
+        } else {
+          fail(notFound());
+        }
+      } catch (error) {
+        fail(error);
+      }
     };
-    const ctx: RequestContext = { log, controller: new AbortController() };
-    const inFlight = metrics.inFlight.labels({ route });
-    inFlight.inc();
-    res.once('close', () => {
-      const finished = res.writableFinished;
-      if (!finished) {
-        const gone = clientGone();
-        ctx.controller.abort(gone);
-        ctx.relay?.abort(gone);
-      }
-      inFlight.dec();
-      const status = finished ? res.statusCode : 499;
-      log.status = status;
-      const seconds = (performance.now() - started) / 1000;
-      metrics.requests.inc({ route, status: String(status) });
-      metrics.duration.observe({ route, stream: String(log.stream === true) }, seconds);
-      const fields = { ...log, durationMs: Math.round(seconds * 1e4) / 10 };
-      if (route === 'health' || route === 'metrics') requestLog.debug(fields, 'Handled request');
-      else requestLog.info(fields, 'Handled request');
-    });
-    const method = req.method;
-    const fail = (error: unknown): void => sendError(res, error, log);
-    if (drain.draining && route !== 'health' && route !== 'metrics') {
-      fail(shuttingDown(retryAfter));
-      return;
-    }
-    try {
-      if (route === 'chat_completions' && method === 'POST') {
-        chat(req, res, ctx).catch(fail);
-      } else if (route === 'models' && method === 'GET') {
-        models(req, res, log);
-      } else if (route === 'health' && method === 'GET') {
-        health(res).catch(fail);
-      } else if (route === 'metrics' && method === 'GET') {
-        metrics.registry.metrics().then((text) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(text);
-        }, fail);
-      } else if (route !== 'other') {
-        fail(methodNotAllowed(route === 'chat_completions' ? 'POST' : 'GET'));
-      } else {
-        fail(notFound());
-      }
-    } catch (error) {
-      fail(error);
-    }
-  };
 
-  // Timeouts go in the constructor: Node checks headersTimeout <= requestTimeout only there.
-  const server = createServer(
-    {
-      headersTimeout: config.headersTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      keepAliveTimeout: config.keepAliveTimeoutMs,
-      // The default 30 s check interval would let a Slowloris client hold its socket for up to
-      // headersTimeout + 30 s.
-      connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),
-    },
-    onRequest,
-  );
-  server.setTimeout(config.idleTimeoutMs);
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return socket.destroy();
-    const status =
-      error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    socket.end(
-      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+  const listeners: Listener[] = [];
+  try {
+    listeners.push(
+      await listen(config, {
+        port: config.port,
+        envName: 'SIDECAR_PORT',
+        onRequest: handlerFor('main', keys),
+      }),
     );
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  logger.info({ port, upstream: config.upstreamUrl, auth: keys !== undefined }, 'Started sidecar');
+    if (config.noauthPort !== undefined) {
+      listeners.push(
+        await listen(config, {
+          port: config.noauthPort,
+          envName: 'SIDECAR_NOAUTH_PORT',
+          onRequest: handlerFor('noauth', undefined),
+        }),
+      );
+    }
+  } catch (error) {
+    // A half-started sidecar must not keep a port, a watcher or upstream sockets open.
+    await Promise.all(
+      listeners.map(({ server }) => new Promise((resolve) => server.close(() => resolve(undefined)))),
+    );
+    keys?.close();
+    await upstream.close();
+    throw error;
+  }
+  const [main, noauth] = listeners as [Listener, Listener | undefined];
+  logger.info(
+    {
+      port: main.port,
+      ...(noauth ? { noauthPort: noauth.port } : {}),
+      upstream: config.upstreamUrl,
+      auth: keys !== undefined,
+    },
+    'Started sidecar',
+  );
 
   const shutdown = (graceMs = config.shutdownGraceMs): Promise<void> =>
     drain.run({
-      server,
+      servers: listeners.map((l) => l.server),
       logger,
       graceMs,
       delayMs: config.shutdownDelayMs,
@@ -327,10 +350,12 @@ export async function createSidecar(
     });
 
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const urlOf = (port: number): string => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
-    server,
+    url: urlOf(main.port),
+    port: main.port,
+    server: main.server,
+    ...(noauth ? { noauth: { url: urlOf(noauth.port), port: noauth.port, server: noauth.server } } : {}),
     metrics,
     shutdown,
   };
