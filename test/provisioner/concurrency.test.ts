@@ -43,8 +43,9 @@ it('two provisioners started on one folder at once end with one correct copy, do
     true,
   );
   const bigFile = files.find((f) => f.name === BIG_FILE)!;
-  // The whole file once, plus the one-byte range probe.
-  expect(hub.bytesServed.get(BIG_FILE)).toBe(bigFile.size + 1);
+  // The whole file once; a connection cut short by a split may overrun by what was in flight.
+  expect(hub.bytesServed.get(BIG_FILE)).toBeGreaterThanOrEqual(bigFile.size);
+  expect(hub.bytesServed.get(BIG_FILE)).toBeLessThan(bigFile.size + 32 * 1024 * 1024);
   for (const file of files) {
     const hash = createHash('sha256');
     await pipeline(createReadStream(join(ws.target, file.name)), hash);

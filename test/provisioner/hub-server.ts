@@ -181,7 +181,7 @@ async function serveBytes(
   }
   const headers: Record<string, string> = {
     etag,
-    'accept-ranges': 'bytes',
+    'accept-ranges': faults.ignoreRange ? 'none' : 'bytes',
     'content-type': 'application/octet-stream',
     'content-length': String(end - start),
   };

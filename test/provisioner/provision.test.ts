@@ -76,12 +76,10 @@ describe('provision-weights', () => {
     expect(hubRequests.every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
     expect(storeRequests.length).toBeGreaterThan(0);
     expect(storeRequests.every((r) => r.authorization === undefined)).toBe(true);
-    // The large file came in parallel ranges.
-    const ranged = storeRequests.filter(
-      (r) => r.path.includes(big().sha256) && r.range !== 'bytes=0-0' && r.range,
-    );
-    expect(ranged.length).toBeGreaterThan(1);
-    expect(hub.totalServed()).toBe(files.reduce((sum, f) => sum + f.size, 0) + 1);
+    // Each byte once (a connection added on a slow machine may overrun its cut by what was in flight).
+    const total = files.reduce((sum, f) => sum + f.size, 0);
+    expect(hub.totalServed()).toBeGreaterThanOrEqual(total);
+    expect(hub.totalServed()).toBeLessThan(total + 32 * 1024 * 1024);
 
     const progress = run.lines.filter((l) => l.msg === 'Download progress');
     expect(progress.length).toBeGreaterThan(0);
@@ -182,14 +180,14 @@ describe('provision-weights', () => {
 
   it('falls back to one stream when the server ignores Range', async () => {
     const ws = await freshWorkspace('no-range');
-    hub.faults = { ignoreRange: true };
+    hub.faults = { ignoreRange: true, rateBytesPerSecond: 128 * 1024 * 1024 };
     const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: TOKEN });
 
     expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
     await expectVerifiedCopy(ws.target);
     const bigRequests = hub.requests.filter((r) => r.server === 'store' && r.path.includes(big().sha256));
-    // The one-byte probe (answered with the whole file, dropped), then one plain GET.
-    expect(bigRequests.map((r) => r.range)).toEqual(['bytes=0-0', undefined]);
+    // One plain GET, even at a per-connection rate that would call for more connections.
+    expect(bigRequests.map((r) => r.range)).toEqual([undefined]);
   });
 
   it('cuts and retries a response that stalls longer than the stall timeout', async () => {

@@ -90,11 +90,6 @@ async function fetchAndVerify(
 ) {
   const handle = await open(paths.data, 'r+');
   try {
-    if (state.segments.length === 1 && doneBytes(state) === 0 && ctx.parallelism > 1) {
-      if (file.size >= 2 * ctx.segmentSize && (await probeRanges(ctx, file, state))) {
-        state.segments = splitSegments(file.size, ctx.segmentSize);
-      }
-    }
     const hasher = new OrderedHasher(paths.data, () => frontier(state));
     const flusher = new BackgroundSync(handle, BACKGROUND_SYNC_BYTES);
     hasher.pump();
@@ -126,24 +121,6 @@ async function fetchAndVerify(
   }
 }
 
-/** Asks for byte 0 alone: a 206 with the catalog's size means ranges work. Records the ETag. */
-async function probeRanges(ctx: DownloadContext, file: ModelFile, state: PartialState): Promise<boolean> {
-  const opened = await withRetry(
-    () => openBody(ctx.dispatcher, request(ctx, { start: 0, end: 1 }, undefined)),
-    {
-      policy: ctx.retry,
-      signal: ctx.signal,
-      progress: () => 0,
-      onRetry: (err, failures, delayMs) => logRetry(ctx, file, err, failures, delayMs),
-    },
-  );
-  discard(opened.body);
-  if (opened.status !== 206) return false;
-  checkTotal(file, opened);
-  state.etag = opened.etag;
-  return true;
-}
-
 async function fetchSegments(
   ctx: DownloadContext,
   file: ModelFile,
@@ -158,6 +135,8 @@ async function fetchSegments(
   const stop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
   const segmentCtx = { ...ctx, signal };
+  // Known after the first response; a resumed download used ranges already.
+  let rangesOk = state.segments.length > 1 || doneBytes(state) > 0;
   try {
     let written = doneBytes(state);
     await runSegmentPool({
@@ -165,15 +144,24 @@ async function fetchSegments(
       parallelism: ctx.parallelism,
       rampMs: RAMP_MS,
       bytes: () => written,
+      split: () => rangesOk && splitTail(state, ctx.segmentSize),
       onResize: (connections) =>
         ctx.log.info({ file: file.name, connections }, 'Changed the number of connections'),
       fetch: (run) =>
         withRetry(
           () =>
-            fetchRun(segmentCtx, file, state, run, handle, (bytes) => {
-              written += bytes;
-              onWritten(bytes);
-            }),
+            fetchRun(
+              segmentCtx,
+              file,
+              state,
+              run,
+              handle,
+              () => (rangesOk = true),
+              (bytes) => {
+                written += bytes;
+                onWritten(bytes);
+              },
+            ),
           {
             policy: ctx.retry,
             signal,
@@ -231,12 +219,14 @@ async function fetchRun(
   state: PartialState,
   run: Segment[],
   handle: FileHandle,
+  onRanges: () => void,
   onWritten: (bytes: number) => void,
 ): Promise<void> {
   let index = run.findIndex((s) => s.start + s.done < s.end);
   let segment = run[index];
   if (segment === undefined) return;
   let position = segment.start + segment.done;
+  // A split (splitTail) may shorten the run while this response streams: it stops at the new end.
   const end = run.at(-1)!.end;
   const ranged = state.segments.length > 1 || position > 0;
   let opened: OpenedBody;
@@ -273,6 +263,7 @@ async function fetchRun(
     throw new ProvisionError('ContentChanged', 'terminal', `${file.name} changed on the server (weak ETag)`);
   }
   state.etag ??= opened.etag;
+  if (opened.acceptRanges) onRanges();
 
   let writer = new SegmentWriter(handle, segment, file.name, onWritten);
   try {
@@ -285,17 +276,21 @@ async function fetchRun(
         );
       }
       let chunk = received;
-      while (chunk.length > 0) {
+      while (chunk.length > 0 && position < run.at(-1)!.end) {
+        if (position >= segment.end) {
+          await writer.finish();
+          segment = run[++index]!;
+          writer = new SegmentWriter(handle, segment, file.name, onWritten);
+        }
         const part =
           chunk.length <= segment.end - position ? chunk : chunk.subarray(0, segment.end - position);
         position += part.length;
         await writer.push(part);
         chunk = chunk.subarray(part.length);
-        if (position === segment.end && index < run.length - 1) {
-          await writer.finish();
-          segment = run[++index]!;
-          writer = new SegmentWriter(handle, segment, file.name, onWritten);
-        }
+      }
+      if (position >= run.at(-1)!.end && position < end) {
+        discard(opened.body); // Shortened by a split: the rest of this response is another connection's.
+        break;
       }
     }
   } catch (err) {
@@ -305,13 +300,33 @@ async function fetchRun(
     // What arrived is good data even if the connection then broke: keep it for the retry.
     await writer.finish();
   }
-  if (position < end) {
+  if (position < run.at(-1)!.end) {
     throw new ProvisionError(
       'NetworkError',
       'transient',
-      `Download of ${file.name}: the connection closed at byte ${position} of ${end}`,
+      `Download of ${file.name}: the connection closed at byte ${position} of ${run.at(-1)!.end}`,
     );
   }
+}
+
+/**
+ * Gives the tail of the file to a new connection: the last segment is cut at a segment boundary far
+ * enough ahead of what its connection already wrote (its queued writes included), and the rest is
+ * appended as new segments. Returns false when too little is left to be worth another connection.
+ */
+function splitTail(state: PartialState, segmentSize: number): boolean {
+  const tail = state.segments.at(-1)!;
+  const lead = Math.max(segmentSize, 32 * 1024 * 1024);
+  const cut = Math.ceil((tail.start + tail.done + lead) / segmentSize) * segmentSize;
+  if (tail.end - cut < segmentSize) return false;
+  const rest = splitSegments(tail.end - cut, segmentSize).map((s) => ({
+    ...s,
+    start: s.start + cut,
+    end: s.end + cut,
+  }));
+  tail.end = cut;
+  state.segments.push(...rest);
+  return true;
 }
 
 function logRetry(

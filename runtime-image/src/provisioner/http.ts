@@ -29,6 +29,8 @@ export interface OpenedBody {
   etag: string | undefined;
   /** From Content-Range on a 206: first byte, end (exclusive) and the file's total size. */
   contentRange: { start: number; end: number; total: number | undefined } | undefined;
+  /** True when the server said it serves byte ranges (`Accept-Ranges: bytes`, or a 206). */
+  acceptRanges: boolean;
   /** Content-Length of a 200 (the whole file's size), when sent. */
   contentLength: number | undefined;
   body: Dispatcher.ResponseData['body'];
@@ -119,6 +121,8 @@ export async function openBody(dispatcher: Dispatcher, req: RangeRequest): Promi
         etag,
         contentRange:
           res.statusCode === 206 ? parseContentRange(header(res.headers, 'content-range')) : undefined,
+        acceptRanges:
+          res.statusCode === 206 || header(res.headers, 'accept-ranges')?.toLowerCase() === 'bytes',
         contentLength:
           res.statusCode === 200 ? optionalNumber(header(res.headers, 'content-length')) : undefined,
         body: res.body,

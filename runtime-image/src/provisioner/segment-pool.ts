@@ -28,6 +28,8 @@ export async function runSegmentPool(options: {
   parallelism: number;
   /** Fetches the rest of a run of adjacent segments in one request (retrying as it sees fit). */
   fetch: (run: Segment[]) => Promise<void>;
+  /** Adds segments (by cutting the last one) for a new connection; false when it cannot. */
+  split: () => boolean;
   /** Bytes written so far for this file; its growth is the rate. */
   bytes: () => number;
   /** Called with the new connection count when the pool grows or shrinks. */
@@ -54,6 +56,11 @@ export async function runSegmentPool(options: {
     }
     next += run.length;
     return run;
+  };
+
+  const nothingLeft = () => {
+    while (next < segments.length && isComplete(segments[next]!)) next++;
+    return next >= segments.length && !options.split();
   };
 
   const spawn = () => {
@@ -87,11 +94,7 @@ export async function runSegmentPool(options: {
       options.onResize(allowed);
       return;
     }
-    if (
-      allowed >= options.parallelism ||
-      next >= segments.length - 1 ||
-      rate / allowed >= PER_CONNECTION_ENOUGH
-    ) {
+    if (allowed >= options.parallelism || rate / allowed >= PER_CONNECTION_ENOUGH || nothingLeft()) {
       ramping = false;
       return;
     }
