@@ -103,7 +103,9 @@ describe('request limits', () => {
   it('counts refusals by reason in /metrics', async () => {
     const text = await (await fetch(`${rig.sidecar.url}/metrics`)).text();
     expect(text).toMatch(/sidecar_refusals_total\{reason="too_many_images"\} [1-9]/);
-    expect(text).toMatch(/sidecar_requests_total\{route="chat_completions",status="413",listener="main"\} [1-9]/);
+    expect(text).toMatch(
+      /sidecar_requests_total\{route="chat_completions",status="413",listener="main"\} [1-9]/,
+    );
   });
 });
 

@@ -1,76 +1,21 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { request } from 'node:http';
-import { dirname } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TEKKEN_PATH, testTokenizer } from '../sidecar-limits/oracle.ts';
+import { testTokenizer } from '../sidecar-limits/oracle.ts';
 import { startUpstreamStub, type UpstreamStub } from '../upstream-stub/stub.ts';
-import { chatBody, eventually } from './harness.ts';
-
-const MAIN = new URL('../../runtime-image/src/sidecar/main.ts', import.meta.url).pathname;
-
-/** Runs the real entry point as a child process and waits for its "Started sidecar" line. */
-async function startMain(
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; url: string; lines: string[] }> {
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      SIDECAR_HOST: '127.0.0.1',
-      SIDECAR_PORT: '0',
-      WEIGHTS_DIR: dirname(TEKKEN_PATH),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines: string[] = [];
-  const reader = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`sidecar exited with ${code}`)));
-    reader.on('line', (line) => {
-      lines.push(line);
-      const entry = JSON.parse(line) as { msg: string; port?: number };
-      if (entry.msg === 'Started sidecar') resolve(`http://127.0.0.1:${entry.port}`);
-    });
-  });
-  return { child, url, lines };
-}
-
-function stream(url: string): { firstChunk: Promise<void>; ended: Promise<string> } {
-  let first: () => void = () => {};
-  const firstChunk = new Promise<void>((resolve) => {
-    first = resolve;
-  });
-  const ended = new Promise<string>((resolve, reject) => {
-    const req = request(`${url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        text += chunk;
-        first();
-      });
-      res.on('end', () => resolve(text));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(chatBody({ stream: true, max_tokens: undefined })));
-  });
-  return { firstChunk, ended };
-}
+import { eventually, hashOf, newKey, SecretDir } from './harness.ts';
+import { openStream, startMain } from './main-process.ts';
 
 describe('SIGTERM on the real entry point', () => {
   let stub: UpstreamStub | undefined;
   let child: ChildProcess | undefined;
   // main.ts loads the model's tokenizer; this puts the test copy in place.
   beforeAll(() => testTokenizer());
+  let secret: SecretDir | undefined;
   afterEach(async () => {
     if (child?.exitCode === null) child.kill('SIGKILL');
     await stub?.close();
+    secret?.remove();
   });
 
   it('fails readiness, stops accepting, lets an in-flight stream finish, and exits 0', async () => {
@@ -82,7 +27,7 @@ describe('SIGTERM on the real entry point', () => {
       SHUTDOWN_DELAY_MS: '300',
     });
     child = main.child;
-    const running = stream(main.url);
+    const running = openStream(main.url);
     await running.firstChunk;
     const exited = once(main.child, 'exit');
     main.child.kill('SIGTERM');
@@ -106,7 +51,7 @@ describe('SIGTERM on the real entry point', () => {
       SHUTDOWN_DELAY_MS: '0',
     });
     child = main.child;
-    const running = stream(main.url);
+    const running = openStream(main.url);
     await running.firstChunk;
     const exited = once(main.child, 'exit');
     main.child.kill('SIGTERM');
@@ -114,5 +59,42 @@ describe('SIGTERM on the real entry point', () => {
     expect(text).toContain('"message":"The server shut down before the answer was complete."');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(await exited).toEqual([0, null]);
+  });
+
+  it('drains both listeners: each fails readiness, closes, and lets its in-flight stream finish', async () => {
+    // Streams long enough (80 × 40 ms) to still run when both listeners have closed.
+    stub = await startUpstreamStub({ tokens: 80, tokenIntervalMs: 40 });
+    const key = newKey();
+    secret = new SecretDir(`${hashOf(key)}\n`);
+    const main = await startMain({
+      UPSTREAM_URL: stub.url,
+      API_KEY_HASHES_FILE: secret.file,
+      SIDECAR_NOAUTH_PORT: '0',
+      SHUTDOWN_GRACE_MS: '20000',
+      SHUTDOWN_DELAY_MS: '500',
+    });
+    child = main.child;
+    const urls = [main.url, main.noauthUrl as string];
+    const keyed = openStream(main.url, { authorization: `Bearer ${key}` });
+    const open = openStream(main.noauthUrl as string);
+    await Promise.all([keyed.firstChunk, open.firstChunk]);
+    let streamsEnded = false;
+    const ended = Promise.all([keyed.ended, open.ended]).finally(() => {
+      streamsEnded = true;
+    });
+    const exited = once(main.child, 'exit');
+    main.child.kill('SIGTERM');
+    const health = () => Promise.all(urls.map(async (url) => (await fetch(`${url}/health`)).status));
+    await eventually(async () => expect(await health()).toEqual([503, 503]));
+    await eventually(() => expect(health()).rejects.toThrow());
+    for (const url of urls) await expect(fetch(`${url}/health`)).rejects.toThrow();
+    // Closed by the drain, not by the process exiting after the streams.
+    expect([streamsEnded, main.child.exitCode]).toEqual([false, null]);
+    for (const text of await ended) {
+      expect(text).toContain('tok79');
+      expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    }
+    expect(await exited).toEqual([0, null]);
+    expect(stub.received.map((r) => r.completed)).toEqual([true, true]);
   });
 });
