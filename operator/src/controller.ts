@@ -29,13 +29,19 @@ import {
 
 const MANAGED = 'app.kubernetes.io/managed-by=pixtral-operator';
 
-/** Whether the API server serves `kind` (a CRD may not be installed). */
-export async function served(client: KubeClient, kind: KindRef): Promise<boolean> {
+/**
+ * Whether the API server serves `kind` (a CRD may not be installed). Lists inside `namespace`
+ * when the operator watches one, so it needs no cluster-wide rights there.
+ */
+export async function served(client: KubeClient, kind: KindRef, namespace?: string): Promise<boolean> {
   try {
-    await client.list(kind, { limit: 1 });
+    await client.list(kind, { limit: 1, ...(namespace && kind.namespaced ? { namespace } : {}) });
     return true;
   } catch (err) {
-    if ((err as { code?: number }).code === 404) return false;
+    // 404: the CRD is not installed. 403: installed, but this operator may not use it (the chart's
+    // rbac.keda off); either way the feature is unavailable, and deployments that need it say so.
+    const code = (err as { code?: number }).code;
+    if (code === 404 || code === 403) return false;
     throw err;
   }
 }
@@ -46,7 +52,7 @@ export async function addPixtralController(
   config: OperatorConfig,
   options: { workers?: number; now?: () => Date } = {},
 ): Promise<Controller> {
-  const kedaInstalled = await served(manager.client, Kinds.ScaledObject);
+  const kedaInstalled = await served(manager.client, Kinds.ScaledObject, manager.config.namespace);
   const karpenter = config.nodePools.provider === 'karpenter';
   if (karpenter && !(await served(manager.client, Kinds.NodePool))) {
     throw new Error(

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PixtralDeployment } from '../../operator/src/api/pixtral-deployment.ts';
 import type { OperatorConfigInput } from '../../operator/src/config.ts';
 import {
   type ControlPlane,
@@ -13,9 +12,9 @@ import {
   startControlPlane,
 } from '../harness/index.ts';
 import { type InProcessOperator, startOperator } from './operator.ts';
+import { PXD, Pxds } from './pxd.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const GROUP = { group: 'inference.pixtral.dev', version: 'v1alpha1', plural: 'pixtraldeployments' };
 const FAIL_LABEL = 'pod-container-running-failed.stage.kwok.x-k8s.io';
 
 const CONFIG: OperatorConfigInput = {
@@ -32,6 +31,7 @@ let operator: InProcessOperator;
 let apps: AppsV1Api;
 let core: CoreV1Api;
 let custom: CustomObjectsApi;
+let pxds: Pxds;
 
 beforeAll(async () => {
   cp = await startControlPlane({
@@ -47,6 +47,7 @@ beforeAll(async () => {
   apps = kc.makeApiClient(AppsV1Api);
   core = kc.makeApiClient(CoreV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
+  pxds = new Pxds(kc);
   await Promise.all([
     createGpuNodes(kc, 'H100', 6),
     createGpuNodes(kc, 'H100-2', 2),
@@ -60,40 +61,6 @@ afterAll(async () => {
   await operator?.stop();
   await cp?.stop();
 });
-
-async function create(namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
-  await custom.createNamespacedCustomObject({
-    ...GROUP,
-    namespace,
-    body: {
-      apiVersion: 'inference.pixtral.dev/v1alpha1',
-      kind: 'PixtralDeployment',
-      metadata: { name },
-      spec: { model: 'mistral/pixtral-12b-2409:bf16', ...spec },
-    },
-  });
-}
-
-const read = async (namespace: string, name: string) =>
-  (await custom.getNamespacedCustomObject({ ...GROUP, namespace, name })) as PixtralDeployment;
-const remove = (namespace: string, name: string) =>
-  custom.deleteNamespacedCustomObject({ ...GROUP, namespace, name });
-
-async function waitForPhase(
-  namespace: string,
-  name: string,
-  phase: string,
-  timeoutMs = 60_000,
-): Promise<PixtralDeployment> {
-  return eventually(
-    async () => {
-      const cr = await read(namespace, name);
-      expect(cr.status?.phase, JSON.stringify(cr.status?.conditions)).toBe(phase);
-      return cr;
-    },
-    { timeoutMs },
-  );
-}
 
 async function nodePools(): Promise<
   {
@@ -112,42 +79,42 @@ async function nodePools(): Promise<
 describe('with KEDA and Karpenter installed', () => {
   it('keeps one Karpenter NodePool per node type in use and removes it when no deployment needs it', async () => {
     const ns = await freshNamespace(kc, 'pools');
-    await create(ns, 'a', { nodeType: 'H100' });
-    await create(ns, 'b', { nodeType: 'H100' });
-    await create(ns, 'big', { nodeType: 'H100-2' });
-    await Promise.all(['a', 'b', 'big'].map((n) => waitForPhase(ns, n, 'Ready')));
+    await pxds.create(ns, 'a', { nodeType: 'H100' });
+    await pxds.create(ns, 'b', { nodeType: 'H100' });
+    await pxds.create(ns, 'big', { nodeType: 'H100-2' });
+    await Promise.all(['a', 'b', 'big'].map((n) => pxds.waitForPhase(ns, n, 'Ready')));
     const pools = await nodePools();
     expect(pools.map((p) => p.metadata.name).sort()).toEqual(['pixtral-h100', 'pixtral-h100-2']);
     const h100 = pools.find((p) => p.metadata.name === 'pixtral-h100');
     expect(h100?.spec.template.spec.requirements).toContainEqual(
       expect.objectContaining({ key: 'node.kubernetes.io/instance-type', values: ['H100-1-80G'] }),
     );
-    expect((await read(ns, 'a')).metadata.finalizers).toContain('inference.pixtral.dev/node-pool');
+    expect((await pxds.read(ns, 'a')).metadata.finalizers).toContain('inference.pixtral.dev/node-pool');
 
-    await remove(ns, 'big');
+    await pxds.remove(ns, 'big');
     await eventually(async () =>
       expect((await nodePools()).map((p) => p.metadata.name)).toEqual(['pixtral-h100']),
     );
     await eventually(async () =>
       expect(
-        (await custom.listNamespacedCustomObject({ ...GROUP, namespace: ns })) as { items: unknown[] },
+        (await custom.listNamespacedCustomObject({ ...PXD, namespace: ns })) as { items: unknown[] },
       ).toMatchObject({ items: [{}, {}] }),
     );
-    await remove(ns, 'a');
+    await pxds.remove(ns, 'a');
     await eventually(async () =>
       expect(
-        (await custom.listNamespacedCustomObject({ ...GROUP, namespace: ns })) as { items: unknown[] },
+        (await custom.listNamespacedCustomObject({ ...PXD, namespace: ns })) as { items: unknown[] },
       ).toMatchObject({ items: [{}] }),
     );
     expect((await nodePools()).map((p) => p.metadata.name)).toEqual(['pixtral-h100']);
-    await remove(ns, 'b');
+    await pxds.remove(ns, 'b');
     await eventually(async () => expect(await nodePools()).toEqual([]));
   });
 
   it('hands spec.replicas to a KEDA ScaledObject when maxSize > minSize, and takes it back when they match', async () => {
     const ns = await freshNamespace(kc, 'scale');
-    await create(ns, 'elastic', { nodeType: 'H100', minSize: 1, maxSize: 3 });
-    await waitForPhase(ns, 'elastic', 'Ready');
+    await pxds.create(ns, 'elastic', { nodeType: 'H100', minSize: 1, maxSize: 3 });
+    await pxds.waitForPhase(ns, 'elastic', 'Ready');
     const scaled = (await custom.getNamespacedCustomObject({
       group: 'keda.sh',
       version: 'v1alpha1',
@@ -165,19 +132,19 @@ describe('with KEDA and Karpenter installed', () => {
     // The autoscaler scales out; the operator must not fight it.
     await cp.kubectl(['scale', '-n', ns, 'deployment/elastic-pixtral', '--replicas=2']);
     await custom.patchNamespacedCustomObject({
-      ...GROUP,
+      ...PXD,
       namespace: ns,
       name: 'elastic',
       body: [{ op: 'add', path: '/metadata/labels', value: { touched: 'yes' } }],
     });
-    await eventually(async () => expect((await read(ns, 'elastic')).status?.readyReplicas).toBe(2));
+    await eventually(async () => expect((await pxds.read(ns, 'elastic')).status?.readyReplicas).toBe(2));
     await new Promise((r) => setTimeout(r, 2000));
     expect(
       (await apps.readNamespacedDeployment({ namespace: ns, name: 'elastic-pixtral' })).spec?.replicas,
     ).toBe(2);
 
     await custom.patchNamespacedCustomObject({
-      ...GROUP,
+      ...PXD,
       namespace: ns,
       name: 'elastic',
       body: [{ op: 'replace', path: '/spec/maxSize', value: 1 }],
@@ -194,7 +161,7 @@ describe('with KEDA and Karpenter installed', () => {
         (await apps.readNamespacedDeployment({ namespace: ns, name: 'elastic-pixtral' })).spec?.replicas,
       ).toBe(1);
     });
-    await remove(ns, 'elastic');
+    await pxds.remove(ns, 'elastic');
   });
 
   it('reaches the sidecars with added and removed API keys without restarting pods', async () => {
@@ -203,8 +170,8 @@ describe('with KEDA and Karpenter installed', () => {
       namespace: ns,
       body: { metadata: { name: 'team-keys' }, stringData: { alice: 'pxd_alice-key' } },
     });
-    await create(ns, 'keyed', { nodeType: 'H100', apiKeys: { secretName: 'team-keys' } });
-    await waitForPhase(ns, 'keyed', 'Ready');
+    await pxds.create(ns, 'keyed', { nodeType: 'H100', apiKeys: { secretName: 'team-keys' } });
+    await pxds.waitForPhase(ns, 'keyed', 'Ready');
     const hashes = async () =>
       Buffer.from(
         (await core.readNamespacedSecret({ namespace: ns, name: 'keyed-api-key-hashes' })).data?.hashes ?? '',
@@ -228,18 +195,18 @@ describe('with KEDA and Karpenter installed', () => {
       await core.listNamespacedPod({ namespace: ns, labelSelector: 'app.kubernetes.io/instance=keyed' })
     ).items;
     expect(podAfter?.metadata?.uid).toBe(podBefore?.metadata?.uid);
-    await remove(ns, 'keyed');
+    await pxds.remove(ns, 'keyed');
   });
 
   it('writes nothing in steady state once Ready', async () => {
     const ns = await freshNamespace(kc, 'steady');
-    await create(ns, 'calm', { nodeType: 'H100', endpoints: { public: {}, private: {} } });
-    await waitForPhase(ns, 'calm', 'Ready');
+    await pxds.create(ns, 'calm', { nodeType: 'H100', endpoints: { public: {}, private: {} } });
+    await pxds.waitForPhase(ns, 'calm', 'Ready');
     await new Promise((r) => setTimeout(r, 3000));
     const before = await operator.manager.metrics.apiWriteCount();
     await new Promise((r) => setTimeout(r, 10_000));
     expect(await operator.manager.metrics.apiWriteCount()).toBe(before);
-    await remove(ns, 'calm');
+    await pxds.remove(ns, 'calm');
   });
 });
 
@@ -259,8 +226,8 @@ describe('a weights Job that fails', () => {
 
   it('puts the deployment in Error with the reason, then retries with a fresh Job after the backoff', async () => {
     const ns = await freshNamespace(kc, 'fail');
-    await create(ns, 'broken', { nodeType: 'H100' });
-    const failed = await waitForPhase(ns, 'broken', 'Error');
+    await pxds.create(ns, 'broken', { nodeType: 'H100' });
+    const failed = await pxds.waitForPhase(ns, 'broken', 'Error');
     const weightsReady = failed.status?.conditions?.find((c) => c.type === 'WeightsReady');
     expect(weightsReady).toMatchObject({ status: 'False', reason: 'WeightsFailed' });
     expect(weightsReady?.message).toMatch(/Weights Job weights-[0-9a-f]+ failed/);
@@ -269,7 +236,7 @@ describe('a weights Job that fails', () => {
     const firstJob = (await jobs.listNamespacedJob({ namespace: ns })).items[0]?.metadata?.uid;
     await eventually(
       async () => {
-        const cr = await read(ns, 'broken');
+        const cr = await pxds.read(ns, 'broken');
         expect(cr.status?.weights?.attempts).toBeGreaterThanOrEqual(2);
         expect(
           (await jobs.listNamespacedJob({ namespace: ns })).items.map((j) => j.metadata?.uid),
@@ -278,6 +245,6 @@ describe('a weights Job that fails', () => {
       { timeoutMs: 60_000 },
     );
     expect((await apps.listNamespacedDeployment({ namespace: ns })).items).toEqual([]);
-    await remove(ns, 'broken');
+    await pxds.remove(ns, 'broken');
   });
 });

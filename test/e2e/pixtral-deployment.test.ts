@@ -9,7 +9,6 @@ import {
   NetworkingV1Api,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PixtralDeployment } from '../../operator/src/api/pixtral-deployment.ts';
 import {
   type ControlPlane,
   createCpuNodes,
@@ -20,9 +19,9 @@ import {
   startControlPlane,
 } from '../harness/index.ts';
 import { type InProcessOperator, spawnOperator, startOperator } from './operator.ts';
+import { PXD, Pxds } from './pxd.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const GROUP = { group: 'inference.pixtral.dev', version: 'v1alpha1', plural: 'pixtraldeployments' };
 
 let cp: ControlPlane;
 let kc: KubeConfig;
@@ -30,6 +29,7 @@ let operator: InProcessOperator;
 let apps: AppsV1Api;
 let core: CoreV1Api;
 let custom: CustomObjectsApi;
+let pxds: Pxds;
 
 beforeAll(async () => {
   cp = await startControlPlane({
@@ -41,6 +41,7 @@ beforeAll(async () => {
   apps = kc.makeApiClient(AppsV1Api);
   core = kc.makeApiClient(CoreV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
+  pxds = new Pxds(kc);
   await Promise.all([
     createGpuNodes(kc, 'H100', 8),
     createGpuNodes(kc, 'H100-2', 2),
@@ -55,39 +56,6 @@ afterAll(async () => {
   await cp?.stop();
 });
 
-async function create(namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
-  await custom.createNamespacedCustomObject({
-    ...GROUP,
-    namespace,
-    body: {
-      apiVersion: 'inference.pixtral.dev/v1alpha1',
-      kind: 'PixtralDeployment',
-      metadata: { name },
-      spec: { model: 'mistral/pixtral-12b-2409:bf16', ...spec },
-    },
-  });
-}
-
-async function read(namespace: string, name: string): Promise<PixtralDeployment> {
-  return (await custom.getNamespacedCustomObject({ ...GROUP, namespace, name })) as PixtralDeployment;
-}
-
-async function waitForPhase(
-  namespace: string,
-  name: string,
-  phase: string,
-  timeoutMs = 60_000,
-): Promise<PixtralDeployment> {
-  return eventually(
-    async () => {
-      const cr = await read(namespace, name);
-      expect(cr.status?.phase, JSON.stringify(cr.status?.conditions)).toBe(phase);
-      return cr;
-    },
-    { timeoutMs },
-  );
-}
-
 async function servingPods(namespace: string, name: string) {
   return (
     await core.listNamespacedPod({
@@ -100,10 +68,10 @@ async function servingPods(namespace: string, name: string) {
 describe('a PixtralDeployment', () => {
   it('goes Creating, ProvisioningWeights, Deploying, Ready, and kubectl wait returns', async () => {
     const ns = await freshNamespace(kc, 'e2e');
-    await create(ns, 'vision', { nodeType: 'H100', endpoints: { public: {}, private: {} } });
+    await pxds.create(ns, 'vision', { nodeType: 'H100', endpoints: { public: {}, private: {} } });
     const wait = await cp.kubectl(['wait', '--for=condition=Ready', `pxd/vision`, '-n', ns, '--timeout=90s']);
     expect(wait.code, wait.stderr).toBe(0);
-    const cr = await read(ns, 'vision');
+    const cr = await pxds.read(ns, 'vision');
     expect(cr.status?.uuid).toBe(cr.metadata.uid);
     expect(cr.status?.endpoints?.public).toBe(`https://${cr.metadata.uid}.inference.test/v1`);
     expect(cr.status?.readyReplicas).toBe(1);
@@ -123,8 +91,8 @@ describe('a PixtralDeployment', () => {
 
   it('puts an H100-2 deployment only on 2-GPU nodes, with tensor parallel 2', async () => {
     const ns = await freshNamespace(kc, 'e2e');
-    await create(ns, 'big', { nodeType: 'H100-2' });
-    await waitForPhase(ns, 'big', 'Ready');
+    await pxds.create(ns, 'big', { nodeType: 'H100-2' });
+    await pxds.waitForPhase(ns, 'big', 'Ready');
     const [pod] = await servingPods(ns, 'big');
     const node = await core.readNode({ name: pod?.spec?.nodeName as string });
     expect(node.metadata?.labels?.['node.kubernetes.io/instance-type']).toBe('H100-2-80G');
@@ -135,8 +103,8 @@ describe('a PixtralDeployment', () => {
 
   it('repairs a deleted or edited child', async () => {
     const ns = await freshNamespace(kc, 'e2e');
-    await create(ns, 'repair', { nodeType: 'H100' });
-    await waitForPhase(ns, 'repair', 'Ready');
+    await pxds.create(ns, 'repair', { nodeType: 'H100' });
+    await pxds.waitForPhase(ns, 'repair', 'Ready');
     const service = await core.readNamespacedService({ namespace: ns, name: 'repair-pixtral' });
     await core.deleteNamespacedService({ namespace: ns, name: 'repair-pixtral' });
     await eventually(async () => {
@@ -164,11 +132,11 @@ describe('a PixtralDeployment', () => {
 
   it('rolls the pods with the new flag when maxContextLength changes', async () => {
     const ns = await freshNamespace(kc, 'e2e');
-    await create(ns, 'ctx', { nodeType: 'H100' });
-    await waitForPhase(ns, 'ctx', 'Ready');
+    await pxds.create(ns, 'ctx', { nodeType: 'H100' });
+    await pxds.waitForPhase(ns, 'ctx', 'Ready');
     const before = (await servingPods(ns, 'ctx')).map((p) => p.metadata?.name);
     await custom.patchNamespacedCustomObject({
-      ...GROUP,
+      ...PXD,
       namespace: ns,
       name: 'ctx',
       body: [{ op: 'add', path: '/spec/maxContextLength', value: 65536 }],
@@ -185,24 +153,24 @@ describe('a PixtralDeployment', () => {
       },
       { timeoutMs: 90_000 },
     );
-    await waitForPhase(ns, 'ctx', 'Ready');
+    await pxds.waitForPhase(ns, 'ctx', 'Ready');
   });
 
   it('shares one weights cache between two deployments and releases it after both are deleted', async () => {
     const ns = await freshNamespace(kc, 'e2e');
-    await create(ns, 'one', { nodeType: 'H100' });
-    await create(ns, 'two', { nodeType: 'H100' });
-    await Promise.all([waitForPhase(ns, 'one', 'Ready'), waitForPhase(ns, 'two', 'Ready')]);
+    await pxds.create(ns, 'one', { nodeType: 'H100' });
+    await pxds.create(ns, 'two', { nodeType: 'H100' });
+    await Promise.all([pxds.waitForPhase(ns, 'one', 'Ready'), pxds.waitForPhase(ns, 'two', 'Ready')]);
     const pvcs = (await core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items;
     expect(pvcs).toHaveLength(1);
     expect(pvcs[0]?.metadata?.ownerReferences?.map((o) => o.name).sort()).toEqual(['one', 'two']);
     expect((await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: ns })).items).toHaveLength(1);
-    await custom.deleteNamespacedCustomObject({ ...GROUP, namespace: ns, name: 'one' });
+    await custom.deleteNamespacedCustomObject({ ...PXD, namespace: ns, name: 'one' });
     await eventually(async () => {
       const [pvc] = (await core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items;
       expect(pvc?.metadata?.ownerReferences?.map((o) => o.name)).toEqual(['two']);
     });
-    await custom.deleteNamespacedCustomObject({ ...GROUP, namespace: ns, name: 'two' });
+    await custom.deleteNamespacedCustomObject({ ...PXD, namespace: ns, name: 'two' });
     await eventually(
       async () => {
         expect((await core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items).toEqual([]);
@@ -213,9 +181,9 @@ describe('a PixtralDeployment', () => {
 
   it('leaves nothing behind when deleted', async () => {
     const ns = await freshNamespace(kc, 'e2e');
-    await create(ns, 'gone', { nodeType: 'H100', endpoints: { public: {}, private: {} } });
-    await waitForPhase(ns, 'gone', 'Ready');
-    await custom.deleteNamespacedCustomObject({ ...GROUP, namespace: ns, name: 'gone' });
+    await pxds.create(ns, 'gone', { nodeType: 'H100', endpoints: { public: {}, private: {} } });
+    await pxds.waitForPhase(ns, 'gone', 'Ready');
+    await custom.deleteNamespacedCustomObject({ ...PXD, namespace: ns, name: 'gone' });
     await eventually(
       async () => {
         const leftovers = [
@@ -235,10 +203,10 @@ describe('a PixtralDeployment', () => {
 
   it('says InsufficientGPU, with the scheduler message, when no node of its type has free GPUs', async () => {
     const ns = await freshNamespace(kc, 'e2e');
-    await create(ns, 'crowded', { nodeType: 'H100-2', minSize: 3 });
+    await pxds.create(ns, 'crowded', { nodeType: 'H100-2', minSize: 3 });
     const cr = await eventually(
       async () => {
-        const now = await read(ns, 'crowded');
+        const now = await pxds.read(ns, 'crowded');
         expect(now.status?.conditions?.find((c) => c.type === 'Degraded')?.reason).toBe('InsufficientGPU');
         return now;
       },
@@ -248,7 +216,7 @@ describe('a PixtralDeployment', () => {
     expect(cr.status?.conditions?.find((c) => c.type === 'Degraded')?.message).toContain(
       'Insufficient nvidia.com/gpu',
     );
-    await custom.deleteNamespacedCustomObject({ ...GROUP, namespace: ns, name: 'crowded' });
+    await custom.deleteNamespacedCustomObject({ ...PXD, namespace: ns, name: 'crowded' });
   });
 
   it('converges with no duplicate children and the same UUID when the operator is killed mid-way', async () => {
@@ -257,16 +225,16 @@ describe('a PixtralDeployment', () => {
     const config = join(cp.dir, 'operator-config.json');
     let child = spawnOperator(cp.kubeconfigPath, config, { baseDomain: 'inference.test' });
     try {
-      await create(ns, 'restart', { nodeType: 'H100', endpoints: { public: {}, private: {} } });
+      await pxds.create(ns, 'restart', { nodeType: 'H100', endpoints: { public: {}, private: {} } });
       const first = await eventually(async () => {
-        const cr = await read(ns, 'restart');
+        const cr = await pxds.read(ns, 'restart');
         expect(cr.status?.uuid).toBeTruthy();
         return cr;
       });
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
       child = spawnOperator(cp.kubeconfigPath, config, { baseDomain: 'inference.test' });
-      const ready = await waitForPhase(ns, 'restart', 'Ready', 90_000);
+      const ready = await pxds.waitForPhase(ns, 'restart', 'Ready', 90_000);
       expect(ready.status?.uuid).toBe(first.status?.uuid);
       expect((await apps.listNamespacedDeployment({ namespace: ns })).items).toHaveLength(1);
       expect((await core.listNamespacedService({ namespace: ns })).items).toHaveLength(1);

@@ -60,8 +60,9 @@ export async function finalize(
 ): Promise<void> {
   if (!hasFinalizer(cr, NODE_POOL_FINALIZER)) return;
   if (cr.status?.phase !== 'Deleting') {
+    // The whole status again: an apply that omits a field we own (uuid) would remove it.
     await deps.writer
-      .applyStatus(Kinds.PixtralDeployment, cr, { phase: 'Deleting' }, ctx.signal)
+      .applyStatus(Kinds.PixtralDeployment, cr, { ...cr.status, phase: 'Deleting' }, ctx.signal)
       .catch((err) => ctx.log.warn({ err }, 'Could not write phase Deleting'));
   }
   if (deps.config.nodePools.provider === 'karpenter' && deps.caches.nodePools) {
