@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -62,17 +62,41 @@ function lookIn(folder: string | undefined, file: string): string | undefined {
   return executable(path) ? path : undefined;
 }
 
-function onPath(file: string): string | undefined {
+const VERSION_PROBES: Record<keyof BinaryPaths, { args: string[]; expect: string }> = {
+  etcd: { args: ['--version'], expect: BINARY_VERSIONS.etcd },
+  kubeApiserver: { args: ['--version'], expect: `v${BINARY_VERSIONS.kubernetes}` },
+  kubeControllerManager: { args: ['--version'], expect: `v${BINARY_VERSIONS.kubernetes}` },
+  kubeScheduler: { args: ['--version'], expect: `v${BINARY_VERSIONS.kubernetes}` },
+  kubectl: { args: ['version', '--client'], expect: `v${BINARY_VERSIONS.kubernetes}` },
+  kwok: { args: ['--version'], expect: BINARY_VERSIONS.kwok },
+  helm: { args: ['version'], expect: `v${BINARY_VERSIONS.helm}` },
+};
+
+/**
+ * A binary on the PATH, used only when it is the pinned version: machines often carry an
+ * unrelated kubectl (a cloud SDK's, a distribution's) far outside the supported version skew.
+ */
+function onPath(key: keyof BinaryPaths, file: string): string | undefined {
   for (const folder of (process.env.PATH ?? '').split(delimiter)) {
     const found = lookIn(folder, file);
-    if (found) return found;
+    if (!found) continue;
+    try {
+      const out = execFileSync(found, VERSION_PROBES[key].args, {
+        encoding: 'utf8',
+        timeout: 10_000,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      if (out.includes(VERSION_PROBES[key].expect)) return found;
+    } catch {
+      // not runnable or not the pinned version: keep looking
+    }
   }
   return undefined;
 }
 
 /**
- * Finds each binary, in this order: the folder named by KUBEBUILDER_ASSETS, the PATH, the
- * per-user cache. Returns the paths found and the names still missing.
+ * Finds each binary, in this order: the folder named by KUBEBUILDER_ASSETS, the PATH (only at the
+ * pinned version), the per-user cache. Returns the paths found and the names still missing.
  */
 export function locateBinaries(): { found: Partial<BinaryPaths>; missing: (keyof BinaryPaths)[] } {
   const found: Partial<BinaryPaths> = {};
@@ -80,7 +104,7 @@ export function locateBinaries(): { found: Partial<BinaryPaths>; missing: (keyof
   const cache = existsSync(join(cacheFolder(), '.complete')) ? cacheFolder() : undefined;
   for (const key of Object.keys(FILE_NAMES) as (keyof BinaryPaths)[]) {
     const file = FILE_NAMES[key];
-    const path = lookIn(process.env.KUBEBUILDER_ASSETS, file) ?? onPath(file) ?? lookIn(cache, file);
+    const path = lookIn(process.env.KUBEBUILDER_ASSETS, file) ?? onPath(key, file) ?? lookIn(cache, file);
     if (path) found[key] = path;
     else missing.push(key);
   }
