@@ -1,7 +1,7 @@
 /**
- * Downloads one file into `.partial/`, resuming from an earlier run, in parallel byte ranges when the
- * file is large and the server honours Range, hashing in order as the bytes land (ordered-hasher.ts),
- * and moves it to its final name only once its SHA-256 matches the catalog.
+ * Downloads one file into `.partial/`, resuming from an earlier run, over as many range connections
+ * as help (segment-pool.ts), hashing in order as the bytes land (ordered-hasher.ts), and moves it to
+ * its final name only once its SHA-256 matches the catalog.
  */
 
 import type { FileHandle } from 'node:fs/promises';
@@ -9,9 +9,9 @@ import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
-import { classifyError, ProvisionError } from './errors.ts';
+import { ProvisionError } from './errors.ts';
+import { fetchRun, splitTail } from './fetch-run.ts';
 import { BackgroundSync, renameDurable } from './fs-atomic.ts';
-import { discard, isStrongEtag, type OpenedBody, openBody, redactUrl } from './http.ts';
 import { OrderedHasher } from './ordered-hasher.ts';
 import {
   doneBytes,
@@ -22,14 +22,11 @@ import {
   type PartialState,
   partialPaths,
   removePartial,
-  type Segment,
   StateSaver,
-  splitSegments,
 } from './partial.ts';
 import type { Progress } from './progress.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { runSegmentPool } from './segment-pool.ts';
-import { SegmentWriter } from './segment-writer.ts';
 import type { ModelFile } from './spec.ts';
 
 const STATE_SAVE_MS = 1000;
@@ -180,153 +177,6 @@ async function fetchSegments(
     clearInterval(timer);
     await saver.save(state);
   }
-}
-
-function request(
-  ctx: DownloadContext,
-  range: { start: number; end: number } | undefined,
-  etag: string | undefined,
-) {
-  return {
-    url: ctx.url,
-    token: ctx.token,
-    range,
-    ifRange: isStrongEtag(etag) ? etag : undefined,
-    signal: ctx.signal,
-  };
-}
-
-function checkTotal(file: ModelFile, opened: OpenedBody): void {
-  const total = opened.contentRange?.total ?? opened.contentLength;
-  if (total !== undefined && total !== file.size) {
-    discard(opened.body);
-    throw new ProvisionError(
-      'SizeMismatch',
-      'terminal',
-      `${file.name}: the server has ${total} bytes but the catalog says ${file.size}`,
-    );
-  }
-}
-
-/**
- * Fetches the rest of a run of adjacent segments in one request (Range from where the first unfinished
- * one stopped to the run's end, If-Range on the recorded ETag), writing each segment's part through
- * its own SegmentWriter as the stream crosses segment boundaries.
- */
-async function fetchRun(
-  ctx: DownloadContext,
-  file: ModelFile,
-  state: PartialState,
-  run: Segment[],
-  handle: FileHandle,
-  onRanges: () => void,
-  onWritten: (bytes: number) => void,
-): Promise<void> {
-  let index = run.findIndex((s) => s.start + s.done < s.end);
-  let segment = run[index];
-  if (segment === undefined) return;
-  let position = segment.start + segment.done;
-  // A split (splitTail) may shorten the run while this response streams: it stops at the new end.
-  const end = run.at(-1)!.end;
-  const ranged = state.segments.length > 1 || position > 0;
-  let opened: OpenedBody;
-  try {
-    opened = await openBody(
-      ctx.dispatcher,
-      request(ctx, ranged ? { start: position, end } : undefined, state.etag),
-    );
-  } catch (err) {
-    throw classifyError(err, `Request for ${file.name}`);
-  }
-  if (ranged && opened.status === 200) {
-    discard(opened.body);
-    const changed = state.etag !== undefined && opened.etag !== state.etag;
-    throw new ProvisionError(
-      'ContentChanged',
-      'terminal',
-      changed
-        ? `${file.name} changed on the server (ETag ${state.etag} -> ${opened.etag})`
-        : `${file.name}: the server ignored the Range request`,
-    );
-  }
-  if (opened.status === 206 && opened.contentRange?.start !== position) {
-    discard(opened.body);
-    throw new ProvisionError(
-      'HttpError',
-      'terminal',
-      `${file.name}: the server answered a different range than asked`,
-    );
-  }
-  checkTotal(file, opened);
-  if (!isStrongEtag(state.etag) && state.etag !== undefined && opened.etag !== state.etag) {
-    discard(opened.body);
-    throw new ProvisionError('ContentChanged', 'terminal', `${file.name} changed on the server (weak ETag)`);
-  }
-  state.etag ??= opened.etag;
-  if (opened.acceptRanges) onRanges();
-
-  let writer = new SegmentWriter(handle, segment, file.name, onWritten);
-  try {
-    for await (const received of opened.body as AsyncIterable<Buffer>) {
-      if (position + received.length > end) {
-        throw new ProvisionError(
-          'SizeMismatch',
-          'terminal',
-          `${file.name}: the server sent more bytes than the catalog size`,
-        );
-      }
-      let chunk = received;
-      while (chunk.length > 0 && position < run.at(-1)!.end) {
-        if (position >= segment.end) {
-          await writer.finish();
-          segment = run[++index]!;
-          writer = new SegmentWriter(handle, segment, file.name, onWritten);
-        }
-        const part =
-          chunk.length <= segment.end - position ? chunk : chunk.subarray(0, segment.end - position);
-        position += part.length;
-        await writer.push(part);
-        chunk = chunk.subarray(part.length);
-      }
-      if (position >= run.at(-1)!.end && position < end) {
-        discard(opened.body); // Shortened by a split: the rest of this response is another connection's.
-        break;
-      }
-    }
-  } catch (err) {
-    discard(opened.body);
-    throw classifyError(err, `Download of ${file.name} from ${redactUrl(ctx.url)}`);
-  } finally {
-    // What arrived is good data even if the connection then broke: keep it for the retry.
-    await writer.finish();
-  }
-  if (position < run.at(-1)!.end) {
-    throw new ProvisionError(
-      'NetworkError',
-      'transient',
-      `Download of ${file.name}: the connection closed at byte ${position} of ${run.at(-1)!.end}`,
-    );
-  }
-}
-
-/**
- * Gives the tail of the file to a new connection: the last segment is cut at a segment boundary far
- * enough ahead of what its connection already wrote (its queued writes included), and the rest is
- * appended as new segments. Returns false when too little is left to be worth another connection.
- */
-function splitTail(state: PartialState, segmentSize: number): boolean {
-  const tail = state.segments.at(-1)!;
-  const lead = Math.max(segmentSize, 32 * 1024 * 1024);
-  const cut = Math.ceil((tail.start + tail.done + lead) / segmentSize) * segmentSize;
-  if (tail.end - cut < segmentSize) return false;
-  const rest = splitSegments(tail.end - cut, segmentSize).map((s) => ({
-    ...s,
-    start: s.start + cut,
-    end: s.end + cut,
-  }));
-  tail.end = cut;
-  state.segments.push(...rest);
-  return true;
 }
 
 function logRetry(

@@ -1,14 +1,16 @@
 /**
  * Fetches a file's segments with as many connections as actually help, up to `parallelism`.
  *
- * Segments are taken in file order, so the in-order hash (ordered-hasher.ts) trails the download by
- * at most one segment per connection. Connections are added one at a time: every `rampMs` the rate of
- * the last interval is compared with the rate before the last connection was added; another one is
- * added while that gained at least 25% and each connection still carries less than 192 MiB/s, and
- * the last one is retired (after its current segment) once it did not help. A CDN's per-connection
- * limit makes every connection count; from a local mirror one stream already saturates the CPU, and
- * a fixed four streams measured 0.73-0.87x of sha256sum against 0.90-0.98x for one
- * (bench/provisioner.ts), so the count is found at run time, not fixed.
+ * A fresh download starts as one request for the whole file. Every `rampMs` the rate of the last
+ * interval is measured; while each connection carries less than 192 MiB/s and the last added one
+ * gained at least 25%, another connection is added: `split` cuts the tail of the file into segments
+ * (the running request stops at the cut) and the new connection takes them in file order, so the
+ * in-order hash (ordered-hasher.ts) trails the download by about one segment per connection. A
+ * connection that did not help is retired after its current segment. A CDN's per-connection limit
+ * makes every connection count; from a local mirror one stream already saturates the CPU, and a
+ * fixed four range streams measured 0.55-0.87x of sha256sum against 0.90-1.05x for one stream
+ * (bench/provisioner.ts), so the count is found at run time, not fixed. Once the count has settled
+ * at one, the rest goes as a single request: a request per segment idled the pipe 10-25 ms each.
  */
 import type { Segment } from './partial.ts';
 
@@ -44,8 +46,7 @@ export async function runSegmentPool(options: {
   const running: Promise<void>[] = [];
 
   // One segment per request while connections may still be added; once the count settled at one,
-  // the rest goes as one request: a request per segment cost 10-25 ms of idle pipe each, ~15% of
-  // the rate against a local mirror. Only untouched segments join a run (a resumed one has a hole).
+  // the rest goes as one request. Only untouched segments join a run (a resumed one has a hole).
   const claim = (): Segment[] => {
     while (next < segments.length && isComplete(segments[next]!)) next++;
     const run = segments.slice(next, next + 1);
