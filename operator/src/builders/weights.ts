@@ -124,7 +124,9 @@ export function weightsJob(input: BuildInput, pvcUid: string): V1Job {
     backoffLimit: config.weights.jobBackoffLimit,
     activeDeadlineSeconds: config.weights.jobActiveDeadlineSeconds,
     template: {
-      metadata: { labels: sortedRecord({ ...config.weights.podLabels, ...weightsLabels('weights-provisioner') }) },
+      metadata: {
+        labels: sortedRecord({ ...config.weights.podLabels, ...weightsLabels('weights-provisioner') }),
+      },
       spec: {
         automountServiceAccountToken: false,
         containers: [

@@ -111,7 +111,13 @@ export class PixtralDeploymentReconciler implements Reconciler {
     const jobPods = job
       ? caches.pods.list(key.namespace).filter((p) => p.metadata?.labels?.['job-name'] === jobName)
       : [];
-    const plan = planWeights(job, jobPods, cr.status?.weights ?? {}, this.#d.now(), config.weights.retryBaseSeconds * 1000);
+    const plan = planWeights(
+      job,
+      jobPods,
+      cr.status?.weights ?? {},
+      this.#d.now(),
+      config.weights.retryBaseSeconds * 1000,
+    );
     if (plan.action === 'ensureJob' && desired.weightsJob) {
       await this.#d.writerFor(desired.weightsFieldManager).apply(Kinds.Job, desired.weightsJob, job, signal);
     } else if (plan.action === 'deleteFailedJob' && jobName) {

@@ -100,7 +100,9 @@ describe('planWeights', () => {
 
 describe('weights retry delay', () => {
   it('doubles from 30 s and stops at 10 min', () => {
-    expect([1, 2, 3, 10].map((attempts) => weightsRetryDelayMs(attempts))).toEqual([30_000, 60_000, 120_000, 600_000]);
+    expect([1, 2, 3, 10].map((attempts) => weightsRetryDelayMs(attempts))).toEqual([
+      30_000, 60_000, 120_000, 600_000,
+    ]);
   });
 });
 
