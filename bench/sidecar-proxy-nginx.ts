@@ -19,7 +19,8 @@ export async function startNginx(options: {
   dir: string;
   port: number;
   upstreamPort: number;
-  workers: number;
+  /** Worker processes: a count, or `auto` (one per core). */
+  workers: number | 'auto';
 }): Promise<Nginx> {
   const { dir, port, upstreamPort, workers } = options;
   mkdirSync(join(dir, 'logs'), { recursive: true });

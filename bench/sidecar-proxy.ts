@@ -15,7 +15,13 @@
  *   npm run bench:sidecar   (needs `apt-get install -y nginx wrk`)
  * Env: BENCH_SECONDS (per throughput run, default 2), BENCH_LATENCY_SECONDS (default 1),
  * BENCH_ROUNDS (default 2, best kept), BENCH_CONNECTIONS (default 32),
- * BENCH_NGINX_WORKERS (default 1: the sidecar is one process, so nginx gets one worker too).
+ * BENCH_NGINX_WORKERS (default 1: the sidecar is one process, so nginx gets one worker too),
+ * BENCH_NGINX_AUTO (1: add an `nginx (auto workers)` row, for information only: the ratios stay
+ * against the one-worker nginx), BENCH_COMPARE_SIDECAR (path of another checkout's sidecar
+ * main.ts: adds a `sidecar (compare)` row measured in the same interleaved rounds, for a
+ * before/after on a noisy machine) with BENCH_COMPARE_NODE_FLAGS (its Node flags, default none).
+ * The sidecar runs with the Node flags of the runtime image's `sidecar` entry point, read from
+ * runtime-image/Dockerfile, so the bench measures what the pod runs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -35,6 +41,20 @@ const LATENCY_SECONDS = Math.max(1, Math.round(Number(process.env.BENCH_LATENCY_
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const NGINX_WORKERS = Number(process.env.BENCH_NGINX_WORKERS ?? 1);
+const NGINX_AUTO = process.env.BENCH_NGINX_AUTO === '1';
+const COMPARE_SIDECAR = process.env.BENCH_COMPARE_SIDECAR;
+const COMPARE_NODE_FLAGS = (process.env.BENCH_COMPARE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
+/** The Node flags of the image's `sidecar` command (the `exec node ... sidecar/main.ts` line). */
+export function sidecarNodeFlags(dockerfile: string): string[] {
+  const line = dockerfile
+    .split('\n')
+    .find((l) => l.includes('/usr/local/bin/sidecar') && l.includes('sidecar/main.ts'));
+  if (line === undefined) throw new Error('runtime-image/Dockerfile: no sidecar entry point line');
+  const command = /exec \/usr\/local\/bin\/node (.*?)\/app\/runtime-image\/src\/sidecar\/main\.ts/.exec(line);
+  if (command === null) throw new Error('runtime-image/Dockerfile: the sidecar line does not exec node');
+  return (command[1] as string).split(' ').filter((flag) => flag.startsWith('--'));
+}
 
 const children: ChildProcess[] = [];
 
@@ -72,9 +92,14 @@ async function startStub(): Promise<{ url: string; port: number; pid: number }> 
   return { url, port: Number(new URL(url).port), pid: child.pid as number };
 }
 
-async function startSidecar(upstream: string, hashFile: string): Promise<{ url: string; pid: number }> {
+async function startSidecar(
+  upstream: string,
+  hashFile: string,
+  main = join(ROOT, 'runtime-image/src/sidecar/main.ts'),
+  flags = sidecarNodeFlags(readFileSync(join(ROOT, 'runtime-image/Dockerfile'), 'utf8')),
+): Promise<{ url: string; pid: number }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'runtime-image/src/sidecar/main.ts')], {
+  const child = spawn(process.execPath, [...flags, main], {
     env: {
       ...process.env,
       SIDECAR_HOST: '127.0.0.1',
@@ -208,13 +233,34 @@ async function main(): Promise<void> {
     });
     stopNginx = nginx.stop;
     const floor = await startNodeFloor(stub.url);
-    const nginxPids = [nginx.process.pid as number, ...childPids(nginx.process.pid as number)];
+    const pidsOf = (n: { process: ChildProcess }): number[] => [
+      n.process.pid as number,
+      ...childPids(n.process.pid as number),
+    ];
     const targets = [
       { target: 'stub (direct)', url: stub.url, pids: [stub.pid] },
-      { target: 'nginx', url: nginx.url, pids: nginxPids },
+      { target: 'nginx', url: nginx.url, pids: pidsOf(nginx) },
       { target: 'bare Node proxy (floor)', url: floor.url, pids: [floor.pid] },
       { target: 'sidecar', url: sidecar.url, pids: [sidecar.pid] },
     ];
+    if (NGINX_AUTO) {
+      const auto = await startNginx({
+        dir: join(scratch, 'nginx-auto'),
+        port: await freePort(),
+        upstreamPort: stub.port,
+        workers: 'auto',
+      });
+      const previous = stopNginx;
+      stopNginx = async () => {
+        await previous();
+        await auto.stop();
+      };
+      targets.splice(2, 0, { target: 'nginx (auto workers)', url: auto.url, pids: pidsOf(auto) });
+    }
+    if (COMPARE_SIDECAR !== undefined) {
+      const other = await startSidecar(stub.url, hashFile, COMPARE_SIDECAR, COMPARE_NODE_FLAGS);
+      targets.push({ target: 'sidecar (compare)', url: other.url, pids: [other.pid] });
+    }
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
     const cases = [
       {
@@ -237,7 +283,7 @@ async function main(): Promise<void> {
       },
     ];
     console.log(
-      `sidecar-proxy benchmark: wrk 1 thread; latency at 1 connection for ${LATENCY_SECONDS} s, throughput at ${CONNECTIONS} connections for ${SECONDS} s; best of ${ROUNDS} interleaved rounds; nginx workers: ${NGINX_WORKERS}`,
+      `sidecar-proxy benchmark: wrk 1 thread; latency at 1 connection for ${LATENCY_SECONDS} s, throughput at ${CONNECTIONS} connections for ${SECONDS} s; best of ${ROUNDS} interleaved rounds; nginx workers: ${NGINX_WORKERS}; sidecar Node flags: ${sidecarNodeFlags(readFileSync(join(ROOT, 'runtime-image/Dockerfile'), 'utf8')).join(' ') || '(none)'}`,
     );
     const verdicts: string[] = [];
     for (const c of cases) {

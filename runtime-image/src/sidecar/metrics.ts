@@ -8,6 +8,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 /** The route label values. */
 export type RouteLabel = 'chat_completions' | 'models' | 'health' | 'metrics' | 'other';
 
+/** Every route label value, for metrics children bound once per route. */
+export const ROUTES: readonly RouteLabel[] = ['chat_completions', 'models', 'health', 'metrics', 'other'];
+
 /**
  * The listener label values: `main` is SIDECAR_PORT (keys unless DISABLE_AUTH), `noauth` is
  * SIDECAR_NOAUTH_PORT (never keys).

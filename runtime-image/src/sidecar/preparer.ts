@@ -143,25 +143,29 @@ export function createPreparer(options: PreparerOptions): Preparer {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, images.length) }, worker));
 
-    // 4. Every image goes upstream as a data: URL of the bytes checked here.
+    // 4. Every image goes upstream as a data: URL of the bytes checked here (text-only
+    // requests go as they are: copying them would only feed the garbage collector).
     let k = 0;
-    const messages: ChatMessage[] = request.messages.map((m) => {
-      if (!Array.isArray(m.content)) return m;
-      return {
-        ...m,
-        content: m.content.map((p): ContentPart => {
-          if (p.type !== 'image_url') return p;
-          const { info, bytes } = loaded[k++] as { info: ImageInfo; bytes: Buffer };
-          return {
-            ...p,
-            image_url: {
-              ...p.image_url,
-              url: `data:image/${info.format};base64,${bytes.toString('base64')}`,
-            },
-          };
-        }),
-      };
-    });
+    const messages: ChatMessage[] =
+      images.length === 0
+        ? request.messages
+        : request.messages.map((m) => {
+            if (!Array.isArray(m.content)) return m;
+            return {
+              ...m,
+              content: m.content.map((p): ContentPart => {
+                if (p.type !== 'image_url') return p;
+                const { info, bytes } = loaded[k++] as { info: ImageInfo; bytes: Buffer };
+                return {
+                  ...p,
+                  image_url: {
+                    ...p.image_url,
+                    url: `data:image/${info.format};base64,${bytes.toString('base64')}`,
+                  },
+                };
+              }),
+            };
+          });
 
     // 5. and 6. Count as mistral-common does, then check the context.
     const imageTokens = loaded.map(
@@ -170,7 +174,8 @@ export function createPreparer(options: PreparerOptions): Preparer {
     const promptTokens = countChatTokens(options.tokenizer, messages, imageTokens);
     checkContextLength(promptTokens, requestedOutputTokens(request), options.maxContextLength);
     metrics.promptTokens.observe(promptTokens);
-    return { request: { ...request, messages }, imageCount: images.length, promptTokens };
+    const forwarded = images.length === 0 ? request : { ...request, messages };
+    return { request: forwarded, imageCount: images.length, promptTokens };
   }
 
   const preparer = async (request: ChatCompletionRequest, signal: AbortSignal): Promise<PreparedRequest> => {

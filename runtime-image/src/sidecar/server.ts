@@ -19,6 +19,7 @@ import { type Listener, listen } from './listener.ts';
 import {
   createMetrics,
   type ListenerLabel,
+  ROUTES,
   type RouteLabel,
   routeOf,
   type SidecarMetrics,
@@ -68,6 +69,7 @@ interface RequestLog {
   outcome?: string;
   /** The undici error code when vLLM failed (for example ECONNREFUSED), never a message. */
   upstreamError?: string;
+  durationMs?: number;
 }
 
 /** One request's state shared by its stages and its close handler. */
@@ -113,6 +115,11 @@ export async function createSidecar(
     defaults: deps.processMetrics ?? true,
     sources: { queueLength: () => limiter.queued, upstreamInFlight: () => limiter.inFlight },
   });
+  // One bound child per route, made once: prom-client builds a new child object on every
+  // `labels()` call.
+  const inFlightByRoute = Object.fromEntries(
+    ROUTES.map((route) => [route, metrics.inFlight.labels({ route })]),
+  ) as Record<RouteLabel, ReturnType<SidecarMetrics['inFlight']['labels']>>;
   const retryAfter = String(config.retryAfterSeconds);
   // Request ids: a random prefix per process plus a counter, unique enough to correlate our
   // log line with vLLM's, and far cheaper than a UUID per request.
@@ -252,7 +259,7 @@ export async function createSidecar(
         method: req.method,
       };
       const ctx: RequestContext = { log, keys: listenerKeys, controller: new AbortController() };
-      const inFlight = metrics.inFlight.labels({ route });
+      const inFlight = inFlightByRoute[route];
       inFlight.inc();
       res.once('close', () => {
         const finished = res.writableFinished;
@@ -267,9 +274,9 @@ export async function createSidecar(
         const seconds = (performance.now() - started) / 1000;
         metrics.requests.inc({ route, status: String(status), listener });
         metrics.duration.observe({ route, stream: String(log.stream === true) }, seconds);
-        const fields = { ...log, durationMs: Math.round(seconds * 1e4) / 10 };
-        if (route === 'health' || route === 'metrics') requestLog.debug(fields, 'Handled request');
-        else requestLog.info(fields, 'Handled request');
+        log.durationMs = Math.round(seconds * 1e4) / 10;
+        if (route === 'health' || route === 'metrics') requestLog.debug(log, 'Handled request');
+        else requestLog.info(log, 'Handled request');
       });
       const method = req.method;
       const fail = (error: unknown): void => sendError(res, error, log);

@@ -76,6 +76,9 @@ export class Tekkenizer {
   readonly #pattern: RegExp;
   readonly #cache = new Map<string, number[]>();
   readonly #maxCacheEntries: number;
+  // Whole-text counts of short texts: system prompts and templated user turns repeat across
+  // requests, and a hit skips the pre-tokenizer regex, which is most of a short text's cost.
+  readonly #counts = new Map<string, number>();
 
   /** Builds a tokenizer from the parsed JSON of a tekken file; throws on a malformed file. */
   constructor(json: unknown, options: { maxCacheEntries?: number } = {}) {
@@ -113,8 +116,17 @@ export class Tekkenizer {
 
   /** Number of tokens of `text`; the same as `encode(text).length`, without building the array. */
   count(text: string): number {
+    const short = text.length <= COUNT_CACHE_MAX_CHARS;
+    if (short) {
+      const cached = this.#counts.get(text);
+      if (cached !== undefined) return cached;
+    }
     let n = 0;
     for (const match of text.toWellFormed().matchAll(this.#pattern)) n += this.#pieceRanks(match[0]).length;
+    if (short) {
+      if (this.#counts.size >= COUNT_CACHE_ENTRIES) this.#counts.clear();
+      this.#counts.set(text, n);
+    }
     return n;
   }
 
@@ -127,6 +139,11 @@ export class Tekkenizer {
     return ranks;
   }
 }
+
+/** Texts up to this many UTF-16 units have their whole count cached (at most 2 MiB of keys). */
+const COUNT_CACHE_MAX_CHARS = 512;
+/** Entries of the whole-text count cache; it is cleared when full (cheaper than an LRU). */
+const COUNT_CACHE_ENTRIES = 2_048;
 
 /**
  * tiktoken's byte-pair merge: repeatedly merge the adjacent pair whose bytes have the lowest

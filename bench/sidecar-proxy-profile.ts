@@ -1,0 +1,225 @@
+/**
+ * Where the sidecar's CPU goes per request, next to the bare Node floor: starts the stub, the
+ * real sidecar entry point and bench/sidecar-proxy-node-floor.ts under `node --cpu-prof`, loads
+ * each with wrk (small non-stream requests, or streams with BENCH_STREAM=1), stops them so V8
+ * writes the profiles, and prints self time per request grouped by component and by function.
+ *
+ *   npm run bench:sidecar:profile   (needs `apt-get install -y wrk`)
+ * Env: BENCH_SECONDS (load per target, default 5), BENCH_CONNECTIONS (default 32),
+ * BENCH_STREAM (1: SSE streams), BENCH_TOP (functions listed, default 25),
+ * BENCH_PROFILE_DIR (keep the .cpuprofile files there instead of a temp folder).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { TEKKEN_PATH, testTokenizer } from '../test/sidecar-limits/oracle.ts';
+import { runWrk } from './sidecar-proxy-wrk.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const SECONDS = Math.max(1, Math.round(Number(process.env.BENCH_SECONDS ?? 5)));
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const STREAM = process.env.BENCH_STREAM === '1';
+const TOP = Number(process.env.BENCH_TOP ?? 25);
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  hitCount?: number;
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** The component a frame belongs to, from its script URL. */
+function componentOf(frame: CallFrame): string {
+  const { url, functionName } = frame;
+  if (url === '') {
+    if (functionName === '(garbage collector)') return 'GC';
+    if (functionName === '(idle)' || functionName === '(program)') return functionName;
+    return 'native (V8 builtins, syscalls)';
+  }
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+  if (pkg !== null) return `npm:${pkg[1]}`;
+  if (url.startsWith('node:')) {
+    const name = url.slice(5);
+    if (name.startsWith('internal/deps/undici')) return 'node:undici (fetch)';
+    if (/^(_http|http|internal\/http)/.test(name)) return 'node:http';
+    if (/^(net|internal\/(stream_base|net))/.test(name)) return 'node:net';
+    if (/^(internal\/)?streams?/.test(name)) return 'node:stream';
+    return 'node:other';
+  }
+  const own = /runtime-image\/src\/sidecar\/(.+)$/.exec(url);
+  if (own !== null) return `sidecar:${own[1]}`;
+  return url.replace(/^file:\/\/.*\//, '');
+}
+
+/**
+ * Self time per request (µs) by component and by function, from a .cpuprofile file, counting
+ * only the samples taken between `fromUs` and `toUs` (CLOCK_MONOTONIC µs, the clock of both V8's
+ * profiler and process.hrtime on Linux), so start-up (module compile, tokenizer load) is left out.
+ */
+function summarize(profile: CpuProfile, requests: number, fromUs: number, toUs: number) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (at < fromUs || at > toUs) return;
+    self.set(id, (self.get(id) ?? 0) + delta);
+  });
+  const components = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let busy = 0;
+  for (const [id, us] of self) {
+    const frame = (byId.get(id) as ProfileNode).callFrame;
+    const component = componentOf(frame);
+    if (component === '(idle)') continue;
+    busy += us;
+    components.set(component, (components.get(component) ?? 0) + us);
+    const file = frame.url.replace(/^.*\/(node_modules\/)?/, '');
+    const key = `${frame.functionName || '(anonymous)'} ${file}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+    functions.set(key, (functions.get(key) ?? 0) + us);
+  }
+  const perRequest = (entries: Map<string, number>) =>
+    [...entries].map(([name, us]) => ({ name, us: us / requests })).sort((a, b) => b.us - a.us);
+  return {
+    busyPerRequest: busy / requests,
+    components: perRequest(components),
+    functions: perRequest(functions),
+  };
+}
+
+const children: ChildProcess[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUp(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`);
+    try {
+      await fetch(url);
+      return;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`${url} did not come up within 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+async function main(): Promise<void> {
+  const scratch = mkdtempSync(join(tmpdir(), 'bench-sidecar-profile-'));
+  const profiles = process.env.BENCH_PROFILE_DIR ?? join(scratch, 'profiles');
+  mkdirSync(profiles, { recursive: true });
+  const key = `pxd_${randomBytes(32).toString('base64url')}`;
+  const hashFile = join(scratch, 'key-hashes');
+  writeFileSync(hashFile, `bench:${createHash('sha256').update(key).digest('hex')}\n`);
+  await testTokenizer();
+  try {
+    const stub = spawn(process.execPath, [join(ROOT, 'test/upstream-stub/main.ts'), '--tokens', '16'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(stub);
+    const line = await new Promise<string>((resolve) =>
+      createInterface({ input: stub.stdout as NodeJS.ReadableStream }).once('line', resolve),
+    );
+    const upstream = (JSON.parse(line) as { url: string }).url;
+    const targets = [
+      { name: 'floor', script: 'bench/sidecar-proxy-node-floor.ts' },
+      { name: 'sidecar', script: 'runtime-image/src/sidecar/main.ts' },
+    ];
+    const body = JSON.stringify({
+      model: 'mistral/pixtral-12b-2409:bf16',
+      messages: [{ role: 'user', content: 'Describe this picture in one line.' }],
+      max_tokens: STREAM ? 16 : 8,
+      ...(STREAM ? { stream: true, stream_options: { include_usage: true } } : {}),
+    });
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+    for (const target of targets) {
+      const port = await freePort();
+      const dir = join(profiles, target.name);
+      mkdirSync(dir, { recursive: true });
+      const child = spawn(
+        process.execPath,
+        [
+          '--cpu-prof',
+          `--cpu-prof-dir=${dir}`,
+          ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+          join(ROOT, target.script),
+        ],
+        {
+          env: {
+            ...process.env,
+            PORT: String(port),
+            SIDECAR_HOST: '127.0.0.1',
+            SIDECAR_PORT: String(port),
+            UPSTREAM_URL: upstream,
+            API_KEY_HASHES_FILE: hashFile,
+            MAX_CONCURRENT_UPSTREAM: '256',
+            LOG_LEVEL: 'info',
+            SHUTDOWN_DELAY_MS: '0',
+            WEIGHTS_DIR: dirname(TEKKEN_PATH),
+          },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        },
+      );
+      children.push(child);
+      const url = `http://127.0.0.1:${port}`;
+      await waitUp(url, child);
+      const load = { url: `${url}/v1/chat/completions`, body, headers, connections: CONNECTIONS };
+      await runWrk({ ...load, seconds: 1 }, scratch); // warm-up, left out of the summary
+      const fromUs = Number(process.hrtime.bigint() / 1000n);
+      const result = await runWrk({ ...load, seconds: SECONDS }, scratch);
+      const toUs = Number(process.hrtime.bigint() / 1000n);
+      await stop(child);
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      if (file === undefined) throw new Error(`${target.name}: no profile written in ${dir}`);
+      const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+      const summary = summarize(profile, result.requests, fromUs, toUs);
+      console.log(
+        `\n## ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, ${summary.busyPerRequest.toFixed(1)} µs sampled (non-idle) per request`,
+      );
+      console.log('| component | µs/req |\n| --- | --- |');
+      for (const c of summary.components.filter((c) => c.us >= 0.5))
+        console.log(`| ${c.name} | ${c.us.toFixed(1)} |`);
+      console.log(`\n| top functions (self) | µs/req |\n| --- | --- |`);
+      for (const f of summary.functions.slice(0, TOP)) console.log(`| ${f.name} | ${f.us.toFixed(1)} |`);
+    }
+  } finally {
+    for (const child of children) await stop(child);
+    if (process.env.BENCH_PROFILE_DIR === undefined) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  process.exit(1);
+});
