@@ -70,17 +70,7 @@ export async function createGpuNodes(
   const prefix = options.prefix ?? `gpu-${nodeType.toLowerCase()}`;
   const names = Array.from({ length: count }, () => `${prefix}-${randomBytes(3).toString('hex')}`);
   await Promise.all(names.map((name) => core.createNode({ body: gpuNodeManifest(name, nodeType, options) })));
-  await eventually(
-    async () => {
-      for (const name of names) {
-        const node = await core.readNode({ name });
-        const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-        const notReadyTaint = node.spec?.taints?.some((t) => t.key.startsWith('node.kubernetes.io/'));
-        if (!ready || notReadyTaint) throw new Error(`node ${name} is not Ready and schedulable yet`);
-      }
-    },
-    { timeoutMs: 60_000 },
-  );
+  await waitForSchedulable(core, names);
   return names;
 }
 
@@ -127,16 +117,24 @@ export async function createCpuNodes(
       }),
     ),
   );
+  await waitForSchedulable(core, names);
+  return names;
+}
+
+/**
+ * Waits until every named node is Ready and carries no `node.kubernetes.io/*` taint (the node
+ * lifecycle controller removes not-ready taints once kwok reports the node Ready).
+ */
+async function waitForSchedulable(core: CoreV1Api, names: string[]): Promise<void> {
   await eventually(
     async () => {
       for (const name of names) {
         const node = await core.readNode({ name });
         const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-        if (!ready || node.spec?.taints?.length)
-          throw new Error(`node ${name} is not Ready and schedulable yet`);
+        const notReadyTaint = node.spec?.taints?.some((t) => t.key.startsWith('node.kubernetes.io/'));
+        if (!ready || notReadyTaint) throw new Error(`node ${name} is not Ready and schedulable yet`);
       }
     },
     { timeoutMs: 60_000 },
   );
-  return names;
 }

@@ -110,7 +110,12 @@ function hookExit(): void {
     for (const dir of liveFolders) rmSync(dir, { recursive: true, force: true });
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => process.exit(130));
+    // Exit (running the 'exit' cleanup) only when nobody else handles the signal: a process that
+    // drains on SIGINT itself, like the operator in local mode, stops the cluster when it is done.
+    const onSignal = () => {
+      if (process.listenerCount(signal) === 0) process.exit(130);
+    };
+    process.once(signal, onSignal);
   }
 }
 

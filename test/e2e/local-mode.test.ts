@@ -1,0 +1,73 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import { findBinaries } from '../harness/binaries.ts';
+import { runKubectl } from '../harness/control-plane.ts';
+import { eventually } from '../harness/index.ts';
+
+const MAIN = join(import.meta.dirname, '..', '..', 'operator', 'src', 'main.ts');
+
+describe('npm start with no cluster given', () => {
+  it('starts a local control plane with GPU nodes, serves the sample, and cleans up on SIGINT', async () => {
+    const bins = await findBinaries();
+    const child = spawn(process.execPath, [MAIN, '--health-port', '0'], {
+      env: { ...process.env, PIXTRAL_LOCAL_CLUSTER: 'true', KUBECONFIG: '', PXD_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const lines: { msg?: string; kubeconfig?: string }[] = [];
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      try {
+        lines.push(JSON.parse(line));
+      } catch {
+        // npm banners and the like
+      }
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const kubeconfig = await eventually(
+        () => {
+          const found = lines.find((l) => l.kubeconfig)?.kubeconfig;
+          expect(found).toBeTruthy();
+          return found as string;
+        },
+        { timeoutMs: 120_000 },
+      );
+      await eventually(
+        async () => {
+          const { stdout } = await runKubectl(bins.kubectl, kubeconfig, [
+            'get',
+            'pxd',
+            'vision',
+            '-n',
+            'default',
+            '-o',
+            'jsonpath={.status.phase}',
+          ]);
+          expect(stdout).toBe('Ready');
+        },
+        { timeoutMs: 90_000 },
+      );
+      const nodes = await runKubectl(bins.kubectl, kubeconfig, [
+        'get',
+        'nodes',
+        '-L',
+        'node.kubernetes.io/instance-type',
+        '--no-headers',
+      ]);
+      expect(nodes.stdout).toContain('H100-1-80G');
+      expect(nodes.stdout).toContain('H100-2-80G');
+      const messages = lines.map((l) => l.msg);
+      expect(messages).toContain(
+        'Created simulated nodes (GPU nodes for serving, a CPU node for weights Jobs)',
+      );
+      expect(messages).toContain('Started controller');
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(existsSync(kubeconfig)).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
