@@ -108,6 +108,29 @@ describe('provision-weights', () => {
     expect(again.lines.at(-1)!.msg).toMatch(/already provisioned; nothing to do/);
   });
 
+  it('learns the exact size of a file the catalog knows only roughly, and trusts the digest for the bytes', async () => {
+    const ws = await freshWorkspace('estimated-size');
+    const spec = specFor(hub, files);
+    const estimated = {
+      ...spec,
+      files: spec.files.map((f) =>
+        f.name === BIG_FILE ? { ...f, size: Math.round(f.size / 1e6) * 1e6 + 123, sizeIsExact: false } : f,
+      ),
+    };
+    const run = await runProvisioner(estimated, testArgs(hub, ws), { HF_TOKEN: TOKEN });
+
+    expect(run.code, run.stderr).toBe(0);
+    await expectVerifiedCopy(ws.target);
+    expect(run.lines.some((l) => l.msg === 'Learned the exact size of a file from the server')).toBe(true);
+    const manifest = JSON.parse(await readFile(join(ws.target, '.weights-manifest.json'), 'utf8'));
+    expect(manifest.files.find((f: { name: string }) => f.name === BIG_FILE).size).toBe(big().size);
+
+    hub.resetStats();
+    const again = await runProvisioner(estimated, testArgs(hub, ws), { HF_TOKEN: TOKEN });
+    expect(again.code).toBe(0);
+    expect(hub.requests).toEqual([]);
+  });
+
   it('fetches from a plain mirror URL, sending no token', async () => {
     const ws = await freshWorkspace('mirror');
     const run = await runProvisioner(specFor(hub, files, 'url'), testArgs(hub, ws), { HF_TOKEN: TOKEN });

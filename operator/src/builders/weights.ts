@@ -97,7 +97,7 @@ export function provisionSpec(model: CatalogModel): string {
     source: { kind: 'hub', repo: model.weights.huggingFaceRepo, revision: model.weights.revision },
     files: [...model.weights.files]
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-      .map((f) => ({ name: f.path, size: f.sizeBytes, sha256: f.sha256 })),
+      .map((f) => ({ name: f.path, size: f.sizeBytes, sizeIsExact: f.sizeIsExact, sha256: f.sha256 })),
   });
 }
 

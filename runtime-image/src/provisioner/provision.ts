@@ -14,6 +14,7 @@ import { filesPresent, manifestMatches, readManifest, removeManifest, writeManif
 import type { Options } from './options.ts';
 import { doneBytes, loadPartial, PARTIAL_DIR, partialPaths } from './partial.ts';
 import { Progress } from './progress.ts';
+import { resolveSizes, withManifestSizes } from './sizes.ts';
 import { fileUrl, type ModelFile, type ModelSpec } from './spec.ts';
 
 /** What a run did, for the summary line and the termination message. */
@@ -29,14 +30,13 @@ export interface ProvisionResult {
 
 /** Fills `options.target` with `spec`'s files. Throws a ProvisionError on failure. */
 export async function provision(
-  spec: ModelSpec,
+  requested: ModelSpec,
   options: Options,
   deps: { log: Logger; signal: AbortSignal; token: string | undefined; now?: () => Date },
 ): Promise<ProvisionResult> {
   const { log, token } = deps;
   const target = options.target;
   const startedAt = performance.now();
-  const totalBytes = spec.files.reduce((sum, f) => sum + f.size, 0);
   await mkdir(target, { recursive: true });
 
   // A lost lock means another provisioner may be writing here: stop everything.
@@ -51,14 +51,16 @@ export async function provision(
         new ProvisionError('LockCompromised', 'terminal', `Lost the folder lock: ${err.message}`),
       ),
   });
-  const progress = new Progress(log, totalBytes, options.progressInterval * 1000);
   const agent = new Agent({
     connections: options.parallelism + 1,
     headersTimeout: options.stallTimeout * 1000,
     bodyTimeout: options.stallTimeout * 1000,
   });
+  let progress: Progress | undefined;
   try {
     const manifest = await readManifest(target);
+    let spec = withManifestSizes(requested, manifest);
+    let totalBytes = spec.files.reduce((sum, f) => sum + f.size, 0);
     if (manifest !== undefined && manifestMatches(manifest, spec) && (await filesPresent(target, spec))) {
       log.info(
         { model: spec.model, completedAt: manifest.completedAt },
@@ -71,6 +73,15 @@ export async function provision(
       log.warn({ model: manifest.model }, 'Withdrew a manifest that does not match the spec');
     }
 
+    spec = await resolveSizes(spec, {
+      dispatcher: agent,
+      urlOf: (file) => fileUrl(spec.source, options.hubUrl, file.name),
+      token: spec.source.kind === 'hub' ? token : undefined,
+      log,
+      signal,
+    });
+    totalBytes = spec.files.reduce((sum, f) => sum + f.size, 0);
+    progress = new Progress(log, totalBytes, options.progressInterval * 1000);
     const missing: ModelFile[] = [];
     for (const file of spec.files) {
       if (await verifiedInPlace(target, file, log, signal)) progress.reused(file.size);
@@ -118,7 +129,7 @@ export async function provision(
       seconds: (performance.now() - startedAt) / 1000,
     };
   } finally {
-    progress.stop();
+    progress?.stop();
     await agent.close().catch(() => {});
     await release().catch(() => {});
   }

@@ -21,6 +21,12 @@ export const ModelFile = z.object({
       message: 'must be a relative path of plain segments (letters, digits, . _ -), no "..", no leading dot',
     }),
   size: z.number().int().nonnegative(),
+  /**
+   * False when `size` is only an estimate (the hub shows large files' sizes rounded): the exact
+   * size is then learned from the server before downloading (sizes.ts); the SHA-256 still pins the
+   * bytes. Default true.
+   */
+  sizeIsExact: z.boolean().default(true),
   sha256: z
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')
