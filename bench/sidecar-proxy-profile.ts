@@ -103,6 +103,19 @@ function summarize(profile: CpuProfile, requests: number, fromUs: number, toUs: 
   };
 }
 
+/** CPU ms (user + system) and read/write syscalls so far of `pid`, from /proc (Linux). */
+function processCounters(pid: number): { cpuMs: number; reads: number; writes: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const count = (name: string): number => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(io)?.[1] ?? 0);
+  return {
+    cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, // USER_HZ is 100 on Linux
+    reads: count('syscr'),
+    writes: count('syscw'),
+  };
+}
+
 const children: ChildProcess[] = [];
 
 function freePort(): Promise<number> {
@@ -196,7 +209,9 @@ async function main(): Promise<void> {
       const load = { url: `${url}/v1/chat/completions`, body, headers, connections: CONNECTIONS };
       await runWrk({ ...load, seconds: 1 }, scratch); // warm-up, left out of the summary
       const fromUs = Number(process.hrtime.bigint() / 1000n);
+      const before = processCounters(child.pid as number);
       const result = await runWrk({ ...load, seconds: SECONDS }, scratch);
+      const after = processCounters(child.pid as number);
       const toUs = Number(process.hrtime.bigint() / 1000n);
       await stop(child);
       const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
@@ -205,6 +220,10 @@ async function main(): Promise<void> {
       const summary = summarize(profile, result.requests, fromUs, toUs);
       console.log(
         `\n## ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s, ${summary.busyPerRequest.toFixed(1)} µs sampled (non-idle) per request`,
+      );
+      const per = (n: number): string => (n / result.requests).toFixed(2);
+      console.log(
+        `CPU ${per((after.cpuMs - before.cpuMs) * 1000)} µs/req (from /proc); read syscalls ${per(after.reads - before.reads)}/req, write syscalls ${per(after.writes - before.writes)}/req\n`,
       );
       console.log('| component | µs/req |\n| --- | --- |');
       for (const c of summary.components.filter((c) => c.us >= 0.5))
