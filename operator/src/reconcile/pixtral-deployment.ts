@@ -15,11 +15,10 @@ import type {
 import { ConditionType, Reason } from '../api/conditions.ts';
 import type { PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
 import { REPLICAS_HANDOFF_MANAGER, replicasHandoff } from '../builders/deployment.ts';
-import { apiKeysSecretName, type DesiredChildren, desiredChildren } from '../builders/index.ts';
+import { type DesiredChildren, desiredChildren } from '../builders/index.ts';
 import { instanceLabel } from '../builders/labels.ts';
 import { findModel } from '../catalog/index.ts';
 import type { OperatorConfig } from '../config.ts';
-import { generateApiKey } from '../keys.ts';
 import { Kinds } from '../kinds.ts';
 import type {
   EventRecorder,
@@ -29,10 +28,12 @@ import type {
   Reconciler,
   Writer,
 } from '../runtime/index.ts';
-import { type Informer, isApiError, type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
+import { type Informer, type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
+import { ensureApiKeys } from './api-keys.ts';
 import { finalize, NODE_POOL_FINALIZER, syncNodePools } from './finalize.ts';
+import { resource, uidOf, wrap } from './resource.ts';
 import { computeStatus } from './status.ts';
-import { planWeights, weightsDigest } from './weights-state.ts';
+import { planWeights, type WeightsPlan, weightsDigest } from './weights-state.ts';
 
 /** The caches the reconciler reads (all filled by informers; reconcile never lists the API server). */
 export interface Caches {
@@ -61,6 +62,13 @@ export interface ReconcilerDeps {
   /** Whether KEDA's ScaledObject API is served (autoscaling needs it). */
   kedaInstalled: boolean;
 }
+
+/** Reported when a deployment asks for autoscaling and KEDA is not there. */
+const KEDA_MISSING = {
+  reason: Reason.InvalidConfiguration,
+  message:
+    'spec.maxSize > spec.minSize needs KEDA (keda.sh/v1alpha1 ScaledObject), which is not installed; install KEDA or set spec.maxSize to spec.minSize',
+};
 
 /** Reconciles one PixtralDeployment. */
 export class PixtralDeploymentReconciler implements Reconciler {
@@ -91,48 +99,96 @@ export class PixtralDeploymentReconciler implements Reconciler {
       await this.#d.writer.ensureFinalizer(Kinds.PixtralDeployment, cr, NODE_POOL_FINALIZER, signal);
     }
 
-    const apiKeys = await this.#ensureApiKeys(cr, signal);
+    const apiKeys = await ensureApiKeys(cr, this.#d, signal);
+    const { desired, plan } = await this.#syncWeights(cr, apiKeys, ctx);
+    const deploymentName = desired.deployment.metadata!.name!;
+    await this.#applyChildren(cr, desired, plan.state.state === 'ready', signal);
 
-    // Weights first: the Deployment is created only once the cache is verified, so vLLM never
-    // starts on missing files.
+    const pods = caches.pods
+      .list(key.namespace)
+      .filter(
+        (p) =>
+          p.metadata?.labels?.['app.kubernetes.io/instance'] === instanceLabel(cr) &&
+          p.metadata?.labels?.['app.kubernetes.io/component'] === 'server',
+      );
+    const kedaMissing = desired.scaledObject !== undefined && !this.#d.kedaInstalled;
+    const status = computeStatus(
+      cr,
+      {
+        uuid: uidOf(cr),
+        weights: plan.state,
+        weightsIdentity: { revision: model.weights.revision, digest: weightsDigest(model) },
+        weightsAttempts: { attempts: plan.attempts, lastFailureTime: plan.lastFailureTime },
+        deployment: caches.deployments.get(key.namespace, deploymentName),
+        pods,
+        minReplicas: cr.spec.minSize,
+        endpoints: desired.endpoints,
+        configError: desired.problems[0] ?? (kedaMissing ? KEDA_MISSING : undefined),
+      },
+      this.#d.now(),
+    );
+    await this.#writeStatus(cr, status, signal);
+    return plan.requeueAfterMs !== undefined || status.phase !== 'Ready'
+      ? { kind: 'requeueAfter', ms: plan.requeueAfterMs ?? 60_000 }
+      : { kind: 'done' };
+  }
+
+  /**
+   * The shared weights cache: applies the PVC (under this CR's own field manager, so owners'
+   * references merge), then plans the Job from its state: create it, wait, or after a failure's
+   * backoff delete it so the next reconcile makes a fresh one.
+   */
+  async #syncWeights(
+    cr: PixtralDeployment,
+    apiKeys: Record<string, string>,
+    ctx: ReconcileContext,
+  ): Promise<{ desired: DesiredChildren; plan: WeightsPlan }> {
+    const { caches, config } = this.#d;
+    const namespace = cr.metadata.namespace!;
     const build = (pvc?: V1PersistentVolumeClaim): DesiredChildren =>
       desiredChildren({ cr, config, uuid: uidOf(cr), userApiKeys: apiKeys, liveWeightsPvc: pvc });
-    let pvc = caches.pvcs.get(key.namespace, build().weightsPvc.metadata!.name!);
+    let pvc = caches.pvcs.get(namespace, build().weightsPvc.metadata!.name!);
     let desired = build(pvc);
-    const applied = await this.#d
-      .writerFor(desired.weightsFieldManager)
-      .apply(Kinds.PersistentVolumeClaim, desired.weightsPvc, pvc, signal);
+    const writer = this.#d.writerFor(desired.weightsFieldManager);
+    const applied = await writer.apply(Kinds.PersistentVolumeClaim, desired.weightsPvc, pvc, ctx.signal);
     if (!pvc && applied.object) {
       pvc = applied.object;
       desired = build(pvc);
     }
     const jobName = desired.weightsJob?.metadata?.name;
-    const job = jobName ? caches.jobs.get(key.namespace, jobName) : undefined;
+    const job = jobName ? caches.jobs.get(namespace, jobName) : undefined;
     const jobPods = job
-      ? caches.pods.list(key.namespace).filter((p) => p.metadata?.labels?.['job-name'] === jobName)
+      ? caches.pods.list(namespace).filter((p) => p.metadata?.labels?.['job-name'] === jobName)
       : [];
-    const plan = planWeights(
-      job,
-      jobPods,
-      cr.status?.weights ?? {},
-      this.#d.now(),
-      config.weights.retryBaseSeconds * 1000,
-    );
+    const retryBaseMs = config.weights.retryBaseSeconds * 1000;
+    const plan = planWeights(job, jobPods, cr.status?.weights ?? {}, this.#d.now(), retryBaseMs);
     if (plan.action === 'ensureJob' && desired.weightsJob) {
-      await this.#d.writerFor(desired.weightsFieldManager).apply(Kinds.Job, desired.weightsJob, job, signal);
+      await writer.apply(Kinds.Job, desired.weightsJob, job, ctx.signal);
     } else if (plan.action === 'deleteFailedJob' && jobName) {
       ctx.log.info({ job: jobName, attempts: plan.attempts }, 'Deleting failed weights Job to retry');
       await this.#d.client.delete(
         Kinds.Job,
-        { namespace: key.namespace, name: jobName },
-        { propagationPolicy: 'Background', signal },
+        { namespace, name: jobName },
+        { propagationPolicy: 'Background', signal: ctx.signal },
       );
     }
+    return { desired, plan };
+  }
 
-    // Everything else the CR owns.
-    const weightsReady = plan.state.state === 'ready';
-    const deploymentName = desired.deployment.metadata!.name!;
-    const deployment = caches.deployments.get(key.namespace, deploymentName);
+  /**
+   * Applies everything else the CR owns and deletes what it no longer asks for. The Deployment is
+   * created only once the weights are verified (vLLM must never start on missing files), and kept
+   * afterwards (a re-provisioning does not take a serving deployment down).
+   */
+  async #applyChildren(
+    cr: PixtralDeployment,
+    desired: DesiredChildren,
+    weightsReady: boolean,
+    signal: AbortSignal,
+  ) {
+    const { caches, config } = this.#d;
+    const namespace = cr.metadata.namespace!;
+    const deployment = caches.deployments.get(namespace, desired.deployment.metadata!.name!);
     const apply: { kind: KindRef; object: KubernetesObject }[] = [
       { kind: Kinds.Secret, object: desired.apiKeyHashesSecret },
       { kind: Kinds.Service, object: desired.service },
@@ -151,97 +207,23 @@ export class PixtralDeploymentReconciler implements Reconciler {
       }
       apply.push({ kind: Kinds.Deployment, object: desired.deployment });
     }
-    if (desired.scaledObject && !this.#d.kedaInstalled) {
-      // reported through configError below
-    } else if (desired.scaledObject) {
+    // Without KEDA the ScaledObject is not applied; status reports it (KEDA_MISSING).
+    if (desired.scaledObject && this.#d.kedaInstalled) {
       apply.push({ kind: Kinds.ScaledObject, object: desired.scaledObject as KubernetesObject });
     }
-    const wanted = new Set(apply.map((a) => `${a.kind.kind}/${a.object.metadata?.name}`));
     for (const { kind, object } of apply) {
-      const current = this.#cached(kind, key.namespace, object.metadata?.name ?? '');
+      const current = this.#cached(kind, namespace, object.metadata?.name ?? '');
       try {
         await this.#d.writer.apply(kind, object, current, signal);
       } catch (err) {
-        throw wrap(err, cr, `Applying ${kind.kind} ${key.namespace}/${object.metadata?.name} failed`);
+        throw wrap(err, cr, `Applying ${kind.kind} ${namespace}/${object.metadata?.name} failed`);
       }
     }
+    const wanted = new Set(apply.map((a) => `${a.kind.kind}/${a.object.metadata?.name}`));
     await this.#deleteUnwanted(cr, wanted, deployment !== undefined || weightsReady, signal);
-    if (config.nodePools.provider === 'karpenter')
+    if (config.nodePools.provider === 'karpenter') {
       await syncNodePools(this.#d, desired.nodePool as KubernetesObject | undefined, signal);
-
-    // Status.
-    const pods = caches.pods
-      .list(key.namespace)
-      .filter(
-        (p) =>
-          p.metadata?.labels?.['app.kubernetes.io/instance'] === instanceLabel(cr) &&
-          p.metadata?.labels?.['app.kubernetes.io/component'] === 'server',
-      );
-    const status = computeStatus(
-      cr,
-      {
-        uuid: uidOf(cr),
-        weights: plan.state,
-        weightsIdentity: { revision: model.weights.revision, digest: weightsDigest(model) },
-        weightsAttempts: { attempts: plan.attempts, lastFailureTime: plan.lastFailureTime },
-        deployment: caches.deployments.get(key.namespace, deploymentName),
-        pods,
-        minReplicas: cr.spec.minSize,
-        endpoints: desired.endpoints,
-        configError:
-          desired.problems[0] ??
-          (desired.scaledObject && !this.#d.kedaInstalled
-            ? {
-                reason: Reason.InvalidConfiguration,
-                message:
-                  'spec.maxSize > spec.minSize needs KEDA (keda.sh/v1alpha1 ScaledObject), which is not installed; install KEDA or set spec.maxSize to spec.minSize',
-              }
-            : undefined),
-      },
-      this.#d.now(),
-    );
-    await this.#writeStatus(cr, status, signal);
-    return plan.requeueAfterMs !== undefined || status.phase !== 'Ready'
-      ? { kind: 'requeueAfter', ms: plan.requeueAfterMs ?? 60_000 }
-      : { kind: 'done' };
-  }
-
-  /** The user's API keys Secret data (base64 values), creating the Secret with one generated key when it does not exist. */
-  async #ensureApiKeys(cr: PixtralDeployment, signal: AbortSignal): Promise<Record<string, string>> {
-    const name = apiKeysSecretName(cr);
-    let secret = this.#d.caches.secrets.get(cr.metadata.namespace!, name);
-    if (!secret) {
-      // Created, never applied: a key must be generated exactly once and never overwritten, so a
-      // stale cache meeting "already exists" just reads the Secret that won.
-      const body = desiredChildren({
-        cr,
-        config: this.#d.config,
-        uuid: uidOf(cr),
-        generatedApiKey: generateApiKey(),
-      }).generatedApiKeysSecret as V1Secret;
-      try {
-        secret = await this.#d.client.create<V1Secret>(Kinds.Secret, body, {
-          fieldManager: this.#d.config.fieldManager,
-          signal,
-        });
-        await this.#d.events.record(
-          cr,
-          'Normal',
-          'ApiKeyGenerated',
-          'Create',
-          `Generated an API key in Secret ${name}; read it with kubectl get secret ${name} -o jsonpath='{.data}'`,
-        );
-      } catch (err) {
-        if (!isApiError(err, 409))
-          throw wrap(err, cr, `Creating Secret ${cr.metadata.namespace}/${name} failed`);
-        secret = await this.#d.client.get<V1Secret>(
-          Kinds.Secret,
-          { namespace: cr.metadata.namespace!, name },
-          signal,
-        );
-      }
     }
-    return { ...(secret?.data ?? {}) };
   }
 
   #cached(kind: KindRef, namespace: string, name: string): KubernetesObject | undefined {
@@ -318,21 +300,5 @@ function ownsReplicas(deployment: V1Deployment, manager: string): boolean {
   return (deployment.metadata?.managedFields ?? []).some((m) => {
     const spec = (m.fieldsV1 as Record<string, Record<string, unknown>> | undefined)?.['f:spec'];
     return m.manager === manager && spec !== undefined && 'f:replicas' in spec;
-  });
-}
-
-/** The CR's metadata.uid (set on anything read from the API server), also its status UUID. */
-export function uidOf(cr: PixtralDeployment): string {
-  return String(cr.metadata.uid ?? '');
-}
-
-function resource(cr: PixtralDeployment) {
-  return { kind: 'PixtralDeployment', namespace: cr.metadata.namespace, name: cr.metadata.name ?? '' };
-}
-
-function wrap(err: unknown, cr: PixtralDeployment, message: string): ReconcileError {
-  const retry = isApiError(err) && err.retry === 'terminal' ? 'terminal' : 'transient';
-  return new ReconcileError('ApplyFailed', resource(cr), retry, `${message}: ${(err as Error).message}`, {
-    cause: err,
   });
 }

@@ -1,0 +1,53 @@
+/** The API keys Secret a deployment's sidecars check requests against (through its hashes). */
+import type { V1Secret } from '@kubernetes/client-node';
+import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
+import { apiKeysSecretName, desiredChildren } from '../builders/index.ts';
+import { generateApiKey } from '../keys.ts';
+import { Kinds } from '../kinds.ts';
+import { isApiError } from '../runtime/index.ts';
+import type { ReconcilerDeps } from './pixtral-deployment.ts';
+import { uidOf, wrap } from './resource.ts';
+
+/**
+ * The user's API keys Secret data (base64 values), creating the Secret with one generated key
+ * when it does not exist. Created, never applied: a key must be generated exactly once and never
+ * overwritten, so a stale cache meeting "already exists" just reads the Secret that won.
+ */
+export async function ensureApiKeys(
+  cr: PixtralDeployment,
+  deps: Pick<ReconcilerDeps, 'caches' | 'client' | 'config' | 'events'>,
+  signal: AbortSignal,
+): Promise<Record<string, string>> {
+  const name = apiKeysSecretName(cr);
+  let secret = deps.caches.secrets.get(cr.metadata.namespace!, name);
+  if (!secret) {
+    const body = desiredChildren({
+      cr,
+      config: deps.config,
+      uuid: uidOf(cr),
+      generatedApiKey: generateApiKey(),
+    }).generatedApiKeysSecret as V1Secret;
+    try {
+      secret = await deps.client.create<V1Secret>(Kinds.Secret, body, {
+        fieldManager: deps.config.fieldManager,
+        signal,
+      });
+      await deps.events.record(
+        cr,
+        'Normal',
+        'ApiKeyGenerated',
+        'Create',
+        `Generated an API key in Secret ${name}; read it with kubectl get secret ${name} -o jsonpath='{.data}'`,
+      );
+    } catch (err) {
+      if (!isApiError(err, 409))
+        throw wrap(err, cr, `Creating Secret ${cr.metadata.namespace}/${name} failed`);
+      secret = await deps.client.get<V1Secret>(
+        Kinds.Secret,
+        { namespace: cr.metadata.namespace!, name },
+        signal,
+      );
+    }
+  }
+  return { ...(secret?.data ?? {}) };
+}
