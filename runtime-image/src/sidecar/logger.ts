@@ -15,6 +15,9 @@ export const REDACT_PATHS = [
   '*.image_url.url',
 ];
 
+/** Characters of log lines gathered before they go to the writer in one piece. */
+const BATCH_CHARS = 16 * 1024;
+
 /**
  * Creates the JSON logger at `level`, writing to `destination`, or by default to stdout through
  * a buffered asynchronous writer: a synchronous write per request line was the largest single
@@ -28,16 +31,36 @@ export function createLogger(
 ): Logger {
   const options: LoggerOptions = { level, base: { component: 'sidecar' }, redact: REDACT_PATHS };
   if (destination !== undefined) return pino(options, destination);
-  // 32 KiB batches (about 100 request lines) per write: each write is a libuv thread-pool task,
-  // whose hand-offs cost more than the line itself at thousands of requests per second.
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: 32 * 1024, maxWrite: 64 * 1024 });
-  setInterval(() => stdout.flush(), flushMs).unref();
+  // sonic-boom (pino.destination) does the file descriptor work: async writes, partial writes,
+  // EAGAIN, a synchronous flush at exit. Its own buffering (minLength) is not used: it measures
+  // the whole pending string (Buffer.byteLength) on every line, which cost more per request than
+  // the line itself (bench/sidecar-proxy-profile.ts). Lines are joined here instead, and the
+  // writer gets one string per ~16 KiB.
+  const stdout = pino.destination({ dest: 1, sync: false });
+  let lines: string[] = [];
+  let size = 0;
+  const flush = (): void => {
+    if (lines.length === 0) return;
+    stdout.write(lines.join(''));
+    lines = [];
+    size = 0;
+  };
+  const batched = {
+    write(line: string): boolean {
+      lines.push(line);
+      size += line.length;
+      if (size >= BATCH_CHARS) flush();
+      return true;
+    },
+  };
+  setInterval(flush, flushMs).unref();
   process.once('exit', () => {
     try {
+      flush();
       stdout.flushSync();
     } catch {
       // Nothing more can be done for log lines at exit.
     }
   });
-  return pino(options, stdout);
+  return pino(options, batched as unknown as NodeJS.WritableStream);
 }
