@@ -46,7 +46,7 @@ const COMPARE_SIDECAR = process.env.BENCH_COMPARE_SIDECAR;
 const COMPARE_NODE_FLAGS = (process.env.BENCH_COMPARE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 /** The Node flags of the image's `sidecar` command (the `exec node ... sidecar/main.ts` line). */
-export function sidecarNodeFlags(dockerfile: string): string[] {
+function sidecarNodeFlags(dockerfile: string): string[] {
   const line = dockerfile
     .split('\n')
     .find((l) => l.includes('/usr/local/bin/sidecar') && l.includes('sidecar/main.ts'));
