@@ -7,6 +7,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { DownloadContext } from './download.ts';
 import { classifyError, ProvisionError } from './errors.ts';
 import { discard, isStrongEtag, type OpenedBody, openBody, redactUrl } from './http.ts';
+import type { OrderedHasher } from './ordered-hasher.ts';
 import { type PartialState, type Segment, splitSegments } from './partial.ts';
 import { SegmentWriter } from './segment-writer.ts';
 import type { ModelFile } from './spec.ts';
@@ -48,6 +49,7 @@ export async function fetchRun(
   state: PartialState,
   run: Segment[],
   handle: FileHandle,
+  hasher: OrderedHasher,
   onRanges: () => void,
   onWritten: (bytes: number) => void,
 ): Promise<void> {
@@ -107,14 +109,15 @@ export async function fetchRun(
       let chunk = received;
       while (chunk.length > 0 && position < run.at(-1)!.end) {
         if (position >= segment.end) {
-          await writer.finish();
+          writer.finish();
           segment = run[++index]!;
           writer = new SegmentWriter(handle, segment, file.name, onWritten);
         }
         const part =
           chunk.length <= segment.end - position ? chunk : chunk.subarray(0, segment.end - position);
+        hasher.received(position, part);
         position += part.length;
-        await writer.push(part);
+        writer.push(part);
         chunk = chunk.subarray(part.length);
       }
       if (position >= run.at(-1)!.end && position < end) {
@@ -127,7 +130,7 @@ export async function fetchRun(
     throw classifyError(err, `Download of ${file.name} from ${redactUrl(ctx.url)}`);
   } finally {
     // What arrived is good data even if the connection then broke: keep it for the retry.
-    await writer.finish();
+    writer.finish();
   }
   if (position < run.at(-1)!.end) {
     throw new ProvisionError(
