@@ -3,8 +3,11 @@
  * served from 127.0.0.1 (the hub-like test server: a redirect to the file store, Range, ETag).
  *
  *   npm run bench:provisioner            (BENCH_SIZE_MIB=1024 BENCH_ROUNDS=5 by default)
+ *   BENCH_COMPARE=<dir>/runtime-image/src/provisioner/main.ts npm run bench:provisioner
+ *                                        (adds that copy, e.g. an older checkout, as a row of its own)
  *
- * The provisioner downloads, hashes and fsyncs in one pass; curl only downloads, sha256sum only hashes.
+ * The provisioner downloads, hashes and fsyncs in one pass; curl only downloads (and never fsyncs: its
+ * bytes may still be in the page cache when it exits), sha256sum only hashes.
  * The target: the provisioner's throughput is at least 90% of the slower of the two baselines (the
  * rate a "curl then sha256sum" pipeline cannot beat on its slower stage). Every child has a timeout,
  * and the whole run is bounded by BENCH_DEADLINE_S (default 300 s).
@@ -24,6 +27,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DEADLINE = performance.now() + Number(process.env.BENCH_DEADLINE_S ?? 300) * 1000;
 const CHILD_TIMEOUT_MS = 120_000;
 const MAIN = resolve(import.meta.dirname, '../runtime-image/src/provisioner/main.ts');
+const COMPARE = process.env.BENCH_COMPARE;
 const REPO = 'mistralai/Pixtral-12B-2409';
 const REVISION = 'bench';
 
@@ -66,18 +70,20 @@ async function main(): Promise<void> {
     });
     const curlOut = join(dir, 'curl.bin');
     const target = join(dir, 'weights');
-    const provisioner = (parallelism: number) => async () => {
-      await rm(target, { recursive: true, force: true });
-      await run(
-        process.execPath,
-        [MAIN, '--target', target, '--hub-url', hub.hubUrl, '--parallelism', String(parallelism)],
-        {
-          env: { PATH: process.env.PATH ?? '', PROVISION_SPEC: spec },
-          timeout: CHILD_TIMEOUT_MS,
-          maxBuffer: 16 * MiB,
-        },
-      );
-    };
+    const provisioner =
+      (parallelism: number, main = MAIN) =>
+      async () => {
+        await rm(target, { recursive: true, force: true });
+        await run(
+          process.execPath,
+          [main, '--target', target, '--hub-url', hub.hubUrl, '--parallelism', String(parallelism)],
+          {
+            env: { PATH: process.env.PATH ?? '', PROVISION_SPEC: spec },
+            timeout: CHILD_TIMEOUT_MS,
+            maxBuffer: 16 * MiB,
+          },
+        );
+      };
     const contenders: [string, () => Promise<unknown>][] = [
       [
         'curl -o (download only)',
@@ -86,6 +92,14 @@ async function main(): Promise<void> {
       ['sha256sum (hash only)', () => run('sha256sum', [source], { timeout: CHILD_TIMEOUT_MS })],
       ['provision-weights --parallelism 4', provisioner(4)],
       ['provision-weights --parallelism 1', provisioner(1)],
+      ...(COMPARE === undefined
+        ? []
+        : [
+            ['BENCH_COMPARE --parallelism 4', provisioner(4, resolve(COMPARE))] as [
+              string,
+              () => Promise<unknown>,
+            ],
+          ]),
     ];
     const seconds = new Map<string, number[]>(contenders.map(([name]) => [name, []]));
     // Rounds interleave the contenders, in a rotating order, so that background load and the previous
@@ -128,6 +142,10 @@ async function main(): Promise<void> {
       `\nprovisioner benchmark: ${SIZE / MiB} MiB file from 127.0.0.1, ${ROUNDS} rounds (median)\n`,
     );
     console.table(rows);
+    console.log(
+      '\ncurl does not fsync (its file may be only in the page cache when it exits); provision-weights ' +
+        'fdatasyncs the file and its folder before the rename, and writes the manifest durably.',
+    );
     const score = ratio(contenders[2]![0]);
     console.log(
       `\ntarget: provision-weights (default parallelism) >= 0.90 x the slower of curl and sha256sum: ${score.toFixed(2)} -> ${
