@@ -2,8 +2,8 @@
  * Fetches a file's segments with as many connections as actually help, up to `parallelism`.
  *
  * A fresh download starts as one request for the whole file. Every `rampMs` the rate of the last
- * interval is measured; while each connection carries less than 192 MiB/s and the last added one
- * gained at least 25%, another connection is added: `split` cuts the tail of the file into segments
+ * interval is measured; while each connection carries less than 192 MiB/s, the event loop had time
+ * to spare (it waited for bytes) and the last added one gained at least 25%, another connection is added: `split` cuts the tail of the file into segments
  * (the running request stops at the cut) and the new connection takes them in file order, so the
  * in-order hash (ordered-hasher.ts) trails the download by about one segment per connection. A
  * connection that did not help is retired after its current segment. A CDN's per-connection limit
@@ -19,6 +19,12 @@ const GAIN = 1.25;
 // connection from a local mirror gave ~300-500 MiB/s here, with a 1.5 GB/s hash). A second
 // connection then only takes CPU from them: runs that tried one were 20-30% slower to the end.
 const PER_CONNECTION_ENOUGH = 192 * 1024 * 1024;
+// Share of the last interval the event loop was busy (hashing, writing, parsing) above which this
+// process, not the link, limits the run: on a busy machine one local stream can fall below
+// PER_CONNECTION_ENOUGH while the loop never waits for bytes, and another connection then only adds
+// read-back hashing of out-of-order bytes (ordered-hasher.ts). A per-connection limit leaves it idle.
+// Measured as wall time, so a loop starved of CPU by other processes also counts as busy.
+const LOOP_BUSY = 0.75;
 
 function isComplete(segment: Segment): boolean {
   return segment.start + segment.done >= segment.end;
@@ -82,12 +88,15 @@ export async function runSegmentPool(options: {
   let ramping = options.parallelism > 1;
   let lastBytes = options.bytes();
   let lastAt = performance.now();
+  let lastLoop = performance.eventLoopUtilization();
   let rateBeforeGrowth: number | undefined;
   const timer = setInterval(() => {
     const now = performance.now();
     const rate = (options.bytes() - lastBytes) / ((now - lastAt) / 1000);
     lastBytes = options.bytes();
     lastAt = now;
+    const loop = performance.eventLoopUtilization(lastLoop);
+    lastLoop = performance.eventLoopUtilization();
     if (!ramping || failure !== undefined) return;
     if (rateBeforeGrowth !== undefined && rate < rateBeforeGrowth * GAIN) {
       ramping = false;
@@ -99,6 +108,8 @@ export async function runSegmentPool(options: {
       ramping = false;
       return;
     }
+    // Not the end of the ramp: the loop may be busy for a while only (hashing a resumed prefix).
+    if (loop.utilization >= LOOP_BUSY) return;
     rateBeforeGrowth = rate;
     spawn();
     options.onResize(allowed);
