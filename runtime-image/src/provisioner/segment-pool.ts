@@ -3,9 +3,10 @@
  *
  * A fresh download starts as one request for the whole file. Every `rampMs` the rate of the last
  * interval is measured; while each connection carries less than 192 MiB/s, the event loop had time
- * to spare (it waited for bytes) and the last added one gained at least 25%, another connection is added: `split` cuts the tail of the file into segments
- * (the running request stops at the cut) and the new connection takes them in file order, so the
- * in-order hash (ordered-hasher.ts) trails the download by about one segment per connection. A
+ * to spare (it waited for bytes) and the last added one gained at least 25%, another connection is
+ * added: `split` cuts the tail of the file into segments (the running request stops at the cut) and
+ * the new connection takes them in file order, so the in-order hash (ordered-hasher.ts, which reads
+ * back what arrived ahead of it) trails the download by about one segment per connection. A
  * connection that did not help is retired after its current segment. A CDN's per-connection limit
  * makes every connection count; from a local mirror one stream already saturates the CPU, and a
  * fixed four range streams measured 0.55-0.87x of sha256sum against 0.90-1.05x for one stream
