@@ -91,18 +91,18 @@ async function fetchAndVerify(
     const flusher = new BackgroundSync(handle, BACKGROUND_SYNC_BYTES);
     hasher.pump();
     try {
-      await fetchSegments(ctx, file, paths, state, handle, hasher, (bytes) => {
+      await fetchSegments(ctx, file, paths, state, handle, (bytes) => {
         ctx.progress.transferred(bytes);
         hasher.pump();
         flusher.written(bytes);
       });
     } catch (err) {
-      hasher.close();
+      await hasher.close();
       throw err;
     } finally {
       await flusher.settle();
     }
-    const actual = hasher.digest(file.size);
+    const actual = await hasher.digest(file.size);
     if (actual !== file.sha256) {
       await handle.close();
       await removePartial(paths);
@@ -124,7 +124,6 @@ async function fetchSegments(
   paths: PartialPaths,
   state: PartialState,
   handle: FileHandle,
-  hasher: OrderedHasher,
   onWritten: (bytes: number) => void,
 ): Promise<void> {
   const saver = new StateSaver(paths);
@@ -154,7 +153,6 @@ async function fetchSegments(
               state,
               run,
               handle,
-              hasher,
               () => (rangesOk = true),
               (bytes) => {
                 written += bytes;

@@ -7,7 +7,6 @@ import type { FileHandle } from 'node:fs/promises';
 import type { DownloadContext } from './download.ts';
 import { classifyError, ProvisionError } from './errors.ts';
 import { discard, isStrongEtag, type OpenedBody, openBody, redactUrl } from './http.ts';
-import type { OrderedHasher } from './ordered-hasher.ts';
 import { type PartialState, type Segment, splitSegments } from './partial.ts';
 import { SegmentWriter } from './segment-writer.ts';
 import type { ModelFile } from './spec.ts';
@@ -49,7 +48,6 @@ export async function fetchRun(
   state: PartialState,
   run: Segment[],
   handle: FileHandle,
-  hasher: OrderedHasher,
   onRanges: () => void,
   onWritten: (bytes: number) => void,
 ): Promise<void> {
@@ -115,7 +113,6 @@ export async function fetchRun(
         }
         const part =
           chunk.length <= segment.end - position ? chunk : chunk.subarray(0, segment.end - position);
-        hasher.received(position, part);
         position += part.length;
         writer.push(part);
         chunk = chunk.subarray(part.length);

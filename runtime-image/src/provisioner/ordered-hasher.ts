@@ -1,118 +1,78 @@
 /**
  * SHA-256 of a file whose byte ranges arrive out of order, computed while it downloads.
  *
- * SHA-256 is a chain: ranges cannot be hashed in parallel and combined, so the hash follows the file
- * from offset 0. A received chunk that starts exactly where the hash stands is hashed straight from
- * memory on the main thread: with one connection (the usual case, segment-pool.ts) that is every
- * chunk, one pass over the bytes and no copy. Bytes that arrived ahead of the hash (another
- * connection's segment, or a resumed run's earlier bytes) are read back from the page cache once they
- * are written contiguously (the "frontier"). Measured with bench/provisioner.ts (1 GiB from 127.0.0.1,
- * busy 2-core machine): a worker thread that re-read every written byte cost a copy per byte, a
- * message per 16 MiB and a second thread competing with the server for the two cores; OpenSSL's
- * SHA-NI SHA-256 hashes ~0.9 GiB/s, so on the main thread the hash costs about as much as the re-read
- * alone did.
+ * SHA-256 is a chain: ranges cannot be hashed in parallel and combined, so the hash follows the
+ * contiguous written prefix (the "frontier"); download.ts hands out segments in file order so the
+ * frontier trails the download by at most `parallelism` segments. Where the hash runs was measured
+ * with bench/provisioner.ts (1 GiB from 127.0.0.1 on a busy 2-core machine, per-round ratios against
+ * sha256sum): hashing each arriving chunk from memory on the main thread put ~0.7 s of CPU per GiB on
+ * the thread that also parses HTTP and issues writes, and runs reached 0.6-0.8x of sha256sum. A worker
+ * thread that reads the written prefix back from the page cache (a memory copy, no disk read) moves
+ * the hash to the second core; download and hash overlap and the digest is ready ~0.1 s after the
+ * last byte (0.87-0.91x together with the write changes in segment-writer.ts). Measured again once
+ * writes were 256 KiB and synchronous (segment-writer.ts): hashing each received chunk on the main
+ * thread took the same CPU time in total (~3.2 s per GiB with writes) but ran ~10% longer (3.0-3.3 s
+ * against 2.7-2.9 s per GiB, 5 interleaved rounds), since here the second core does the hash while
+ * the main thread receives and writes. Re-reading the whole file after the download was not an
+ * option: it adds the full hash time to the tail. Bytes resumed from an earlier run are hashed the
+ * same way, starting at offset 0.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 
-const READ_BYTES = 4 * 1024 * 1024;
-// Read-back per pump: a resumed 1 GiB prefix is hashed in slices so timers (lock refresh, progress)
-// still run between them.
-const PUMP_READ_BYTES = 64 * 1024 * 1024;
+const PUMP_BYTES = 16 * 1024 * 1024;
 
 /** Hashes a file in order while its ranges are being written, possibly out of order. */
 export class OrderedHasher {
-  readonly #path: string;
+  readonly #worker: Worker;
   readonly #frontier: () => number;
-  readonly #hash: Hash = createHash('sha256');
-  #hashed = 0;
-  #buffer: Buffer | undefined;
-  #scheduled: NodeJS.Immediate | undefined;
-  #closed = false;
-  #failure: unknown;
+  #reported = 0;
+  #failure: Error | undefined;
 
   /**
    * @param path the file being written.
    * @param frontier returns how many bytes from offset 0 are written contiguously (safe to read back).
    */
   constructor(path: string, frontier: () => number) {
-    this.#path = path;
     this.#frontier = frontier;
+    this.#worker = new Worker(new URL('./hash-worker.ts', import.meta.url), { workerData: { path } });
+    this.#worker.on('error', (err) => {
+      this.#failure = err;
+    });
   }
 
-  /**
-   * Offers bytes just received for offset `position`: hashed now when they continue the hash (the
-   * part already hashed, as after a retry, is skipped), else left to be read back once written.
-   */
-  received(position: number, chunk: Buffer): void {
-    const end = position + chunk.length;
-    if (this.#closed || position > this.#hashed || end <= this.#hashed) return;
-    this.#hash.update(position === this.#hashed ? chunk : chunk.subarray(this.#hashed - position));
-    this.#hashed = end;
-  }
-
-  /** Reads back written bytes that were not hashed on arrival; call after writes. Cheap when none. */
+  /** Tells the worker about newly written bytes; call after each write. Cheap when nothing changed. */
   pump(): void {
-    if (this.#closed || this.#scheduled !== undefined || this.#frontier() <= this.#hashed) return;
-    try {
-      this.#readBack(Math.min(this.#frontier(), this.#hashed + PUMP_READ_BYTES));
-    } catch (err) {
-      // Surfaces in digest(); the download goes on so its bytes are kept for a resume.
-      this.#failure ??= err;
-      this.close();
-      return;
-    }
-    if (this.#frontier() > this.#hashed) {
-      this.#scheduled = setImmediate(() => {
-        this.#scheduled = undefined;
-        this.pump();
-      });
+    const frontier = this.#frontier();
+    // Batched: a message per MiB written cost ~0.3 s of main-thread time per GiB.
+    if (frontier >= this.#reported + PUMP_BYTES) {
+      this.#reported = frontier;
+      this.#worker.postMessage({ frontier });
     }
   }
 
-  /** Finishes the hash over the first `size` bytes (all written) and returns the lowercase hex digest. */
-  digest(size: number): string {
-    if (this.#failure !== undefined) throw this.#failure;
+  /** Waits for the hash to reach `size` and returns the lowercase hex digest; stops the worker. */
+  async digest(size: number): Promise<string> {
     if (this.#frontier() < size) {
-      this.close();
+      await this.close();
       throw new Error(`Only ${this.#frontier()} of ${size} bytes were written in order`);
     }
-    this.#readBack(size);
-    this.close();
-    return this.#hash.digest('hex');
-  }
-
-  /** Stops reading back (idempotent). */
-  close(): void {
-    this.#closed = true;
-    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
-    this.#scheduled = undefined;
-    this.#buffer = undefined;
-  }
-
-  // Synchronous on purpose: a direct update in `received` must never run between an async read's
-  // start and its hash, or the chain would take bytes out of order. Page-cache reads take ~1 ms/4 MiB.
-  #readBack(to: number): void {
-    if (to <= this.#hashed) return;
-    this.#buffer ??= Buffer.allocUnsafe(READ_BYTES);
-    const fd = openSync(this.#path, 'r');
     try {
-      while (this.#hashed < to) {
-        const bytesRead = readSync(
-          fd,
-          this.#buffer,
-          0,
-          Math.min(READ_BYTES, to - this.#hashed),
-          this.#hashed,
-        );
-        if (bytesRead === 0) {
-          throw new Error(`Read back 0 bytes at offset ${this.#hashed}: the file is shorter than written`);
-        }
-        this.#hash.update(this.#buffer.subarray(0, bytesRead));
-        this.#hashed += bytesRead;
-      }
+      if (this.#failure !== undefined) throw this.#failure;
+      const reply = new Promise<{ digest?: string; error?: string }>((resolve, reject) => {
+        this.#worker.once('message', resolve);
+        this.#worker.once('error', reject);
+      });
+      this.#worker.postMessage({ finish: size });
+      const { digest, error } = await reply;
+      if (digest === undefined) throw new Error(`Hashing failed: ${error}`);
+      return digest;
     } finally {
-      closeSync(fd);
+      await this.close();
     }
+  }
+
+  /** Stops the worker (idempotent). */
+  async close(): Promise<void> {
+    await this.#worker.terminate();
   }
 }

@@ -5,8 +5,8 @@
  * interval is measured; while each connection carries less than 192 MiB/s, the event loop had time
  * to spare (it waited for bytes) and the last added one gained at least 25%, another connection is
  * added: `split` cuts the tail of the file into segments (the running request stops at the cut) and
- * the new connection takes them in file order, so the in-order hash (ordered-hasher.ts, which reads
- * back what arrived ahead of it) trails the download by about one segment per connection. A
+ * the new connection takes them in file order, so the in-order hash (ordered-hasher.ts) trails the
+ * download by about one segment per connection. A
  * connection that did not help is retired after its current segment. A CDN's per-connection limit
  * makes every connection count; from a local mirror one stream already saturates the CPU, and a
  * fixed four range streams measured 0.55-0.87x of sha256sum against 0.90-1.05x for one stream
@@ -22,8 +22,9 @@ const GAIN = 1.25;
 const PER_CONNECTION_ENOUGH = 192 * 1024 * 1024;
 // Share of the last interval the event loop was busy (hashing, writing, parsing) above which this
 // process, not the link, limits the run: on a busy machine one local stream can fall below
-// PER_CONNECTION_ENOUGH while the loop never waits for bytes, and another connection then only adds
-// read-back hashing of out-of-order bytes (ordered-hasher.ts). A per-connection limit leaves it idle.
+// PER_CONNECTION_ENOUGH while the loop never waits for bytes, and another connection then only takes
+// CPU from it and holds back the in-order hash (ordered-hasher.ts). A per-connection limit leaves it
+// idle.
 // Measured as wall time, so a loop starved of CPU by other processes also counts as busy.
 const LOOP_BUSY = 0.75;
 

@@ -2,7 +2,7 @@
  * Writes one segment's bytes to the file in order of arrival while the body keeps streaming.
  *
  * Chunks are gathered into 256 KiB positional writev calls made synchronously, on the main thread,
- * right after the chunks were received and hashed. Measured with bench/provisioner.ts (1 GiB from
+ * right after the chunks were received. Measured with bench/provisioner.ts (1 GiB from
  * 127.0.0.1, busy 2-core machine, CPU time of the provisioner process): 4 MiB async writes on the
  * thread pool cost ~2.2 s of system time per GiB, 256 KiB writes ~1.0 s, because the kernel's copy
  * into the page cache then reads bytes still in the CPU cache instead of from memory; made
