@@ -126,8 +126,14 @@ export async function fetchRun(
     discard(opened.body);
     throw classifyError(err, `Download of ${file.name} from ${redactUrl(ctx.url)}`);
   } finally {
-    // What arrived is good data even if the connection then broke: keep it for the retry.
-    writer.finish();
+    // What arrived is good data even if the connection then broke: keep it for the retry. A failed
+    // write outranks the error in flight (a full disk is why nothing can go on).
+    try {
+      writer.finish();
+    } catch (err) {
+      // biome-ignore lint/correctness/noUnsafeFinally: see above.
+      throw classifyError(err, `Writing ${file.name}`);
+    }
   }
   if (position < run.at(-1)!.end) {
     throw new ProvisionError(
