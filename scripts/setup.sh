@@ -18,7 +18,7 @@ say "installing npm dependencies (npm ci; brings Node 24 as node_modules/.bin/no
 npm ci --no-audit --no-fund --loglevel=error
 [[ "${1:-}" == test ]] || exit 0
 
-APT_PACKAGES=(nginx-light openssl curl python3-venv)
+APT_PACKAGES=(nginx-light wrk openssl curl python3-venv)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -27,7 +27,7 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# nginx is a benchmark baseline only: never leave the distribution's service running.
+# nginx and wrk serve the benchmarks only: never leave the distribution's service running.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 
 say "making sure the Kubernetes test binaries are built (cold: ~8 min on 2 cores; warm: instant)"
