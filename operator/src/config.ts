@@ -7,32 +7,22 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DNS_SUBDOMAIN, QUANTITY_PATTERN, TolerationSchema } from './api/pixtral-deployment.ts';
 import { NODE_TYPES, type NodeTypeName } from './catalog/index.ts';
-
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const QUANTITY =
-  /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
 
 const name = (example: string) =>
   z.string().min(1).max(253).regex(DNS_SUBDOMAIN, `must be a lower-case DNS name, e.g. ${example}`);
 const quantity = z.union([
   z.int().min(0),
-  z.string().regex(QUANTITY, 'must be a quantity, e.g. 500m or 8Gi'),
+  z.string().regex(QUANTITY_PATTERN, 'must be a quantity, e.g. 500m or 8Gi'),
 ]);
 const resourceList = z.record(z.string().min(1), quantity);
 const resources = z.strictObject({ requests: resourceList.optional(), limits: resourceList.optional() });
 /** An int or a percentage, as in a Deployment's rolling update. */
 const intOrPercent = z.union([z.int().min(0), z.string().regex(/^[0-9]+%$/, 'must be an integer or "N%"')]);
 
-const toleration = z.strictObject({
-  key: z.string().max(316).optional(),
-  operator: z.enum(['Exists', 'Equal']).optional(),
-  value: z.string().max(63).optional(),
-  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
-  tolerationSeconds: z.int().optional(),
-});
 /** One toleration of a serving pod (core/v1 Toleration). */
-export type Toleration = z.infer<typeof toleration>;
+export type Toleration = z.infer<typeof TolerationSchema>;
 
 /** The GPU taint NVIDIA's GPU operator and most clouds put on GPU nodes. */
 export const GPU_TOLERATION: Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
@@ -49,7 +39,7 @@ const nodeType = (instanceType: string) =>
         .record(z.string().min(1), z.string().max(63))
         .default({ [INSTANCE_TYPE_LABEL]: instanceType }),
       /** Tolerations of the serving pods. Default: tolerate the `nvidia.com/gpu` NoSchedule taint. */
-      tolerations: z.array(toleration).default([GPU_TOLERATION]),
+      tolerations: z.array(TolerationSchema).default([GPU_TOLERATION]),
     })
     .default({ labels: { [INSTANCE_TYPE_LABEL]: instanceType }, tolerations: [GPU_TOLERATION] });
 
@@ -145,7 +135,7 @@ export const OperatorConfigSchema = z.strictObject({
       sidecar: { requests: { cpu: '1', memory: '512Mi' }, limits: { memory: '1Gi' } },
     }),
   /** Size of the `/dev/shm` memory volume (vLLM's tensor-parallel workers talk through it). Default 16Gi. */
-  shmSize: z.string().regex(QUANTITY, 'must be a quantity, e.g. 16Gi').default('16Gi'),
+  shmSize: z.string().regex(QUANTITY_PATTERN, 'must be a quantity, e.g. 16Gi').default('16Gi'),
   /**
    * Rolling update of the serving Deployment. maxSurge defaults to 0: a surge pod asks for GPUs the
    * pool may not have, and would stay Pending while blocking the rollout. maxUnavailable default 1.

@@ -32,7 +32,7 @@ export const CATEGORIES = ['pixtral'];
 export const QUANTITY_PATTERN =
   /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
 /** RFC 1123 subdomain (Secret, PriorityClass, StorageClass names). */
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** A qualified name (label and annotation keys): optional DNS prefix, then a name of 63 at most. */
 const QUALIFIED_NAME =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -90,7 +90,8 @@ const endpoint = z.strictObject({
     .describe('Serve this endpoint without API keys. Anyone who reaches it can use the model.'),
 });
 
-const toleration = z.strictObject({
+/** core/v1 Toleration (the fields a user or the platform sets). */
+export const TolerationSchema = z.strictObject({
   key: z.string().max(316).optional(),
   operator: z.enum(['Exists', 'Equal']).optional(),
   value: z.string().max(63).optional(),
@@ -190,7 +191,11 @@ export const PixtralDeploymentSpecSchema = z
           .describe('Extra annotations on the serving pods.'),
         priorityClassName: dnsSubdomain('inference-high').optional(),
         nodeSelector: labelMap.optional().describe('Added to the node type selector.'),
-        tolerations: z.array(toleration).max(32).optional().describe('Added to the node type tolerations.'),
+        tolerations: z
+          .array(TolerationSchema)
+          .max(32)
+          .optional()
+          .describe('Added to the node type tolerations.'),
       })
       .optional()
       .describe('Extra settings for the serving pods.'),
