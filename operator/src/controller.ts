@@ -81,19 +81,12 @@ export async function addPixtralController(
     owned,
     nodePools: karpenter ? manager.cache({ ...Kinds.NodePool, labelSelector: MANAGED }) : undefined,
   };
-  const writers = new Map<string, Writer>();
   const reconciler = new PixtralDeploymentReconciler({
     caches,
     client: manager.client,
     writer: manager.writer,
-    writerFor: (fieldManager) => {
-      let writer = writers.get(fieldManager);
-      if (!writer) {
-        writer = new Writer({ client: manager.client, fieldManager });
-        writers.set(fieldManager, writer);
-      }
-      return writer;
-    },
+    // A Writer is a field manager name over the shared client: cheap to make, nothing to cache.
+    writerFor: (fieldManager) => new Writer({ client: manager.client, fieldManager }),
     events: manager.events,
     config,
     now: options.now ?? (() => new Date()),

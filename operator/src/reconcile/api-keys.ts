@@ -1,12 +1,12 @@
 /** The API keys Secret a deployment's sidecars check requests against (through its hashes). */
 import type { V1Secret } from '@kubernetes/client-node';
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
-import { apiKeysSecretName, desiredChildren } from '../builders/index.ts';
+import { apiKeysSecretName, generatedApiKeysSecret } from '../builders/index.ts';
 import { generateApiKey } from '../keys.ts';
 import { Kinds } from '../kinds.ts';
 import { isApiError } from '../runtime/index.ts';
 import type { ReconcilerDeps } from './pixtral-deployment.ts';
-import { uidOf, wrap } from './resource.ts';
+import { wrap } from './resource.ts';
 
 /**
  * The user's API keys Secret data (base64 values), creating the Secret with one generated key
@@ -21,12 +21,7 @@ export async function ensureApiKeys(
   const name = apiKeysSecretName(cr);
   let secret = deps.caches.secrets.get(cr.metadata.namespace!, name);
   if (!secret) {
-    const body = desiredChildren({
-      cr,
-      config: deps.config,
-      uuid: uidOf(cr),
-      generatedApiKey: generateApiKey(),
-    }).generatedApiKeysSecret as V1Secret;
+    const body = generatedApiKeysSecret(cr, generateApiKey());
     try {
       secret = await deps.client.create<V1Secret>(Kinds.Secret, body, {
         fieldManager: deps.config.fieldManager,

@@ -15,9 +15,9 @@ import type {
 import { ConditionType, Reason } from '../api/conditions.ts';
 import type { PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
 import { REPLICAS_HANDOFF_MANAGER, replicasHandoff } from '../builders/deployment.ts';
-import { type DesiredChildren, desiredChildren } from '../builders/index.ts';
+import { type DesiredChildren, desiredChildren, weightsPvcName } from '../builders/index.ts';
 import { instanceLabel } from '../builders/labels.ts';
-import { findModel } from '../catalog/index.ts';
+import { type CatalogModel, findModel } from '../catalog/index.ts';
 import type { OperatorConfig } from '../config.ts';
 import { Kinds } from '../kinds.ts';
 import type {
@@ -100,7 +100,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
     }
 
     const apiKeys = await ensureApiKeys(cr, this.#d, signal);
-    const { desired, plan } = await this.#syncWeights(cr, apiKeys, ctx);
+    const { desired, plan } = await this.#syncWeights(cr, model, apiKeys, ctx);
     const deploymentName = desired.deployment.metadata!.name!;
     await this.#applyChildren(cr, desired, plan.state.state === 'ready', signal);
 
@@ -140,6 +140,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
    */
   async #syncWeights(
     cr: PixtralDeployment,
+    model: CatalogModel,
     apiKeys: Record<string, string>,
     ctx: ReconcileContext,
   ): Promise<{ desired: DesiredChildren; plan: WeightsPlan }> {
@@ -147,7 +148,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
     const namespace = cr.metadata.namespace!;
     const build = (pvc?: V1PersistentVolumeClaim): DesiredChildren =>
       desiredChildren({ cr, config, uuid: uidOf(cr), userApiKeys: apiKeys, liveWeightsPvc: pvc });
-    let pvc = caches.pvcs.get(namespace, build().weightsPvc.metadata!.name!);
+    let pvc = caches.pvcs.get(namespace, weightsPvcName(model));
     let desired = build(pvc);
     const writer = this.#d.writerFor(desired.weightsFieldManager);
     const applied = await writer.apply(Kinds.PersistentVolumeClaim, desired.weightsPvc, pvc, ctx.signal);
