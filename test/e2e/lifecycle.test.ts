@@ -1,20 +1,17 @@
-import { join } from 'node:path';
-import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import {
+  type AppsV1Api,
+  BatchV1Api,
+  type CoreV1Api,
+  type CustomObjectsApi,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperatorConfigInput } from '../../operator/src/config.ts';
-import {
-  type ControlPlane,
-  createCpuNodes,
-  createGpuNodes,
-  createVolumes,
-  eventually,
-  freshNamespace,
-  startControlPlane,
-} from '../harness/index.ts';
+import { type ControlPlane, eventually, freshNamespace } from '../harness/index.ts';
+import { startE2eCluster } from './cluster.ts';
 import { type InProcessOperator, startOperator } from './operator.ts';
-import { PXD, Pxds } from './pxd.ts';
+import { PXD, type Pxds } from './pxd.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const FAIL_LABEL = 'pod-container-running-failed.stage.kwok.x-k8s.io';
 
 const CONFIG: OperatorConfigInput = {
@@ -34,26 +31,15 @@ let custom: CustomObjectsApi;
 let pxds: Pxds;
 
 beforeAll(async () => {
-  cp = await startControlPlane({
-    full: true,
-    verbose: false,
-    crds: [
-      join(ROOT, 'crds/inference.pixtral.dev_pixtraldeployments.yaml'),
-      join(ROOT, 'test/fixtures/crds/keda.sh_scaledobjects.yaml'),
-      join(ROOT, 'test/fixtures/crds/karpenter.sh_nodepools.yaml'),
+  ({ cp, kc, apps, core, custom, pxds } = await startE2eCluster({
+    extraCrds: [
+      'test/fixtures/crds/keda.sh_scaledobjects.yaml',
+      'test/fixtures/crds/karpenter.sh_nodepools.yaml',
     ],
-  });
-  kc = cp.kubeConfig();
-  apps = kc.makeApiClient(AppsV1Api);
-  core = kc.makeApiClient(CoreV1Api);
-  custom = kc.makeApiClient(CustomObjectsApi);
-  pxds = new Pxds(kc);
-  await Promise.all([
-    createGpuNodes(kc, 'H100', 6),
-    createGpuNodes(kc, 'H100-2', 2),
-    createCpuNodes(kc, 1),
-    createVolumes(kc, 10),
-  ]);
+    h100: 6,
+    h100x2: 2,
+    volumes: 10,
+  }));
   operator = await startOperator(kc, CONFIG);
 });
 

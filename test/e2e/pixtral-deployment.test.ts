@@ -1,27 +1,18 @@
 import { join } from 'node:path';
 import {
-  AppsV1Api,
+  type AppsV1Api,
   BatchV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
+  type CoreV1Api,
+  type CustomObjectsApi,
   EventsV1Api,
   type KubeConfig,
   NetworkingV1Api,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ControlPlane,
-  createCpuNodes,
-  createGpuNodes,
-  createVolumes,
-  eventually,
-  freshNamespace,
-  startControlPlane,
-} from '../harness/index.ts';
+import { type ControlPlane, eventually, freshNamespace } from '../harness/index.ts';
+import { startE2eCluster } from './cluster.ts';
 import { type InProcessOperator, spawnOperator, startOperator } from './operator.ts';
-import { PXD, Pxds } from './pxd.ts';
-
-const ROOT = join(import.meta.dirname, '..', '..');
+import { PXD, type Pxds } from './pxd.ts';
 
 let cp: ControlPlane;
 let kc: KubeConfig;
@@ -32,22 +23,7 @@ let custom: CustomObjectsApi;
 let pxds: Pxds;
 
 beforeAll(async () => {
-  cp = await startControlPlane({
-    full: true,
-    verbose: false,
-    crds: [join(ROOT, 'crds/inference.pixtral.dev_pixtraldeployments.yaml')],
-  });
-  kc = cp.kubeConfig();
-  apps = kc.makeApiClient(AppsV1Api);
-  core = kc.makeApiClient(CoreV1Api);
-  custom = kc.makeApiClient(CustomObjectsApi);
-  pxds = new Pxds(kc);
-  await Promise.all([
-    createGpuNodes(kc, 'H100', 8),
-    createGpuNodes(kc, 'H100-2', 2),
-    createCpuNodes(kc, 1),
-    createVolumes(kc, 12),
-  ]);
+  ({ cp, kc, apps, core, custom, pxds } = await startE2eCluster({ h100: 8, h100x2: 2, volumes: 12 }));
   operator = await startOperator(kc, { baseDomain: 'inference.test' });
 });
 

@@ -16,7 +16,35 @@ export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'present', effect: 'NoS
 /** The label that marks nodes made by this helper. */
 export const FAKE_NODE_LABEL = 'pixtral.dev/fake-gpu-node';
 
-/** The manifest of one fake GPU node managed by kwok. Capacity must be set at creation. */
+/** A kwok-managed node: capacity set at creation (status is only writable then), standard labels. */
+function fakeNode(
+  name: string,
+  instanceType: string,
+  resources: Record<string, string>,
+  extra: { labels?: Record<string, string>; taints?: { key: string; value?: string; effect: string }[] },
+): V1Node {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: { 'kwok.x-k8s.io/node': 'fake' },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        type: 'kwok',
+        'node.kubernetes.io/instance-type': instanceType,
+        [FAKE_NODE_LABEL]: 'true',
+        ...extra.labels,
+      },
+    },
+    spec: extra.taints ? { taints: extra.taints } : {},
+    status: { capacity: resources, allocatable: resources },
+  };
+}
+
+/** The manifest of one fake GPU node managed by kwok. */
 export function gpuNodeManifest(
   name: string,
   nodeType: GpuNodeType,
@@ -30,28 +58,15 @@ export function gpuNodeManifest(
     'ephemeral-storage': '1Ti',
     'nvidia.com/gpu': String(gpus),
   };
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: {
-      name,
-      annotations: { 'kwok.x-k8s.io/node': 'fake' },
-      labels: {
-        'kubernetes.io/hostname': name,
-        'kubernetes.io/os': 'linux',
-        'kubernetes.io/arch': 'amd64',
-        type: 'kwok',
-        'node.kubernetes.io/instance-type': instanceType,
-        'nvidia.com/gpu.present': 'true',
-        'nvidia.com/gpu.count': String(gpus),
-        'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3',
-        [FAKE_NODE_LABEL]: 'true',
-        ...options.labels,
-      },
+  return fakeNode(name, instanceType, resources, {
+    labels: {
+      'nvidia.com/gpu.present': 'true',
+      'nvidia.com/gpu.count': String(gpus),
+      'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3',
+      ...options.labels,
     },
-    spec: options.taint === false ? {} : { taints: [{ ...GPU_TAINT }] },
-    status: { capacity: resources, allocatable: resources },
-  };
+    ...(options.taint === false ? {} : { taints: [{ ...GPU_TAINT }] }),
+  });
 }
 
 /**
@@ -93,30 +108,7 @@ export async function createCpuNodes(
   const prefix = options.prefix ?? 'cpu';
   const names = Array.from({ length: count }, () => `${prefix}-${randomBytes(3).toString('hex')}`);
   const resources = { cpu: '32', memory: '128Gi', pods: '110', 'ephemeral-storage': '1Ti' };
-  await Promise.all(
-    names.map((name) =>
-      core.createNode({
-        body: {
-          apiVersion: 'v1',
-          kind: 'Node',
-          metadata: {
-            name,
-            annotations: { 'kwok.x-k8s.io/node': 'fake' },
-            labels: {
-              'kubernetes.io/hostname': name,
-              'kubernetes.io/os': 'linux',
-              'kubernetes.io/arch': 'amd64',
-              type: 'kwok',
-              'node.kubernetes.io/instance-type': 'cpu-32',
-              [FAKE_NODE_LABEL]: 'true',
-            },
-          },
-          spec: {},
-          status: { capacity: resources, allocatable: resources },
-        },
-      }),
-    ),
-  );
+  await Promise.all(names.map((name) => core.createNode({ body: fakeNode(name, 'cpu-32', resources, {}) })));
   await waitForSchedulable(core, names);
   return names;
 }
