@@ -8,13 +8,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import type { SidecarConfigInput } from '../../runtime-image/src/sidecar/config.ts';
 import { createImageFetcher } from '../../runtime-image/src/sidecar/fetch-image.ts';
-import { createLogger } from '../../runtime-image/src/sidecar/logger.ts';
 import { createPreparer, type Preparer } from '../../runtime-image/src/sidecar/preparer.ts';
 import { createSidecar, type Sidecar } from '../../runtime-image/src/sidecar/server.ts';
 import { type Resolver, SsrfGuard } from '../../runtime-image/src/sidecar/ssrf-guard.ts';
+import { captureLogs } from '../sidecar/harness.ts';
 import { startUpstreamStub, type UpstreamStub } from '../upstream-stub/stub.ts';
 import { ensureOracleVenv, ORACLE_PYTHON, ROOT, testTokenizer } from './oracle.ts';
 
@@ -142,12 +141,7 @@ export async function startLimitsRig(
   } = {},
 ): Promise<LimitsRig> {
   const stub = await startUpstreamStub();
-  const sink = new PassThrough();
-  let logText = '';
-  sink.on('data', (chunk: Buffer) => {
-    logText += chunk.toString('utf8');
-  });
-  const logger = createLogger('debug', sink);
+  const { logger, logs } = captureLogs();
   const config = {
     host: '127.0.0.1',
     port: 0,
@@ -179,7 +173,7 @@ export async function startLimitsRig(
     sidecar,
     stub,
     preparer,
-    logs: () => logText,
+    logs,
     async chat(body) {
       const res = await fetch(`${sidecar.url}/v1/chat/completions`, {
         method: 'POST',

@@ -84,12 +84,7 @@ export async function startRig(
   const stub = await startUpstreamStub(options.stub);
   const key = newKey();
   const secret = new SecretDir(`# keys\nfirst:${hashOf(key)}\n`);
-  const sink = new PassThrough();
-  let logText = '';
-  sink.on('data', (chunk: Buffer) => {
-    logText += chunk.toString('utf8');
-  });
-  const logger = createLogger('debug', sink);
+  const { logger, logs } = captureLogs();
   const config = {
     host: '127.0.0.1',
     port: 0,
@@ -108,7 +103,7 @@ export async function startRig(
     stub,
     key,
     secret,
-    logs: () => logText,
+    logs,
     headers: (k = key) => ({ authorization: `Bearer ${k}`, 'content-type': 'application/json' }),
     close: async () => {
       await sidecar.shutdown(0);
@@ -139,4 +134,14 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5_0
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
+}
+
+/** A debug-level sidecar logger whose JSON lines the test can read back. */
+export function captureLogs(): { logger: ReturnType<typeof createLogger>; logs: () => string } {
+  const sink = new PassThrough();
+  let text = '';
+  sink.on('data', (chunk: Buffer) => {
+    text += chunk.toString('utf8');
+  });
+  return { logger: createLogger('debug', sink), logs: () => text };
 }

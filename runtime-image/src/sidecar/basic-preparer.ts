@@ -3,7 +3,7 @@
  * the request unchanged. It stands in until the full preparer (formats, safe fetching, token
  * counting) replaces it in main.ts.
  */
-import { ApiError } from './errors.ts';
+import { tooManyImages } from './errors.ts';
 import type { ChatCompletionRequest, RequestPreparer } from './prepare.ts';
 
 /** Counts `image_url` parts across all messages (vLLM counts the whole request too). */
@@ -22,15 +22,7 @@ export function basicPreparer(options: { maxImagesPerRequest: number }): Request
   return async (request) => {
     const imageCount = countImages(request);
     if (imageCount > limit) {
-      // vLLM's own wording (notes/pixtral.md §4.1), with our 413 status.
-      throw new ApiError({
-        status: 413,
-        type: 'invalid_request_error',
-        reason: 'too_many_images',
-        code: 'too_many_images',
-        param: 'messages',
-        message: `At most ${limit} image(s) may be provided in one prompt; this request has ${imageCount}.`,
-      });
+      throw tooManyImages(limit, imageCount);
     }
     return { request, imageCount };
   };

@@ -65,3 +65,15 @@ export function badRequest(reason: string, message: string, param: string | null
 export function tooLarge(reason: string, message: string, param: string | null = null): ApiError {
   return new ApiError({ status: 413, type: 'invalid_request_error', reason, message, param });
 }
+
+/** 413 for one image too many, in vLLM's own wording (notes/pixtral.md §4.1) with our status. */
+export function tooManyImages(limit: number, count: number): ApiError {
+  return new ApiError({
+    status: 413,
+    type: 'invalid_request_error',
+    reason: 'too_many_images',
+    code: 'too_many_images',
+    param: 'messages',
+    message: `At most ${limit} image(s) may be provided in one prompt; this request has ${count}.`,
+  });
+}

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ApiError, badRequest } from './errors.ts';
+import { ApiError, badRequest, tooManyImages } from './errors.ts';
 import { createImageFetcher, FETCH_REFUSED_MESSAGE, type ImageFetcher } from './fetch-image.ts';
 import { decodeDataUrl, isDataUrl } from './images/data-url.ts';
 import { ImageRejected } from './images/image-error.ts';
@@ -87,14 +87,7 @@ export function createPreparer(options: PreparerOptions): Preparer {
     });
     const limit = options.maxImagesPerRequest;
     if (images.length > limit) {
-      throw new ApiError({
-        status: 413,
-        type: 'invalid_request_error',
-        reason: 'too_many_images',
-        code: 'too_many_images',
-        param: 'messages',
-        message: `At most ${limit} image(s) may be provided in one prompt; this request has ${images.length}.`,
-      });
+      throw tooManyImages(limit, images.length);
     }
     metrics.imagesPerRequest.observe(images.length);
 
