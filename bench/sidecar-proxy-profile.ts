@@ -12,11 +12,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { TEKKEN_PATH, testTokenizer } from '../test/sidecar-limits/oracle.ts';
+import { freePort, startStub, waitForHttp } from './processes.ts';
 import { runWrk } from './sidecar-proxy-wrk.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -118,28 +117,6 @@ function processCounters(pid: number): { cpuMs: number; reads: number; writes: n
 
 const children: ChildProcess[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitUp(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`);
-    try {
-      await fetch(url);
-      return;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`${url} did not come up within 60 s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return Promise.resolve();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -156,14 +133,7 @@ async function main(): Promise<void> {
   writeFileSync(hashFile, `bench:${createHash('sha256').update(key).digest('hex')}\n`);
   await testTokenizer();
   try {
-    const stub = spawn(process.execPath, [join(ROOT, 'test/upstream-stub/main.ts'), '--tokens', '16'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.push(stub);
-    const line = await new Promise<string>((resolve) =>
-      createInterface({ input: stub.stdout as NodeJS.ReadableStream }).once('line', resolve),
-    );
-    const upstream = (JSON.parse(line) as { url: string }).url;
+    const upstream = (await startStub(children)).url;
     const targets = [
       { name: 'floor', script: 'bench/sidecar-proxy-node-floor.ts' },
       { name: 'sidecar', script: 'runtime-image/src/sidecar/main.ts' },
@@ -205,7 +175,7 @@ async function main(): Promise<void> {
       );
       children.push(child);
       const url = `http://127.0.0.1:${port}`;
-      await waitUp(url, child);
+      await waitForHttp(url, child, { anyStatus: true });
       const load = { url: `${url}/v1/chat/completions`, body, headers, connections: CONNECTIONS };
       await runWrk({ ...load, seconds: 1 }, scratch); // warm-up, left out of the summary
       const fromUs = Number(process.hrtime.bigint() / 1000n);

@@ -26,11 +26,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { TEKKEN_PATH, testTokenizer } from '../test/sidecar-limits/oracle.ts';
+import { freePort, startStub, waitForHttp } from './processes.ts';
 import { startNginx } from './sidecar-proxy-nginx.ts';
 import { runWrk, type WrkResult } from './sidecar-proxy-wrk.ts';
 
@@ -58,40 +57,6 @@ function sidecarNodeFlags(dockerfile: string): string[] {
 
 const children: ChildProcess[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(url: string, process: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (process.exitCode !== null) throw new Error(`${url}: process exited with ${process.exitCode}`);
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`${url} did not come up within 60 s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function startStub(): Promise<{ url: string; port: number; pid: number }> {
-  const child = spawn(process.execPath, [join(ROOT, 'test/upstream-stub/main.ts'), '--tokens', '16'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  const line = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`stub exited with ${code}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
-  });
-  const url = (JSON.parse(line) as { url: string }).url;
-  return { url, port: Number(new URL(url).port), pid: child.pid as number };
-}
-
 async function startSidecar(
   upstream: string,
   hashFile: string,
@@ -115,7 +80,7 @@ async function startSidecar(
   });
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/health`, child);
+  await waitForHttp(`${url}/health`, child);
   return { url, pid: child.pid as number };
 }
 
@@ -127,16 +92,7 @@ async function startNodeFloor(upstream: string): Promise<{ url: string; pid: num
   });
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      await fetch(url);
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error('node floor proxy did not start within 15 s');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  await waitForHttp(url, child, { anyStatus: true, timeoutMs: 15_000 });
   return { url, pid: child.pid as number };
 }
 
@@ -223,7 +179,7 @@ async function main(): Promise<void> {
   // main.ts loads the model's tokenizer at start; this puts the test copy in place.
   await testTokenizer();
   try {
-    const stub = await startStub();
+    const stub = await startStub(children);
     const sidecar = await startSidecar(stub.url, hashFile);
     const nginx = await startNginx({
       dir: join(scratch, 'nginx'),
