@@ -8,12 +8,13 @@ import {
   BIG_FILE,
   specFor,
   startProvisioner,
+  startTestHub,
   testArgs,
   type Workspace,
   weightFiles,
   workspace,
 } from './fixtures.ts';
-import { type HubFile, type HubServer, startHub } from './hub-server.ts';
+import type { HubFile, HubServer } from './hub-server.ts';
 
 let files: HubFile[];
 let hub: HubServer;
@@ -21,8 +22,7 @@ let ws: Workspace;
 
 beforeAll(async () => {
   files = await weightFiles();
-  const spec = specFor({ mirrorUrl: '' } as HubServer, []);
-  hub = await startHub(files, { repo: spec.source.repo as string, revision: spec.source.revision as string });
+  hub = await startTestHub(files);
   ws = await workspace('concurrent');
 }, 120_000);
 

@@ -7,11 +7,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { HubFile, HubServer } from './hub-server.ts';
+import { pipeline } from 'node:stream/promises';
+import { type HubFile, type HubServer, startHub } from './hub-server.ts';
 
 /** The model files the tests serve. */
 export const BIG_FILE = 'consolidated.safetensors';
@@ -163,4 +164,17 @@ export function testArgs(hub: HubServer, ws: Workspace, extra: string[] = []): s
     ws.terminationLog,
     ...extra,
   ];
+}
+
+/** SHA-256 (hex) of a file on disk, streamed. */
+export async function digestOf(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+/** The hub-like test server for `files`, serving the repository and revision that `specFor` names. */
+export function startTestHub(files: HubFile[], options: { token?: string } = {}): Promise<HubServer> {
+  const { source } = specFor({ mirrorUrl: '' } as HubServer, []);
+  return startHub(files, { repo: source.repo as string, revision: source.revision as string, ...options });
 }

@@ -1,19 +1,19 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BIG_FILE,
+  digestOf,
   runProvisioner,
   specFor,
+  startTestHub,
   testArgs,
   type Workspace,
   weightFiles,
   workspace,
 } from './fixtures.ts';
-import { type HubFile, type HubServer, startHub } from './hub-server.ts';
+import type { HubFile, HubServer } from './hub-server.ts';
 
 const TOKEN = 'hf_test_token_0123456789';
 let files: HubFile[];
@@ -24,12 +24,6 @@ async function freshWorkspace(name: string): Promise<Workspace> {
   const ws = await workspace(name);
   workspaces.push(ws);
   return ws;
-}
-
-async function digestOf(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
 }
 
 async function expectVerifiedCopy(target: string): Promise<void> {
@@ -47,11 +41,7 @@ function big(): HubFile {
 
 beforeAll(async () => {
   files = await weightFiles();
-  hub = await startHub(files, {
-    repo: 'mistralai/Pixtral-12B-2409',
-    revision: specFor({ mirrorUrl: '' } as HubServer, []).source.revision as string,
-    token: TOKEN,
-  });
+  hub = await startTestHub(files, { token: TOKEN });
 }, 120_000);
 
 afterAll(async () => {

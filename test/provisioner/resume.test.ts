@@ -1,21 +1,21 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BIG_FILE,
+  digestOf,
   runProvisioner,
   specFor,
   startProvisioner,
+  startTestHub,
   testArgs,
   type Workspace,
   weightFiles,
   workspace,
 } from './fixtures.ts';
-import { type HubFile, type HubServer, startHub } from './hub-server.ts';
+import type { HubFile, HubServer } from './hub-server.ts';
 
 interface SavedState {
   segments: { start: number; end: number; done: number }[];
@@ -51,16 +51,9 @@ async function waitForProgress(ws: Workspace, bytes: number): Promise<void> {
   }
 }
 
-async function digestOf(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
-}
-
 beforeAll(async () => {
   files = await weightFiles();
-  const spec = specFor({ mirrorUrl: '' } as HubServer, []);
-  hub = await startHub(files, { repo: spec.source.repo as string, revision: spec.source.revision as string });
+  hub = await startTestHub(files);
 }, 120_000);
 
 afterAll(async () => {
