@@ -115,13 +115,11 @@ export class PixtralDeploymentReconciler implements Reconciler {
     const status = computeStatus(
       cr,
       {
-        uuid: uidOf(cr),
         weights: plan.state,
         weightsIdentity: { revision: model.weights.revision, digest: weightsDigest(model) },
         weightsAttempts: { attempts: plan.attempts, lastFailureTime: plan.lastFailureTime },
         deployment: caches.deployments.get(key.namespace, deploymentName),
         pods,
-        minReplicas: cr.spec.minSize,
         endpoints: desired.endpoints,
         configError: desired.problems[0] ?? (kedaMissing ? KEDA_MISSING : undefined),
       },

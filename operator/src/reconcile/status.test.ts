@@ -42,7 +42,6 @@ function deployment(ready: number, replicas = 1): V1Deployment {
 
 function observed(overrides: Partial<Observed> = {}): Observed {
   return {
-    uuid: '6f1c2a8e-3b4d-4e5f-8a9b-0c1d2e3f4a5b',
     weights: { state: 'ready' },
     weightsIdentity: {
       revision: 'a9da202d8e3192195835f077c43435c8b22545ab',
@@ -51,7 +50,6 @@ function observed(overrides: Partial<Observed> = {}): Observed {
     weightsAttempts: { attempts: 0 },
     deployment: deployment(1),
     pods: [],
-    minReplicas: 1,
     endpoints: { private: 'http://vision.team-a.svc.cluster.local/v1' },
     ...overrides,
   };
