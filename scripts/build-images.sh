@@ -32,7 +32,9 @@ CACHE=$ROOT/.cache/images
 mkdir -p "$CACHE" "$ROOT/.cache/docker"
 # Test files build images in parallel: one build at a time (the base image and dockerd are shared).
 exec 9>"$CACHE/.lock"
-flock 9
+if ! flock -w 1200 9; then
+  die "another image build has held $CACHE/.lock for 20 min; find it with: fuser -v $CACHE/.lock"
+fi
 DOCKERD_LOG=${DOCKERD_LOG:-$ROOT/.cache/docker/dockerd.log}
 # The docker CLI may be newer than the distribution's daemon and lack the buildx plugin; the
 # classic builder needs neither and supports everything our Dockerfiles use.
@@ -55,8 +57,10 @@ ensure_dockerd() {
   if docker info >/dev/null 2>&1; then return; fi
   need dockerd docker.io
   say "starting dockerd in the background (log: $DOCKERD_LOG)"
-  # setsid: the daemon must outlive this script and not get the terminal's signals.
-  setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  # setsid: the daemon must outlive this script and not get the terminal's signals. 9>&-: it must
+  # not inherit the build lock's descriptor, or the lock stays held for the daemon's whole life
+  # and every later build waits forever (what a CI run that started dockerd here once did).
+  setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null 9>&- &
   for _ in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then say "dockerd is up"; return; fi
     sleep 1
