@@ -11,7 +11,8 @@ export const ROOT = join(import.meta.dirname, '..', '..');
 
 /** Why docker cannot run at all on this machine, or undefined when it can (maybe once dockerd is started). */
 export function dockerUnavailable(): string | undefined {
-  if (spawnSync('docker', ['version', '--format', '{{.Client.Version}}']).status !== 0)
+  // `docker --version` needs no daemon (`docker version` fails when none answers yet).
+  if (spawnSync('docker', ['--version']).status !== 0)
     return 'the docker CLI is not installed (apt-get install -y docker.io)';
   if (spawnSync('docker', ['info'], { timeout: 20_000 }).status === 0) return undefined;
   if (spawnSync('sh', ['-c', 'command -v dockerd']).status !== 0)

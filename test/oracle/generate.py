@@ -122,9 +122,102 @@ def random_request(rng: random.Random, cache: dict, n_images: int) -> list:
     return messages
 
 
+ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+PROPERTY_TYPES = ["string", "integer", "number", "boolean"]
+
+
+def random_id(rng: random.Random) -> str:
+    # OpenAI's "call_" ids are longer than Mistral's 9 characters; vLLM keeps the last 9.
+    if rng.random() < 0.5:
+        return "".join(rng.choice(ALNUM) for _ in range(9))
+    return "call_" + "".join(rng.choice(ALNUM) for _ in range(24))
+
+
+def random_tool(rng: random.Random, name: str) -> dict:
+    properties = {}
+    for k in range(rng.randint(0, 4)):
+        prop = {"type": rng.choice(PROPERTY_TYPES)}
+        if rng.random() < 0.5:
+            prop["description"] = random_text(rng)[:200]
+        if prop["type"] == "number" and rng.random() < 0.5:
+            prop["minimum"] = rng.choice([0.5, -2.25, 1e-7, 123.456])  # floats JSON keeps as floats
+        if prop["type"] == "string" and rng.random() < 0.3:
+            prop["enum"] = ["celsius", "fahrenheit", "kelvin"][: rng.randint(1, 3)]
+        properties[rng.choice(["city", "unit", "day", "query", "n", "zone", "lieu"]) + str(k)] = prop
+    function = {"name": name}
+    if rng.random() < 0.8:
+        function["description"] = random_text(rng)[:300]
+    if rng.random() < 0.9:
+        function["parameters"] = {"type": "object", "properties": properties,
+                                  "required": list(properties)[: rng.randint(0, len(properties))]}
+    return {"type": "function", "function": function}
+
+
+def random_arguments(rng: random.Random) -> str:
+    kind = rng.random()
+    if kind < 0.1:
+        return ""
+    if kind < 0.15:
+        return "not json at all, " + random_text(rng)[:50]
+    value = {"city": random_text(rng)[:40], "n": rng.randint(-5, 10**20), "x": rng.choice([1.0, 0.1, 2.5e-8, 1e16, -0.0]),
+             "nested": {"2": [True, None, "é"], "1": "order kept"}}
+    separators = rng.choice([(",", ":"), (", ", ": "), (" , ", " : ")])
+    return json.dumps(value, ensure_ascii=rng.random() < 0.5, separators=separators, indent=rng.choice([None, 2]))
+
+
+def random_tool_result(rng: random.Random):
+    kind = rng.random()
+    if kind < 0.3:
+        return random_text(rng)[:500]
+    if kind < 0.5:
+        return json.dumps({"temperature": rng.choice([21, 21.5, 1e-5]), "unit": "celsius", "note": random_text(rng)[:80]},
+                          ensure_ascii=rng.random() < 0.5)
+    if kind < 0.6:
+        return rng.choice(["42", "3.0", "true", "null", "[1, 2,3]", "\"quoted\"", "", "NaN"])
+    return [{"type": "text", "text": random_text(rng)[:200]} for _ in range(rng.randint(1, 3))]
+
+
+def random_tool_request(rng: random.Random, cache: dict) -> tuple[list, list]:
+    """A conversation that defines tools, calls them and answers with their results."""
+    names = [f"tool_{i}" if rng.random() < 0.5 else f"get-weather-{i}" for i in range(rng.randint(1, 3))]
+    tools = [random_tool(rng, name) for name in names]
+    messages = []
+    if rng.random() < 0.5:
+        messages.append({"role": "system", "content": random_text(rng) or "You can call tools."})
+    for turn in range(rng.randint(1, 3)):
+        if rng.random() < 0.2:
+            messages.append({"role": "user", "content": [{"type": "text", "text": random_text(rng) or "Look."},
+                                                         {"type": "image_url", "image_url": {"url": image_url(rng, cache)}}]})
+        else:
+            messages.append({"role": "user", "content": random_text(rng) or "What is the weather?"})
+        calls = [{"id": random_id(rng), "type": "function",
+                  "function": {"name": rng.choice(names), "arguments": random_arguments(rng)}}
+                 for _ in range(rng.randint(1, 3))]
+        messages.append({"role": "assistant", "content": None if rng.random() < 0.5 else "", "tool_calls": calls})
+        for call in calls:
+            messages.append({"role": "tool", "tool_call_id": call["id"], "content": random_tool_result(rng)})
+        if rng.random() < 0.6:
+            messages.append({"role": "assistant", "content": random_text(rng) or "Done."})
+    if messages[-1]["role"] == "assistant" and rng.random() < 0.7:
+        messages.append({"role": "user", "content": random_text(rng) or "Thanks!"})
+    return messages, tools
+
+
+def vllm_truncated_ids(messages: list) -> list:
+    """What vLLM's `truncate_tool_call_ids` hands mistral-common: ids cut to their last 9 characters."""
+    out = json.loads(json.dumps(messages))
+    for m in out:
+        for call in m.get("tool_calls") or []:
+            call["id"] = call["id"][-9:]
+        if "tool_call_id" in m:
+            m["tool_call_id"] = m["tool_call_id"][-9:]
+    return out
+
+
 def main() -> None:
     args = sys.argv[1:]
     count = 240
+    tool_count = 80
     if "--count" in args:
         i = args.index("--count")
         count = int(args[i + 1])
@@ -148,9 +241,27 @@ def main() -> None:
             continue
         corpus.append({"id": len(corpus), "request": {"model": "pixtral", "messages": messages},
                        "image_count": n_images, "prompt_tokens": len(tokens)})
+    # Tool conversations, from their own seed so the cases above stay what they were.
+    tool_rng = random.Random(20240912)
+    tool_cases = 0
+    while tool_cases < tool_count:
+        messages, tools = random_tool_request(tool_rng, cache)
+        continue_final = messages[-1]["role"] == "assistant"
+        try:
+            request = ChatCompletionRequest.from_openai(vllm_truncated_ids(messages), tools=tools,
+                                                        continue_final_message=continue_final)
+            tokens = tokenizer.encode_chat_completion(request).tokens
+        except (MistralCommonException, ValueError) as err:
+            print(f"skipped tool request: {type(err).__name__}: {str(err)[:120]}", file=sys.stderr)
+            continue
+        image_count = sum(1 for m in messages if isinstance(m["content"], list)
+                          for p in m["content"] if p["type"] == "image_url")
+        corpus.append({"id": len(corpus), "request": {"model": "pixtral", "messages": messages, "tools": tools},
+                       "image_count": image_count, "prompt_tokens": len(tokens)})
+        tool_cases += 1
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(corpus, ensure_ascii=False))
-    print(f"wrote {len(corpus)} requests to {out}")
+    print(f"wrote {len(corpus)} requests ({tool_count} with tools) to {out}")
 
 
 if __name__ == "__main__":

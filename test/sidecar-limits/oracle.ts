@@ -4,6 +4,7 @@
  * file mistral-common ships (tekken_240911.json, Apache-2.0), the one Pixtral-12B-2409 uses.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ChatCompletionRequest } from '../../runtime-image/src/sidecar/prepare.ts';
@@ -15,7 +16,15 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 export const ORACLE_PYTHON = join(ROOT, '.cache/oracle-venv/bin/python');
 /** The test tekken.json, extracted from the mistral-common wheel by setup.sh. */
 export const TEKKEN_PATH = join(ROOT, '.cache/tekken/tekken.json');
-const CORPUS_PATH = join(ROOT, '.cache/oracle/corpus.json');
+const GENERATOR = join(ROOT, 'test/oracle/generate.py');
+/**
+ * The corpus file is named after its generator's digest, so a changed generator makes a new
+ * corpus instead of a warm cache serving the old one (scripts/setup.sh names it the same way).
+ */
+const CORPUS_PATH = join(
+  ROOT,
+  `.cache/oracle/corpus-${createHash('sha256').update(readFileSync(GENERATOR)).digest('hex').slice(0, 12)}.json`,
+);
 
 /** One corpus entry: a request and the prompt tokens mistral-common counted for it. */
 export interface OracleCase {
@@ -35,7 +44,7 @@ export function ensureOracleVenv(): void {
 export function loadCorpus(): OracleCase[] {
   ensureOracleVenv();
   if (!existsSync(CORPUS_PATH)) {
-    execFileSync(ORACLE_PYTHON, [join(ROOT, 'test/oracle/generate.py'), CORPUS_PATH], { stdio: 'inherit' });
+    execFileSync(ORACLE_PYTHON, [GENERATOR, CORPUS_PATH], { stdio: 'inherit' });
   }
   return JSON.parse(readFileSync(CORPUS_PATH, 'utf8')) as OracleCase[];
 }

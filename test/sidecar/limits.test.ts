@@ -14,6 +14,10 @@ async function post(rig: Rig, body: unknown, headers: Record<string, string> = {
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
 }
 
+function call(id: string, name = 'get_weather') {
+  return { id, type: 'function', function: { name, arguments: '{"city": "Paris"}' } };
+}
+
 function withImages(count: number): Record<string, unknown> {
   return chatBody({
     messages: [
@@ -63,12 +67,66 @@ describe('request limits', () => {
       { role: 'user', content: [{ type: 'video_url', video_url: { url: 'https://x/v.mp4' } }] },
       'Content part type "video_url" is not supported; use "text" or "image_url". (at messages[0].content[0].type)',
     ],
-    ['a tool role', { role: 'tool', content: 'x' }, 'messages[0].role'],
+    [
+      'a tool message that answers no call',
+      { role: 'tool', tool_call_id: 'abcdefghi', content: 'x' },
+      'A tool message must follow the assistant message that called the tool, or another tool message. (at messages[0].role)',
+    ],
+    [
+      'a tool message without tool_call_id',
+      { role: 'tool', content: 'x' },
+      'A tool message needs the tool_call_id of the call it answers. (at messages[0].tool_call_id)',
+    ],
+    [
+      'tool calls on a user message',
+      { role: 'user', content: null, tool_calls: [call('abcdefghi')] },
+      'Only assistant messages carry tool_calls. (at messages[0].tool_calls)',
+    ],
+    [
+      'an assistant message with both content and tool calls',
+      { role: 'assistant', content: 'Let me check.', tool_calls: [call('abcdefghi')] },
+      'An assistant message has either content or tool_calls, not both. (at messages[0].content)',
+    ],
+    [
+      'a tool call id whose last 9 characters are not letters or digits',
+      { role: 'assistant', content: null, tool_calls: [call('call_ab_cd_ef')] },
+      'Tool call ids must end in 9 letters or digits (vLLM keeps the last 9 characters). (at messages[0].tool_calls[0].id)',
+    ],
+    [
+      'a tool call to a function name with a space',
+      { role: 'assistant', content: null, tool_calls: [call('abcdefghi', 'get weather')] },
+      'Function names are 1 to 64 letters, digits, underscores or dashes. (at messages[0].tool_calls[0].function.name)',
+    ],
     ['a content number', { role: 'user', content: 3 }, 'messages[0].content'],
   ])('refuses %s with 400 naming the field', async (_name, message, expected) => {
     const answer = await post(rig, chatBody({ messages: [message] }));
     expect(answer.status).toBe(400);
     expect(answer.json().error.message).toContain(expected);
+  });
+
+  it('forwards a tool conversation unchanged: definitions, calls with OpenAI-style ids, results', async () => {
+    const body = chatBody({
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: null, tool_calls: [call('call_Z9yX8wV7uT6sR5qP4oN3mL2k')] },
+        { role: 'tool', tool_call_id: 'call_Z9yX8wV7uT6sR5qP4oN3mL2k', content: '{"celsius": 21.5}' },
+      ],
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }],
+      tool_choice: 'auto',
+    });
+    const before = rig.stub.received.length;
+    const answer = await post(rig, body);
+    expect(answer.status).toBe(200);
+    expect(rig.stub.received[before]?.body).toEqual(body);
+  });
+
+  it('refuses a tool definition whose function name is not a Mistral function name', async () => {
+    const answer = await post(
+      rig,
+      chatBody({ tools: [{ type: 'function', function: { name: 'get.weather' } }] }),
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.json().error.param).toBe('tools[0].function.name');
   });
 
   it.each([

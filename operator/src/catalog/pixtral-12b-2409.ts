@@ -60,5 +60,18 @@ export const pixtral12b2409Bf16: CatalogModel = {
   // Mistral's consolidated format needs all three "mistral" modes: the tokenizer from tekken.json
   // (mistral-common, whose token counts the sidecar reproduces), the config from params.json and
   // the weights from consolidated.safetensors. Without them vLLM looks for HF config.json and fails.
-  vllmModelArgs: ['--tokenizer-mode', 'mistral', '--config-format', 'mistral', '--load-format', 'mistral'],
+  // Pixtral calls functions ([TOOL_CALLS] in its v3 tokenizer): with the mistral parser vLLM turns
+  // them into OpenAI `tool_calls`; without it, a request with `tools` (tool_choice "auto" by
+  // default) is refused.
+  vllmModelArgs: [
+    '--tokenizer-mode',
+    'mistral',
+    '--config-format',
+    'mistral',
+    '--load-format',
+    'mistral',
+    '--enable-auto-tool-choice',
+    '--tool-call-parser',
+    'mistral',
+  ],
 };

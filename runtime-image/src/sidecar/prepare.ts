@@ -9,12 +9,27 @@ export type ContentPart =
   | { type: 'text'; text: string }
   | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } };
 
-/** One chat message. */
+/** A function call the assistant made, as OpenAI writes it (`arguments` is JSON text). */
+export interface ToolCall {
+  id: string;
+  type?: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** One chat message; `tool` messages answer an assistant's tool call by its id. */
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
+  role: 'system' | 'user' | 'assistant' | 'tool';
   content: string | ContentPart[] | null;
   name?: string;
+  tool_calls?: ToolCall[] | null;
+  tool_call_id?: string;
   [extra: string]: unknown;
+}
+
+/** A function the model may call (OpenAI's `tools[]` entry). */
+export interface ToolDefinition {
+  type: 'function';
+  function: { name: string; description?: string | null; parameters?: Record<string, unknown> | null };
 }
 
 /** The validated chat completion request (other OpenAI fields pass through untouched). */
@@ -24,6 +39,7 @@ export interface ChatCompletionRequest {
   max_tokens?: number | null;
   max_completion_tokens?: number | null;
   stream?: boolean | null;
+  tools?: ToolDefinition[] | null;
   [extra: string]: unknown;
 }
 

@@ -164,7 +164,7 @@ export function createPreparer(options: PreparerOptions): Preparer {
     const imageTokens = loaded.map(
       ({ info }) => pixtralImageGrid(info.width, info.height, imageConfig).tokens,
     );
-    const promptTokens = countChatTokens(options.tokenizer, messages, imageTokens);
+    const promptTokens = countChatTokens(options.tokenizer, messages, imageTokens, request.tools);
     checkContextLength(promptTokens, requestedOutputTokens(request), options.maxContextLength);
     metrics.promptTokens.observe(promptTokens);
     const forwarded = images.length === 0 ? request : { ...request, messages };

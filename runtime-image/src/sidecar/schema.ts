@@ -1,7 +1,7 @@
 /**
  * The OpenAI chat completion request as the sidecar accepts it, in zod. Fields vLLM reads that
  * can hurt the server (n, best_of, max_tokens, logprobs) are range-checked; unknown top-level
- * fields pass through to vLLM, which knows them (tools, response_format, ...). Content parts
+ * fields pass through to vLLM, which knows them (response_format, ...). Content parts
  * other than `text` and `image_url` are refused: audio, video and file parts have no place in
  * front of Pixtral and video frames have exhausted vLLM's memory before (CVE-2026-5497).
  */
@@ -19,11 +19,74 @@ const ImageUrlPart = z.object({
 });
 const ContentPart = z.discriminatedUnion('type', [TextPart, ImageUrlPart]);
 
-const Message = z.looseObject({
-  role: z.enum(['system', 'user', 'assistant']),
-  content: z.union([z.string(), z.array(ContentPart)]).nullable(),
-  name: z.string().optional(),
+// Tools follow the rules mistral-common applies to Pixtral's (v3) requests, so a request vLLM
+// would refuse is refused here first, naming the field. vLLM keeps only the last 9 characters of
+// a longer tool call id (`truncate_tool_call_ids`), so OpenAI-style `call_…` ids pass.
+const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const functionName = z
+  .string()
+  .regex(FUNCTION_NAME, 'Function names are 1 to 64 letters, digits, underscores or dashes.');
+const toolCallId = z
+  .string()
+  .refine(
+    (id) => /^[a-zA-Z0-9]{9}$/.test(id.slice(-9)),
+    'Tool call ids must end in 9 letters or digits (vLLM keeps the last 9 characters).',
+  );
+
+const ToolCall = z.looseObject({
+  id: toolCallId,
+  type: z.literal('function').optional(),
+  function: z.looseObject({ name: functionName, arguments: z.string() }),
 });
+
+const Tool = z.looseObject({
+  type: z.literal('function'),
+  function: z.looseObject({
+    name: functionName,
+    description: z.string().nullable().optional(),
+    parameters: z.record(z.string(), z.unknown()).nullable().optional(),
+  }),
+});
+
+const Message = z
+  .looseObject({
+    role: z.enum(['system', 'user', 'assistant', 'tool']),
+    content: z.union([z.string(), z.array(ContentPart)]).nullable(),
+    name: z.string().optional(),
+    tool_calls: z.array(ToolCall).max(64).nullable().optional(),
+    tool_call_id: toolCallId.optional(),
+  })
+  .superRefine((message, ctx) => {
+    const hasContent =
+      typeof message.content === 'string' ? message.content !== '' : (message.content?.length ?? 0) > 0;
+    const hasCalls = (message.tool_calls?.length ?? 0) > 0;
+    if (hasCalls && message.role !== 'assistant') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tool_calls'],
+        message: 'Only assistant messages carry tool_calls.',
+      });
+    }
+    if (hasCalls && hasContent) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['content'],
+        message: 'An assistant message has either content or tool_calls, not both.',
+      });
+    }
+    if (message.role === 'tool') {
+      if (message.tool_call_id === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tool_call_id'],
+          message: 'A tool message needs the tool_call_id of the call it answers.',
+        });
+      }
+      if (message.content === null) {
+        ctx.addIssue({ code: 'custom', path: ['content'], message: 'A tool message needs content.' });
+      }
+    }
+  });
 
 const probability = z.number().min(0).max(1);
 const penalty = z.number().min(-2).max(2);
@@ -32,7 +95,23 @@ const tokenCount = z.number().int().min(1).max(131_072).nullable().optional();
 /** The request body schema; `.parse` output is what gets forwarded (re-serialized). */
 export const ChatCompletionRequestSchema = z.looseObject({
   model: z.string().min(1),
-  messages: z.array(Message).min(1),
+  messages: z
+    .array(Message)
+    .min(1)
+    .superRefine((messages, ctx) => {
+      messages.forEach((message, i) => {
+        const previous = messages[i - 1]?.role;
+        if (message.role === 'tool' && previous !== 'assistant' && previous !== 'tool') {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'role'],
+            message:
+              'A tool message must follow the assistant message that called the tool, or another tool message.',
+          });
+        }
+      });
+    }),
+  tools: z.array(Tool).max(128).nullable().optional(),
   max_tokens: tokenCount,
   max_completion_tokens: tokenCount,
   stream: z.boolean().nullable().optional(),

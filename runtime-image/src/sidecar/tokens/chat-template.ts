@@ -3,37 +3,47 @@
  * does for Pixtral-12B-2409 (`InstructRequestNormalizer` then `InstructTokenizerV3`), which is what
  * vLLM runs with `--tokenizer-mode mistral`. Ported by hand: there is no JS port of mistral-common.
  *
- * Layout: `<s>`, then per user turn `[INST] content [/INST]`, per assistant turn `text </s>`.
- * All system messages are joined with "\n\n" and put at the start of the last user turn.
+ * Layout: `<s>`, then per user turn `[INST] content [/INST]`, per assistant turn `text </s>`
+ * or `[TOOL_CALLS] json </s>`, per tool message `[TOOL_RESULTS] json [/TOOL_RESULTS]`. All system
+ * messages are joined with "\n\n" and put at the start of the last user turn, and the tool
+ * definitions, `[AVAILABLE_TOOLS] json [/AVAILABLE_TOOLS]`, just before that turn's `[INST]`.
+ * The JSON is Python's `json.dumps(..., ensure_ascii=False)` (python-json.ts).
  */
-import type { ChatMessage } from '../prepare.ts';
+import type { ChatMessage, ToolCall, ToolDefinition } from '../prepare.ts';
+import { pythonJsonDumps, pythonJsonNormalize } from './python-json.ts';
 import type { Tekkenizer } from './tekken.ts';
 
 /** Special token counts the layout adds (ids: `<s>`=1, `</s>`=2, `[INST]`=3, `[/INST]`=4). */
 const BOS = 1;
 const EOS = 1;
 const INST = 2; // [INST] + [/INST]
+const AVAILABLE_TOOLS = 2; // [AVAILABLE_TOOLS] + [/AVAILABLE_TOOLS]
+const TOOL_CALLS = 1; // [TOOL_CALLS]
+const TOOL_RESULTS = 2; // [TOOL_RESULTS] + [/TOOL_RESULTS]
 
 const JOIN = '\n\n';
 
 /** A normalized content chunk: text, or an image with its token cost already known. */
 type Chunk = { kind: 'text'; text: string } | { kind: 'image'; tokens: number };
 
-interface Turn {
-  role: 'user' | 'assistant';
-  /** A string when the turn has no image (mistral-common's plain-str content), else chunks. */
-  content: string | Chunk[];
-}
+type Turn =
+  /** `content` is a string when the turn has no image (mistral-common's plain-str content). */
+  | { role: 'user'; content: string | Chunk[] }
+  | { role: 'assistant'; content: string | Chunk[]; toolCalls: readonly ToolCall[] }
+  /** The JSON text of `{"content": ..., "call_id": ...}`. */
+  | { role: 'tool'; json: string };
 
 /**
  * Counts the prompt tokens of `messages`. `imageTokens` gives, in document order, the token cost of
  * each image_url part (see image-tokens.ts). A final assistant message is counted as a prefix the
- * model continues (no `</s>`), as vLLM does.
+ * model continues (no `</s>`), as vLLM does. The messages must have passed schema.ts (tool call
+ * ids, function names, no assistant message with both content and tool calls).
  */
 export function countChatTokens(
   tokenizer: Tekkenizer,
   messages: readonly ChatMessage[],
   imageTokens: readonly number[],
+  tools?: readonly ToolDefinition[] | null,
 ): number {
   let imageIndex = 0;
   const toChunks = (content: ChatMessage['content']): string | Chunk[] | null => {
@@ -45,7 +55,7 @@ export function countChatTokens(
       return { kind: 'image', tokens };
     });
   };
-  const contents = messages.map((m) => ({ role: m.role, content: toChunks(m.content) }));
+  const contents = messages.map((m) => ({ role: m.role, content: toChunks(m.content), message: m }));
 
   // System prompts: every system message, wherever it is, joined with "\n\n".
   const systemParts: string[] = [];
@@ -59,12 +69,21 @@ export function countChatTokens(
 
   // Consecutive messages of one role merge; a system message still ends a run (it is dropped
   // after grouping), so user, system, user gives two user turns, as in `_aggregate_messages`.
+  // Tool messages are never merged: each is its own result block.
   const turns: Turn[] = [];
   for (let i = 0; i < contents.length; ) {
     const role = contents[i]?.role;
-    const group: (string | Chunk[] | null)[] = [];
-    while (i < contents.length && contents[i]?.role === role) group.push(contents[i++]?.content ?? null);
-    if (role === 'user' || role === 'assistant') turns.push({ role, content: aggregate(group) });
+    const group: (typeof contents)[number][] = [];
+    while (i < contents.length && contents[i]?.role === role)
+      group.push(contents[i++] as (typeof contents)[number]);
+    if (role === 'user') turns.push({ role, content: aggregate(group.map((m) => m.content)) });
+    if (role === 'assistant') {
+      const toolCalls = group.flatMap((m) => m.message.tool_calls ?? []);
+      turns.push({ role, content: aggregate(group.map((m) => m.content)), toolCalls });
+    }
+    if (role === 'tool') {
+      for (const m of group) turns.push({ role, json: toolResultJson(m.message, aggregate([m.content])) });
+    }
   }
   if (turns.length === 0 || turns[0]?.role !== 'user') turns.unshift({ role: 'user', content: '' });
 
@@ -75,15 +94,68 @@ export function countChatTokens(
 
   let total = BOS;
   turns.forEach((turn, i) => {
+    const isLast = i === turns.length - 1;
     if (turn.role === 'user') {
+      if (i === lastUser && tools && tools.length > 0) {
+        total += AVAILABLE_TOOLS + tokenizer.count(toolsJson(tools));
+      }
       total += INST + userContentTokens(tokenizer, turn.content, i === lastUser ? systemPrompt : null);
+      return;
+    }
+    if (turn.role === 'tool') {
+      total += TOOL_RESULTS + tokenizer.count(turn.json);
+      return;
+    }
+    if (turn.toolCalls.length > 0) {
+      total += TOOL_CALLS + tokenizer.count(toolCallsJson(turn.toolCalls)) + (isLast ? 0 : EOS);
       return;
     }
     if (typeof turn.content !== 'string') throw new Error('countChatTokens: assistant message with an image');
     // mistral-common strips trailing spaces of assistant text; the last turn is a prefix.
-    total += tokenizer.count(turn.content.replace(/ +$/, '')) + (i === turns.length - 1 ? 0 : EOS);
+    total += tokenizer.count(turn.content.replace(/ +$/, '')) + (isLast ? 0 : EOS);
   });
   return total;
+}
+
+/** vLLM keeps the last 9 characters of longer tool call ids before mistral-common sees them. */
+const truncateId = (id: string): string => (id.length > 9 ? id.slice(-9) : id);
+
+/**
+ * mistral-common parses tool call arguments and tool results as JSON when they are JSON (empty
+ * becomes `{}`) and embeds the value, else embeds the text as a JSON string.
+ */
+function embeddedJson(text: string): string {
+  if (text === '') return '{}';
+  return pythonJsonNormalize(text) ?? JSON.stringify(text);
+}
+
+function toolCallsJson(calls: readonly ToolCall[]): string {
+  const items = calls.map((call) => {
+    const id = truncateId(call.id);
+    const idPart = id && id !== 'null' ? `, "id": ${JSON.stringify(id)}` : '';
+    return `{"name": ${JSON.stringify(call.function.name)}, "arguments": ${embeddedJson(call.function.arguments)}${idPart}}`;
+  });
+  return `[${items.join(', ')}]`;
+}
+
+function toolResultJson(message: ChatMessage, content: string | Chunk[]): string {
+  if (typeof content !== 'string') throw new Error('countChatTokens: tool message with an image');
+  const callId = truncateId(message.tool_call_id ?? '');
+  return `{"content": ${embeddedJson(content)}, "call_id": ${JSON.stringify(callId)}}`;
+}
+
+/** `Tool.from_openai(...).model_dump(exclude strict)`: description "" and parameters {} when absent. */
+function toolsJson(tools: readonly ToolDefinition[]): string {
+  return pythonJsonDumps(
+    tools.map((tool) => ({
+      type: 'function',
+      function: {
+        name: tool.function.name,
+        description: tool.function.description ?? '',
+        parameters: tool.function.parameters ?? {},
+      },
+    })),
+  );
 }
 
 function userContentTokens(
