@@ -39,6 +39,36 @@ describe('the sidecar seen through the official openai client', () => {
     expect(usage?.completion_tokens).toBe(5);
   });
 
+  it('completes a tool call round trip: the call, then the answer to its result', async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [
+      {
+        type: 'function',
+        function: {
+          name: 'get_weather',
+          description: 'Current weather in a city',
+          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+        },
+      },
+    ];
+    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }];
+    const first = await client.chat.completions.create({ model: MODEL, messages, tools });
+    const asked = first.choices[0]?.message;
+    const call = asked?.tool_calls?.[0];
+    expect(first.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(call?.type === 'function' && call.function.name).toBe('get_weather');
+
+    const second = await client.chat.completions.create({
+      model: MODEL,
+      tools,
+      messages: [
+        ...messages,
+        asked as OpenAI.ChatCompletionAssistantMessageParam,
+        { role: 'tool', tool_call_id: call?.id as string, content: '{"celsius": 21}' },
+      ],
+    });
+    expect(second.choices[0]?.message.content).toBe('tok0 tok1 tok2 tok3 tok4 ');
+  });
+
   it('lists the catalog model name', async () => {
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toEqual([MODEL]);

@@ -111,6 +111,23 @@ function promptTokens(messages: unknown): number {
   return Math.max(1, Math.ceil(chars / 4));
 }
 
+/**
+ * The call vLLM's mistral tool parser would return for a non-stream request that offers tools and
+ * whose last message is the user's (not yet a tool result): the first tool, no arguments, and a
+ * 9-character id as Mistral models write them. Streams always answer with text.
+ */
+function toolCallFor(body: Record<string, unknown>): Record<string, unknown> | undefined {
+  const tools = body.tools as { function?: { name?: string } }[] | undefined;
+  const messages = body.messages as { role?: string }[];
+  const name = tools?.[0]?.function?.name;
+  if (name === undefined || body.tool_choice === 'none' || messages.at(-1)?.role !== 'user') return undefined;
+  const id = randomBytes(9)
+    .toString('base64')
+    .replace(/[^a-zA-Z0-9]/g, 'x')
+    .slice(0, 9);
+  return { id, type: 'function', function: { name, arguments: '{}' } };
+}
+
 async function chat(req: IncomingMessage, res: ServerResponse, stub: UpstreamStub): Promise<void> {
   const raw = await readBody(req);
   const record: ReceivedRequest = {
@@ -161,6 +178,7 @@ async function chat(req: IncomingMessage, res: ServerResponse, stub: UpstreamStu
   const words = Array.from({ length: count }, (_, i) => `tok${i} `);
 
   if (body.stream !== true) {
+    const call = toolCallFor(body);
     const text = JSON.stringify({
       id,
       object: 'chat.completion',
@@ -169,9 +187,11 @@ async function chat(req: IncomingMessage, res: ServerResponse, stub: UpstreamStu
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', reasoning_content: null, content: words.join(''), tool_calls: [] },
+          message: call
+            ? { role: 'assistant', reasoning_content: null, content: null, tool_calls: [call] }
+            : { role: 'assistant', reasoning_content: null, content: words.join(''), tool_calls: [] },
           logprobs: null,
-          finish_reason: finish,
+          finish_reason: call ? 'tool_calls' : finish,
           stop_reason: null,
         },
       ],
