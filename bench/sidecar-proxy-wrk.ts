@@ -18,6 +18,8 @@ export interface WrkResult {
   requests: number;
   /** Responses that were not 2xx/3xx, plus socket errors; a valid run has 0. */
   failures: number;
+  /** CPU time wrk itself used (user + system), in ms, when measured. */
+  wrkCpuMs?: number;
 }
 
 /** One load: a POST of `body` with `headers` to `url`. */
@@ -70,9 +72,14 @@ export async function runWrk(load: WrkLoad, scratchDir: string): Promise<WrkResu
     ),
   ];
   writeFileSync(script, `${lines.join('\n')}\n`);
+  // bash's `times` prints, on its second line, the CPU its children (wrk) used: the load
+  // generator's own share of the two cores, which the benchmark's CPU budget needs.
   const { stdout } = await run(
-    'wrk',
+    'bash',
     [
+      '-c',
+      'wrk "$@" && times',
+      'wrk',
       '-t1',
       `-c${load.connections}`,
       `-d${load.seconds}s`,
@@ -85,5 +92,11 @@ export async function runWrk(load: WrkLoad, scratchDir: string): Promise<WrkResu
     ],
     { timeout: (load.seconds + 20) * 1000 },
   );
-  return parseWrk(stdout);
+  const result = parseWrk(stdout);
+  const children = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/m.exec(stdout.trim().split('\n').at(-1) ?? '');
+  if (children !== null) {
+    const [, um, us, sm, ss] = children.map(Number) as [number, number, number, number, number];
+    result.wrkCpuMs = (um * 60 + us + sm * 60 + ss) * 1000;
+  }
+  return result;
 }

@@ -26,7 +26,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TEKKEN_PATH, testTokenizer } from '../test/sidecar-limits/oracle.ts';
 import { freePort, startStub, waitForHttp } from './processes.ts';
@@ -164,10 +164,31 @@ function table(title: string, rows: Row[]): { addedP50: number; vsNginx: number 
     const failures = r.load.failures + r.latency.failures;
     if (failures > 0) console.log(`  ! ${r.target}: ${failures} failed requests`);
   }
+  console.log(budget(rows));
   return {
     addedP50: sidecar.latency.p50 - direct.latency.p50,
     vsNginx: sidecar.load.requestsPerSecond / nginx.load.requestsPerSecond,
   };
+}
+
+/**
+ * The CPU a proxy may spend per request to reach 60% of nginx on this machine, whatever its number
+ * of processes: all cores, divided by the request rate, minus what the stub and wrk need.
+ */
+function budget(rows: Row[]): string {
+  const find = (target: string): Row => rows.find((r) => r.target === target) as Row;
+  const nginx = find('nginx');
+  const cores = availableParallelism();
+  const perRequestUs = (cores * 1e6) / (0.6 * nginx.load.requestsPerSecond);
+  const stubUs = find('stub (direct)').cpuPerRequestUs;
+  const wrkUs = ((nginx.load.wrkCpuMs ?? 0) * 1000) / Math.max(1, nginx.load.requests);
+  const us = (n: number): string => `${n.toFixed(0)} µs`;
+  return (
+    `CPU budget at 60% of nginx: ${cores} cores / (0.6 × ${nginx.load.requestsPerSecond.toFixed(0)} req/s) = ` +
+    `${us(perRequestUs)} per request; stub ${us(stubUs)}, wrk ${us(wrkUs)} → the proxy may use ` +
+    `${us(perRequestUs - stubUs - wrkUs)}; the bare Node floor uses ${us(find('bare Node proxy (floor)').cpuPerRequestUs)}, ` +
+    `the sidecar ${us(find('sidecar').cpuPerRequestUs)}`
+  );
 }
 
 async function main(): Promise<void> {
