@@ -185,6 +185,16 @@ describe('Writer', () => {
     expect(removed.object?.metadata?.finalizers).toEqual(['theirs.example/keep']);
     expect(await metrics.apiRequestCount((l) => l.code === '409')).toBeGreaterThanOrEqual(2);
   });
+
+  it('takes removing its finalizer from an object that is already gone as done', async () => {
+    const widget = await newWidget('gone');
+    const added = await writer.ensureFinalizer(Widget, widget, 'ours.pixtral.dev/cleanup');
+    await writer.removeFinalizer(Widget, added.object!, 'ours.pixtral.dev/cleanup');
+    await client.delete(Widget, { namespace: ns, name: 'gone' });
+    // `added.object` is what a stale cache would still show: the finalizer, on a deleted object.
+    const again = await writer.removeFinalizer(Widget, added.object!, 'ours.pixtral.dev/cleanup');
+    expect(again).toEqual({ object: undefined, written: false });
+  });
 });
 
 describe('EventRecorder', () => {

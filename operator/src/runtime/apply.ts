@@ -100,16 +100,23 @@ export class Writer {
     );
   }
 
-  /** Removes `finalizer` if present (others' finalizers are kept); retries conflicts. */
-  removeFinalizer<T extends KubernetesObject>(
+  /** Removes `finalizer` if present (others' finalizers are kept); retries conflicts; an object already gone is done. */
+  async removeFinalizer<T extends KubernetesObject>(
     kind: KindRef,
     current: T,
     finalizer: string,
     signal?: AbortSignal,
   ): Promise<WriteResult<T>> {
-    return this.#editFinalizers(kind, current, signal, (list) =>
-      list.includes(finalizer) ? list.filter((f) => f !== finalizer) : undefined,
-    );
+    try {
+      return await this.#editFinalizers(kind, current, signal, (list) =>
+        list.includes(finalizer) ? list.filter((f) => f !== finalizer) : undefined,
+      );
+    } catch (err) {
+      // Gone already (a stale cache sent a second reconcile after the removal that let the
+      // object go): there is no finalizer left to remove, so this is done, not an error.
+      if (err instanceof ApiError && err.code === 404) return { object: undefined, written: false };
+      throw err;
+    }
   }
 
   // Finalizers are edited with a JSON merge patch carrying resourceVersion (an optimistic lock)
