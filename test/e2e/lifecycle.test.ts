@@ -7,7 +7,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperatorConfigInput } from '../../operator/src/config.ts';
-import { type ControlPlane, eventually, freshNamespace } from '../harness/index.ts';
+import { type ControlPlane, eventually, freshNamespace, untilQuiet } from '../harness/index.ts';
 import { startE2eCluster } from './cluster.ts';
 import { type InProcessOperator, startOperator } from './operator.ts';
 import { PXD, type Pxds } from './pxd.ts';
@@ -188,8 +188,8 @@ describe('with KEDA and Karpenter installed', () => {
     const ns = await freshNamespace(kc, 'steady');
     await pxds.create(ns, 'calm', { nodeType: 'H100', endpoints: { public: {}, private: {} } });
     await pxds.waitForPhase(ns, 'calm', 'Ready');
-    await new Promise((r) => setTimeout(r, 3000));
-    const before = await operator.manager.metrics.apiWriteCount();
+    // Earlier tests' deletions may still be finishing in the shared operator.
+    const before = await untilQuiet(() => operator.manager.metrics.apiWriteCount(), { quietMs: 3_000 });
     await new Promise((r) => setTimeout(r, 10_000));
     expect(await operator.manager.metrics.apiWriteCount()).toBe(before);
     await pxds.remove(ns, 'calm');

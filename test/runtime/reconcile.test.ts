@@ -7,7 +7,13 @@ import { stat } from 'node:fs/promises';
 import { EventsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, loadRuntimeConfig, Manager, WRITE_VERBS } from '../../operator/src/runtime/index.ts';
-import { type ControlPlane, eventually, freshNamespace, startControlPlane } from '../harness/index.ts';
+import {
+  type ControlPlane,
+  eventually,
+  freshNamespace,
+  startControlPlane,
+  untilQuiet,
+} from '../harness/index.ts';
 import { auditSince, inPool, kubeConfigVia, Toys } from './cluster.ts';
 import { type Relay, startRelay } from './tcp-relay.ts';
 import { addToyController } from './toy.ts';
@@ -120,13 +126,7 @@ describe('the runtime driving a toy reconciler', () => {
     );
     // A reconcile of the root deleted earlier can still be on its way (a cache that has not yet
     // seen the deletion); steady state starts once no write has happened for 2 s.
-    let writesBefore = await mgr.metrics.apiWriteCount();
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 2_000));
-      const now = await mgr.metrics.apiWriteCount();
-      if (now === writesBefore) break;
-      writesBefore = now;
-    }
+    const writesBefore = await untilQuiet(() => mgr.metrics.apiWriteCount());
     const reconcilesBefore = await reconcileCount();
     const auditOffset = (await stat(cp.auditLogPath!)).size;
 
