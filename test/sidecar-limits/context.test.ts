@@ -39,6 +39,16 @@ describe('context length', () => {
     expect(rig.stub.received.length).toBe(before);
   });
 
+  it('counts tool definitions in the prompt: 28 more tokens for one bare function', async () => {
+    // mistral-common: <s>[AVAILABLE_TOOLS][{"type": "function", "function": {"name": "f",
+    // "description": "", "parameters": {}}}][/AVAILABLE_TOOLS][INST]Hello, world![/INST] = 35.
+    const res = await rig.chat(
+      hello({ tools: [{ type: 'function', function: { name: 'f' } }], max_tokens: 1 }),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('your prompt contains at least 35 input tokens');
+  });
+
   it('reads max_completion_tokens before max_tokens, as vLLM does', async () => {
     expect((await rig.chat(hello({ max_tokens: 100, max_completion_tokens: 3 }))).status).toBe(200);
     expect((await rig.chat(hello({ max_tokens: 3, max_completion_tokens: 100 }))).status).toBe(400);
