@@ -18,7 +18,7 @@ say "installing npm dependencies (npm ci; brings Node 24 as node_modules/.bin/no
 npm ci --no-audit --no-fund --loglevel=error
 [[ "${1:-}" == test ]] || exit 0
 
-APT_PACKAGES=(nginx-light wrk openssl curl python3-venv)
+APT_PACKAGES=(nginx-light wrk openssl curl python3-venv procps)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
