@@ -18,23 +18,29 @@ describe('SIGTERM on the real entry point', () => {
     secret?.remove();
   });
 
-  it('fails readiness, stops accepting, lets an in-flight stream finish, and exits 0', async () => {
-    stub = await startUpstreamStub({ tokens: 20, tokenIntervalMs: 50 });
+  /** A keyless sidecar streaming from a stub with `tokens` chunks 50 ms apart, sent SIGTERM mid-stream. */
+  async function sigtermDuringStream(tokens: number, graceMs: number, delayMs: number) {
+    stub = await startUpstreamStub({ tokens, tokenIntervalMs: 50 });
     const main = await startMain({
       UPSTREAM_URL: stub.url,
       DISABLE_AUTH: 'true',
-      SHUTDOWN_GRACE_MS: '20000',
-      SHUTDOWN_DELAY_MS: '300',
+      SHUTDOWN_GRACE_MS: String(graceMs),
+      SHUTDOWN_DELAY_MS: String(delayMs),
     });
     child = main.child;
     const running = openStream(main.url);
     await running.firstChunk;
     const exited = once(main.child, 'exit');
     main.child.kill('SIGTERM');
+    return { url: main.url, running, exited, stub };
+  }
+
+  it('fails readiness, stops accepting, lets an in-flight stream finish, and exits 0', async () => {
+    const { url, running, exited, stub } = await sigtermDuringStream(20, 20_000, 300);
     // During the delay the pod still serves, but tells Kubernetes it is not ready.
-    await eventually(async () => expect((await fetch(`${main.url}/health`)).status).toBe(503));
+    await eventually(async () => expect((await fetch(`${url}/health`)).status).toBe(503));
     // Then the listener closes.
-    await eventually(() => expect(fetch(`${main.url}/health`)).rejects.toThrow());
+    await eventually(() => expect(fetch(`${url}/health`)).rejects.toThrow());
     const text = await running.ended;
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(text).toContain('tok19');
@@ -43,18 +49,7 @@ describe('SIGTERM on the real entry point', () => {
   });
 
   it('cuts a stream that outlasts the grace period with an SSE error event', async () => {
-    stub = await startUpstreamStub({ tokens: 1_000, tokenIntervalMs: 50 });
-    const main = await startMain({
-      UPSTREAM_URL: stub.url,
-      DISABLE_AUTH: 'true',
-      SHUTDOWN_GRACE_MS: '300',
-      SHUTDOWN_DELAY_MS: '0',
-    });
-    child = main.child;
-    const running = openStream(main.url);
-    await running.firstChunk;
-    const exited = once(main.child, 'exit');
-    main.child.kill('SIGTERM');
+    const { running, exited } = await sigtermDuringStream(1_000, 300, 0);
     const text = await running.ended;
     expect(text).toContain('"message":"The server shut down before the answer was complete."');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
