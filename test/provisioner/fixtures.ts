@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { type HubFile, type HubServer, startHub } from './hub-server.ts';
 
 /** The model files the tests serve. */
@@ -177,4 +178,45 @@ export async function digestOf(path: string): Promise<string> {
 export function startTestHub(files: HubFile[], options: { token?: string } = {}): Promise<HubServer> {
   const { source } = specFor({ mirrorUrl: '' } as HubServer, []);
   return startHub(files, { repo: source.repo as string, revision: source.revision as string, ...options });
+}
+
+/** What a test file shares: the generated files, the hub serving them, and its workspaces. */
+export interface TestHub {
+  files: HubFile[];
+  hub: HubServer;
+  /** The big file's entry. */
+  big(): HubFile;
+  /** A fresh workspace, removed after the file's tests. */
+  workspace(name: string): Promise<Workspace>;
+}
+
+/**
+ * Starts the test hub before a test file's tests (clearing its faults and counters before each)
+ * and closes it, with every workspace the tests made, afterwards.
+ */
+export function useTestHub(options: { token?: string } = {}): TestHub {
+  const workspaces: Workspace[] = [];
+  const env = {
+    files: [],
+    hub: undefined as unknown as HubServer,
+    big: () => env.files.find((f) => f.name === BIG_FILE) as HubFile,
+    async workspace(name: string) {
+      const ws = await workspace(name);
+      workspaces.push(ws);
+      return ws;
+    },
+  } satisfies TestHub as TestHub;
+  beforeAll(async () => {
+    env.files = await weightFiles();
+    env.hub = await startTestHub(env.files, options);
+  }, 120_000);
+  beforeEach(() => {
+    env.hub.faults = {};
+    env.hub.resetStats();
+  });
+  afterAll(async () => {
+    await env.hub?.close();
+    for (const ws of workspaces) await rm(ws.dir, { recursive: true, force: true });
+  });
+  return env;
 }

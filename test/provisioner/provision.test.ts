@@ -1,75 +1,37 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  BIG_FILE,
-  digestOf,
-  runProvisioner,
-  specFor,
-  startTestHub,
-  testArgs,
-  type Workspace,
-  weightFiles,
-  workspace,
-} from './fixtures.ts';
-import type { HubFile, HubServer } from './hub-server.ts';
+import { describe, expect, it } from 'vitest';
+import { BIG_FILE, digestOf, runProvisioner, specFor, testArgs, useTestHub } from './fixtures.ts';
 
 const TOKEN = 'hf_test_token_0123456789';
-let files: HubFile[];
-let hub: HubServer;
-const workspaces: Workspace[] = [];
-
-async function freshWorkspace(name: string): Promise<Workspace> {
-  const ws = await workspace(name);
-  workspaces.push(ws);
-  return ws;
-}
+const env = useTestHub({ token: TOKEN });
 
 async function expectVerifiedCopy(target: string): Promise<void> {
-  for (const file of files) expect(await digestOf(join(target, file.name)), file.name).toBe(file.sha256);
+  for (const file of env.files) expect(await digestOf(join(target, file.name)), file.name).toBe(file.sha256);
   const manifest = JSON.parse(await readFile(join(target, '.weights-manifest.json'), 'utf8'));
   expect(manifest.files.map((f: { sha256: string }) => f.sha256).sort()).toEqual(
-    files.map((f) => f.sha256).sort(),
+    env.files.map((f) => f.sha256).sort(),
   );
   expect(existsSync(join(target, '.partial'))).toBe(false);
 }
 
-function big(): HubFile {
-  return files.find((f) => f.name === BIG_FILE)!;
-}
-
-beforeAll(async () => {
-  files = await weightFiles();
-  hub = await startTestHub(files, { token: TOKEN });
-}, 120_000);
-
-afterAll(async () => {
-  await hub?.close();
-  for (const ws of workspaces) await rm(ws.dir, { recursive: true, force: true });
-});
-
-beforeEach(() => {
-  hub.faults = {};
-  hub.resetStats();
-});
-
 describe('provision-weights', () => {
   it('fills an empty folder from the hub, following the redirect without leaking the token, then writes the manifest', async () => {
-    const ws = await freshWorkspace('clean');
-    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: TOKEN });
+    const ws = await env.workspace('clean');
+    const run = await runProvisioner(specFor(env.hub, env.files), testArgs(env.hub, ws), { HF_TOKEN: TOKEN });
 
     expect(run.code, run.stderr).toBe(0);
     await expectVerifiedCopy(ws.target);
-    const hubRequests = hub.requests.filter((r) => r.server === 'hub');
-    const storeRequests = hub.requests.filter((r) => r.server === 'store');
+    const hubRequests = env.hub.requests.filter((r) => r.server === 'hub');
+    const storeRequests = env.hub.requests.filter((r) => r.server === 'store');
     expect(hubRequests.every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
     expect(storeRequests.length).toBeGreaterThan(0);
     expect(storeRequests.every((r) => r.authorization === undefined)).toBe(true);
     // Each byte once (a connection added on a slow machine may overrun its cut by what was in flight).
-    const total = files.reduce((sum, f) => sum + f.size, 0);
-    expect(hub.totalServed()).toBeGreaterThanOrEqual(total);
-    expect(hub.totalServed()).toBeLessThan(total + 32 * 1024 * 1024);
+    const total = env.files.reduce((sum, f) => sum + f.size, 0);
+    expect(env.hub.totalServed()).toBeGreaterThanOrEqual(total);
+    expect(env.hub.totalServed()).toBeLessThan(total + 32 * 1024 * 1024);
 
     const progress = run.lines.filter((l) => l.msg === 'Download progress');
     expect(progress.length).toBeGreaterThan(0);
@@ -81,58 +43,66 @@ describe('provision-weights', () => {
     expect(JSON.stringify(run.lines)).not.toContain('X-Amz-Signature');
     const last = run.lines.at(-1)!;
     expect(last.msg).toMatch(/^Provisioned mistral\/pixtral-12b-2409:bf16: 3 files/);
-    expect(last.transferredBytes).toBe(files.reduce((sum, f) => sum + f.size, 0));
+    expect(last.transferredBytes).toBe(env.files.reduce((sum, f) => sum + f.size, 0));
     expect(await readFile(ws.terminationLog, 'utf8')).toBe(last.msg);
   });
 
   it('does nothing on a second run: no request reaches the hub', async () => {
-    const ws = await freshWorkspace('noop');
-    expect((await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: TOKEN })).code).toBe(0);
-    hub.resetStats();
+    const ws = await env.workspace('noop');
+    expect(
+      (await runProvisioner(specFor(env.hub, env.files), testArgs(env.hub, ws), { HF_TOKEN: TOKEN })).code,
+    ).toBe(0);
+    env.hub.resetStats();
 
-    const again = await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: TOKEN });
+    const again = await runProvisioner(specFor(env.hub, env.files), testArgs(env.hub, ws), {
+      HF_TOKEN: TOKEN,
+    });
 
     expect(again.code).toBe(0);
-    expect(hub.requests).toEqual([]);
-    expect(hub.totalServed()).toBe(0);
+    expect(env.hub.requests).toEqual([]);
+    expect(env.hub.totalServed()).toBe(0);
     expect(again.lines.at(-1)!.msg).toMatch(/already provisioned; nothing to do/);
   });
 
   it('learns the exact size of a file the catalog knows only roughly, and trusts the digest for the bytes', async () => {
-    const ws = await freshWorkspace('estimated-size');
-    const spec = specFor(hub, files);
+    const ws = await env.workspace('estimated-size');
+    const spec = specFor(env.hub, env.files);
     const estimated = {
       ...spec,
       files: spec.files.map((f) =>
         f.name === BIG_FILE ? { ...f, size: Math.round(f.size / 1e6) * 1e6 + 123, sizeIsExact: false } : f,
       ),
     };
-    const run = await runProvisioner(estimated, testArgs(hub, ws), { HF_TOKEN: TOKEN });
+    const run = await runProvisioner(estimated, testArgs(env.hub, ws), { HF_TOKEN: TOKEN });
 
     expect(run.code, run.stderr).toBe(0);
     await expectVerifiedCopy(ws.target);
     expect(run.lines.some((l) => l.msg === 'Learned the exact size of a file from the server')).toBe(true);
     const manifest = JSON.parse(await readFile(join(ws.target, '.weights-manifest.json'), 'utf8'));
-    expect(manifest.files.find((f: { name: string }) => f.name === BIG_FILE).size).toBe(big().size);
+    expect(manifest.files.find((f: { name: string }) => f.name === BIG_FILE).size).toBe(env.big().size);
 
-    hub.resetStats();
-    const again = await runProvisioner(estimated, testArgs(hub, ws), { HF_TOKEN: TOKEN });
+    env.hub.resetStats();
+    const again = await runProvisioner(estimated, testArgs(env.hub, ws), { HF_TOKEN: TOKEN });
     expect(again.code).toBe(0);
-    expect(hub.requests).toEqual([]);
+    expect(env.hub.requests).toEqual([]);
   });
 
   it('fetches from a plain mirror URL, sending no token', async () => {
-    const ws = await freshWorkspace('mirror');
-    const run = await runProvisioner(specFor(hub, files, 'url'), testArgs(hub, ws), { HF_TOKEN: TOKEN });
+    const ws = await env.workspace('mirror');
+    const run = await runProvisioner(specFor(env.hub, env.files, 'url'), testArgs(env.hub, ws), {
+      HF_TOKEN: TOKEN,
+    });
 
     expect(run.code, run.stderr).toBe(0);
     await expectVerifiedCopy(ws.target);
-    expect(hub.requests.every((r) => r.server === 'store' && r.authorization === undefined)).toBe(true);
+    expect(env.hub.requests.every((r) => r.server === 'store' && r.authorization === undefined)).toBe(true);
   });
 
   it('fails clearly when the hub refuses the token, leaving no manifest', async () => {
-    const ws = await freshWorkspace('token');
-    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: 'hf_wrong' });
+    const ws = await env.workspace('token');
+    const run = await runProvisioner(specFor(env.hub, env.files), testArgs(env.hub, ws), {
+      HF_TOKEN: 'hf_wrong',
+    });
 
     expect(run.code).toBe(1);
     expect(run.lines.at(-1)).toMatchObject({ level: 'error', code: 'Unauthorized' });
@@ -142,42 +112,24 @@ describe('provision-weights', () => {
   });
 
   it('reads the token from a file (a mounted Secret)', async () => {
-    const ws = await freshWorkspace('token-file');
+    const ws = await env.workspace('token-file');
     const tokenFile = join(ws.dir, 'token');
     await import('node:fs/promises').then((fs) => fs.writeFile(tokenFile, `${TOKEN}\n`));
-    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws, ['--token-file', tokenFile]));
+    const run = await runProvisioner(
+      specFor(env.hub, env.files),
+      testArgs(env.hub, ws, ['--token-file', tokenFile]),
+    );
 
     expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
     await expectVerifiedCopy(ws.target);
   });
 
   it('retries 500s and resumes a cut connection with Range and If-Range, fetching each byte about once', async () => {
-    const ws = await freshWorkspace('flaky');
-    hub.faults = { status500: 3, cut: { bytes: 20 * 1024 * 1024, times: 2 } };
-    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws, ['--parallelism', '1']), {
-      HF_TOKEN: TOKEN,
-    });
-
-    expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
-    await expectVerifiedCopy(ws.target);
-    expect(
-      run.lines.filter((l) => l.msg === 'Retrying after a transient error').length,
-    ).toBeGreaterThanOrEqual(5);
-    const resumed = hub.requests.filter(
-      (r) => r.server === 'store' && r.path.includes(big().sha256) && r.range,
-    );
-    expect(resumed.length).toBeGreaterThan(0);
-    expect(resumed.every((r) => r.ifRange === `"${big().sha256}"`)).toBe(true);
-    // At most the bytes sitting in buffers at each cut are fetched twice.
-    expect(hub.bytesServed.get(BIG_FILE)).toBeLessThan(big().size + 4 * 1024 * 1024);
-  });
-
-  it('adds parallel range connections while each one adds throughput (a CDN with per-connection limits)', async () => {
-    const ws = await freshWorkspace('parallel');
-    hub.faults = { rateBytesPerSecond: 32 * 1024 * 1024 };
+    const ws = await env.workspace('flaky');
+    env.hub.faults = { status500: 3, cut: { bytes: 20 * 1024 * 1024, times: 2 } };
     const run = await runProvisioner(
-      specFor(hub, files),
-      testArgs(hub, ws, ['--segment-size', String(16 * 1024 * 1024)]),
+      specFor(env.hub, env.files),
+      testArgs(env.hub, ws, ['--parallelism', '1']),
       {
         HF_TOKEN: TOKEN,
       },
@@ -185,30 +137,57 @@ describe('provision-weights', () => {
 
     expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
     await expectVerifiedCopy(ws.target);
-    expect(hub.maxConcurrent).toBeGreaterThanOrEqual(3);
+    expect(
+      run.lines.filter((l) => l.msg === 'Retrying after a transient error').length,
+    ).toBeGreaterThanOrEqual(5);
+    const resumed = env.hub.requests.filter(
+      (r) => r.server === 'store' && r.path.includes(env.big().sha256) && r.range,
+    );
+    expect(resumed.length).toBeGreaterThan(0);
+    expect(resumed.every((r) => r.ifRange === `"${env.big().sha256}"`)).toBe(true);
+    // At most the bytes sitting in buffers at each cut are fetched twice.
+    expect(env.hub.bytesServed.get(BIG_FILE)).toBeLessThan(env.big().size + 4 * 1024 * 1024);
+  });
+
+  it('adds parallel range connections while each one adds throughput (a CDN with per-connection limits)', async () => {
+    const ws = await env.workspace('parallel');
+    env.hub.faults = { rateBytesPerSecond: 32 * 1024 * 1024 };
+    const run = await runProvisioner(
+      specFor(env.hub, env.files),
+      testArgs(env.hub, ws, ['--segment-size', String(16 * 1024 * 1024)]),
+      {
+        HF_TOKEN: TOKEN,
+      },
+    );
+
+    expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
+    await expectVerifiedCopy(ws.target);
+    expect(env.hub.maxConcurrent).toBeGreaterThanOrEqual(3);
     expect(
       run.lines.filter((l) => l.msg === 'Changed the number of connections').map((l) => l.connections),
     ).toContain(3);
   });
 
   it('falls back to one stream when the server ignores Range', async () => {
-    const ws = await freshWorkspace('no-range');
-    hub.faults = { ignoreRange: true, rateBytesPerSecond: 128 * 1024 * 1024 };
-    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: TOKEN });
+    const ws = await env.workspace('no-range');
+    env.hub.faults = { ignoreRange: true, rateBytesPerSecond: 128 * 1024 * 1024 };
+    const run = await runProvisioner(specFor(env.hub, env.files), testArgs(env.hub, ws), { HF_TOKEN: TOKEN });
 
     expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
     await expectVerifiedCopy(ws.target);
-    const bigRequests = hub.requests.filter((r) => r.server === 'store' && r.path.includes(big().sha256));
+    const bigRequests = env.hub.requests.filter(
+      (r) => r.server === 'store' && r.path.includes(env.big().sha256),
+    );
     // One plain GET, even at a per-connection rate that would call for more connections.
     expect(bigRequests.map((r) => r.range)).toEqual([undefined]);
   });
 
   it('cuts and retries a response that stalls longer than the stall timeout', async () => {
-    const ws = await freshWorkspace('stall');
-    hub.faults = { stall: { afterBytes: 8 * 1024 * 1024, ms: 3000, times: 1 } };
+    const ws = await env.workspace('stall');
+    env.hub.faults = { stall: { afterBytes: 8 * 1024 * 1024, ms: 3000, times: 1 } };
     const run = await runProvisioner(
-      specFor(hub, files),
-      testArgs(hub, ws, ['--parallelism', '1', '--stall-timeout', '0.5']),
+      specFor(env.hub, env.files),
+      testArgs(env.hub, ws, ['--parallelism', '1', '--stall-timeout', '0.5']),
       { HF_TOKEN: TOKEN },
     );
 
@@ -220,14 +199,14 @@ describe('provision-weights', () => {
   });
 
   it('refuses a file with a wrong byte, naming the file and both digests, and leaves nothing visible', async () => {
-    const ws = await freshWorkspace('corrupt');
-    hub.faults = { corrupt: { file: BIG_FILE, offset: 100 * 1024 * 1024 + 7 } };
-    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws), { HF_TOKEN: TOKEN });
+    const ws = await env.workspace('corrupt');
+    env.hub.faults = { corrupt: { file: BIG_FILE, offset: 100 * 1024 * 1024 + 7 } };
+    const run = await runProvisioner(specFor(env.hub, env.files), testArgs(env.hub, ws), { HF_TOKEN: TOKEN });
 
     expect(run.code).toBe(1);
     const last = run.lines.at(-1)!;
     expect(last).toMatchObject({ level: 'error', code: 'DigestMismatch' });
-    expect(last.msg).toContain(`${BIG_FILE}: SHA-256 mismatch: expected ${big().sha256}, got `);
+    expect(last.msg).toContain(`${BIG_FILE}: SHA-256 mismatch: expected ${env.big().sha256}, got `);
     expect(last.msg).toMatch(/got [0-9a-f]{64}; the download was deleted/);
     expect(await readFile(ws.terminationLog, 'utf8')).toBe(last.msg);
     expect(existsSync(join(ws.target, BIG_FILE))).toBe(false);
@@ -236,18 +215,26 @@ describe('provision-weights', () => {
   });
 
   it('restarts a file from its first byte when the server copy changed between runs', async () => {
-    const ws = await freshWorkspace('etag');
-    hub.faults = { cut: { bytes: 50 * 1024 * 1024, times: 1 } };
-    await runProvisioner(specFor(hub, files), testArgs(hub, ws, ['--parallelism', '1', '--retries', '0']), {
-      HF_TOKEN: TOKEN,
-    });
+    const ws = await env.workspace('etag');
+    env.hub.faults = { cut: { bytes: 50 * 1024 * 1024, times: 1 } };
+    await runProvisioner(
+      specFor(env.hub, env.files),
+      testArgs(env.hub, ws, ['--parallelism', '1', '--retries', '0']),
+      {
+        HF_TOKEN: TOKEN,
+      },
+    );
     expect(existsSync(join(ws.target, '.partial', `${BIG_FILE}.state.json`))).toBe(true);
-    hub.faults = { etagSuffix: '-v2' };
-    hub.resetStats();
+    env.hub.faults = { etagSuffix: '-v2' };
+    env.hub.resetStats();
 
-    const run = await runProvisioner(specFor(hub, files), testArgs(hub, ws, ['--parallelism', '1']), {
-      HF_TOKEN: TOKEN,
-    });
+    const run = await runProvisioner(
+      specFor(env.hub, env.files),
+      testArgs(env.hub, ws, ['--parallelism', '1']),
+      {
+        HF_TOKEN: TOKEN,
+      },
+    );
 
     expect(run.code, JSON.stringify(run.lines.at(-1))).toBe(0);
     expect(run.lines.some((l) => l.msg === 'Restarted download from the first byte')).toBe(true);
@@ -255,17 +242,17 @@ describe('provision-weights', () => {
   });
 
   it('refuses to start when the volume cannot hold the files, before any request', async () => {
-    const ws = await freshWorkspace('disk');
-    const spec = specFor(hub, files);
+    const ws = await env.workspace('disk');
+    const spec = specFor(env.hub, env.files);
     spec.files[0]!.size = 2 ** 50;
-    const run = await runProvisioner(spec, testArgs(hub, ws), { HF_TOKEN: TOKEN });
+    const run = await runProvisioner(spec, testArgs(env.hub, ws), { HF_TOKEN: TOKEN });
 
     expect(run.code).toBe(1);
     expect(run.lines.at(-1)).toMatchObject({ code: 'DiskFull' });
     expect(run.lines.at(-1)!.msg).toMatch(
       /Not enough disk space in .*: the download needs 1\.0 PiB more, .* are free/,
     );
-    expect(hub.requests).toEqual([]);
+    expect(env.hub.requests).toEqual([]);
   });
 
   it.each([
@@ -285,14 +272,14 @@ describe('provision-weights', () => {
       /source/,
     ],
   ])('refuses a spec with %s, exit code 2', async (_name, spoil, message) => {
-    const ws = await freshWorkspace('bad-spec');
-    const spec = specFor(hub, files);
+    const ws = await env.workspace('bad-spec');
+    const spec = specFor(env.hub, env.files);
     spoil(spec);
-    const run = await runProvisioner(spec, testArgs(hub, ws));
+    const run = await runProvisioner(spec, testArgs(env.hub, ws));
 
     expect(run.code).toBe(2);
     expect(run.lines.at(-1)).toMatchObject({ code: 'BadSpec' });
     expect(run.lines.at(-1)!.msg).toMatch(message);
-    expect(hub.requests).toEqual([]);
+    expect(env.hub.requests).toEqual([]);
   });
 });

@@ -1,34 +1,25 @@
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BIG_FILE,
   digestOf,
   runProvisioner,
   specFor,
   startProvisioner,
-  startTestHub,
   testArgs,
+  useTestHub,
   type Workspace,
-  weightFiles,
-  workspace,
 } from './fixtures.ts';
-import type { HubFile, HubServer } from './hub-server.ts';
 
 interface SavedState {
   segments: { start: number; end: number; done: number }[];
 }
 
-let files: HubFile[];
-let hub: HubServer;
-const workspaces: Workspace[] = [];
+const env = useTestHub();
 const MiB = 1024 * 1024;
-
-function big(): HubFile {
-  return files.find((f) => f.name === BIG_FILE)!;
-}
 
 async function savedState(ws: Workspace): Promise<SavedState | undefined> {
   try {
@@ -51,28 +42,12 @@ async function waitForProgress(ws: Workspace, bytes: number): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  files = await weightFiles();
-  hub = await startTestHub(files);
-}, 120_000);
-
-afterAll(async () => {
-  await hub?.close();
-  for (const ws of workspaces) await rm(ws.dir, { recursive: true, force: true });
-});
-
-beforeEach(() => {
-  hub.faults = {};
-  hub.resetStats();
-});
-
 describe('provision-weights resume', () => {
   it('after SIGKILL mid-file, a new run takes over the stale lock and fetches only the bytes not yet written', async () => {
-    const ws = await workspace('kill');
-    workspaces.push(ws);
+    const ws = await env.workspace('kill');
     // Slow enough that the kill lands mid-file on any machine.
-    hub.faults = { rateBytesPerSecond: 16 * MiB };
-    const first = startProvisioner(specFor(hub, files), testArgs(hub, ws));
+    env.hub.faults = { rateBytesPerSecond: 16 * MiB };
+    const first = startProvisioner(specFor(env.hub, env.files), testArgs(env.hub, ws));
     await waitForProgress(ws, 40 * MiB);
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
@@ -81,12 +56,12 @@ describe('provision-weights resume', () => {
     expect(existsSync(join(ws.target, '.weights-manifest.json'))).toBe(false);
     const state = await savedState(ws);
     expect(state?.segments.length).toBeGreaterThan(1);
-    const remaining = big().size - doneOf(state);
-    expect(remaining).toBeLessThan(big().size - 40 * MiB);
+    const remaining = env.big().size - doneOf(state);
+    expect(remaining).toBeLessThan(env.big().size - 40 * MiB);
 
-    hub.faults = {};
-    hub.resetStats();
-    const second = await runProvisioner(specFor(hub, files), testArgs(hub, ws));
+    env.hub.faults = {};
+    env.hub.resetStats();
+    const second = await runProvisioner(specFor(env.hub, env.files), testArgs(env.hub, ws));
 
     expect(second.code, JSON.stringify(second.lines.at(-1))).toBe(0);
     expect(second.lines.some((l) => l.msg === 'Waiting for another provisioner that holds the lock')).toBe(
@@ -95,16 +70,15 @@ describe('provision-weights resume', () => {
     expect(second.lines.find((l) => l.msg === 'Resumed partial download')).toMatchObject({
       bytes: doneOf(state),
     });
-    expect(hub.bytesServed.get(BIG_FILE)).toBe(remaining);
-    expect(await digestOf(join(ws.target, BIG_FILE))).toBe(big().sha256);
+    expect(env.hub.bytesServed.get(BIG_FILE)).toBe(remaining);
+    expect(await digestOf(join(ws.target, BIG_FILE))).toBe(env.big().sha256);
     expect(existsSync(join(ws.target, '.weights-manifest.json'))).toBe(true);
   });
 
   it('on SIGTERM exits 143 with the reason in the termination log, keeps the partial file and releases the lock', async () => {
-    const ws = await workspace('term');
-    workspaces.push(ws);
-    hub.faults = { rateBytesPerSecond: 16 * MiB };
-    const first = startProvisioner(specFor(hub, files), testArgs(hub, ws));
+    const ws = await env.workspace('term');
+    env.hub.faults = { rateBytesPerSecond: 16 * MiB };
+    const first = startProvisioner(specFor(env.hub, env.files), testArgs(env.hub, ws));
     await waitForProgress(ws, 20 * MiB);
     first.child.kill('SIGTERM');
     const stopped = await first.done;
@@ -117,15 +91,15 @@ describe('provision-weights resume', () => {
     const state = await savedState(ws);
     expect(doneOf(state)).toBeGreaterThanOrEqual(20 * MiB);
 
-    hub.faults = {};
-    hub.resetStats();
-    const second = await runProvisioner(specFor(hub, files), testArgs(hub, ws));
+    env.hub.faults = {};
+    env.hub.resetStats();
+    const second = await runProvisioner(specFor(env.hub, env.files), testArgs(env.hub, ws));
 
     expect(second.code).toBe(0);
     expect(second.lines.some((l) => l.msg === 'Waiting for another provisioner that holds the lock')).toBe(
       false,
     );
-    expect(hub.bytesServed.get(BIG_FILE)).toBe(big().size - doneOf(state));
-    expect(await digestOf(join(ws.target, BIG_FILE))).toBe(big().sha256);
+    expect(env.hub.bytesServed.get(BIG_FILE)).toBe(env.big().size - doneOf(state));
+    expect(await digestOf(join(ws.target, BIG_FILE))).toBe(env.big().sha256);
   });
 });
