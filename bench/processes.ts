@@ -1,5 +1,10 @@
-/** Child processes of the sidecar benchmarks: free ports, the upstream stub, waiting until up. */
+/**
+ * Child processes of the sidecar benchmarks: free ports, the upstream stub, waiting until up, the
+ * CPU time they use, and the API key they are called with.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -43,4 +48,27 @@ export async function startStub(
   });
   const url = (JSON.parse(line) as { url: string }).url;
   return { url, port: Number(new URL(url).port), pid: child.pid as number };
+}
+
+/** CPU time (user + system) used so far by the processes, in ms, from /proc (Linux). */
+export function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may contain spaces: utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
+/**
+ * A fresh API key and, in `scratchDir`, the key-hash file that lets the sidecar accept it (its
+ * API_KEY_HASHES_FILE).
+ */
+export function benchKeyFile(scratchDir: string): { key: string; hashFile: string } {
+  const key = `pxd_${randomBytes(32).toString('base64url')}`;
+  const hashFile = join(scratchDir, 'key-hashes');
+  writeFileSync(hashFile, `bench:${createHash('sha256').update(key).digest('hex')}\n`);
+  return { key, hashFile };
 }

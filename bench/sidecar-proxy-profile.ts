@@ -10,12 +10,11 @@
  * BENCH_PROFILE_DIR (keep the .cpuprofile files there instead of a temp folder).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TEKKEN_PATH, testTokenizer } from '../test/sidecar-limits/oracle.ts';
-import { freePort, startStub, waitForHttp } from './processes.ts';
+import { benchKeyFile, cpuMs, freePort, startStub, waitForHttp } from './processes.ts';
 import { runWrk } from './sidecar-proxy-wrk.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -104,12 +103,10 @@ function summarize(profile: CpuProfile, requests: number, fromUs: number, toUs: 
 
 /** CPU ms (user + system) and read/write syscalls so far of `pid`, from /proc (Linux). */
 function processCounters(pid: number): { cpuMs: number; reads: number; writes: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const io = readFileSync(`/proc/${pid}/io`, 'utf8');
   const count = (name: string): number => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(io)?.[1] ?? 0);
   return {
-    cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, // USER_HZ is 100 on Linux
+    cpuMs: cpuMs([pid]),
     reads: count('syscr'),
     writes: count('syscw'),
   };
@@ -128,9 +125,7 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'bench-sidecar-profile-'));
   const profiles = process.env.BENCH_PROFILE_DIR ?? join(scratch, 'profiles');
   mkdirSync(profiles, { recursive: true });
-  const key = `pxd_${randomBytes(32).toString('base64url')}`;
-  const hashFile = join(scratch, 'key-hashes');
-  writeFileSync(hashFile, `bench:${createHash('sha256').update(key).digest('hex')}\n`);
+  const { key, hashFile } = benchKeyFile(scratch);
   await testTokenizer();
   try {
     const upstream = (await startStub(children)).url;

@@ -24,12 +24,11 @@
  * runtime-image/Dockerfile, so the bench measures what the pod runs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TEKKEN_PATH, testTokenizer } from '../test/sidecar-limits/oracle.ts';
-import { freePort, startStub, waitForHttp } from './processes.ts';
+import { benchKeyFile, cpuMs, freePort, startStub, waitForHttp } from './processes.ts';
 import { startNginx } from './sidecar-proxy-nginx.ts';
 import { runWrk, type WrkResult } from './sidecar-proxy-wrk.ts';
 
@@ -94,18 +93,6 @@ async function startNodeFloor(upstream: string): Promise<{ url: string; pid: num
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(url, child, { anyStatus: true, timeoutMs: 15_000 });
   return { url, pid: child.pid as number };
-}
-
-/** CPU time (user + system) used so far by the processes, in ms, from /proc (Linux). */
-function cpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may contain spaces: utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * 10; // USER_HZ is 100 on Linux
 }
 
 function childPids(parent: number): number[] {
@@ -193,9 +180,7 @@ function budget(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'bench-sidecar-'));
-  const key = `pxd_${randomBytes(32).toString('base64url')}`;
-  const hashFile = join(scratch, 'key-hashes');
-  writeFileSync(hashFile, `bench:${createHash('sha256').update(key).digest('hex')}\n`);
+  const { key, hashFile } = benchKeyFile(scratch);
   let stopNginx = async (): Promise<void> => {};
   // main.ts loads the model's tokenizer at start; this puts the test copy in place.
   await testTokenizer();
