@@ -3,6 +3,8 @@
  * (domain, ingress, images, GPU node types, node pools, defaults). One zod schema with a default
  * for every field, loaded from a YAML/JSON file (`OPERATOR_CONFIG_FILE`) with a few environment
  * variables on top; a bad value fails at start with a message naming the field.
+ * Nested objects end in `.prefault({})`: an absent object parses as `{}`, so its fields' own
+ * defaults fill it (zod 4's `.default()` would return its value unparsed, repeating them).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -41,7 +43,7 @@ const nodeType = (instanceType: string) =>
       /** Tolerations of the serving pods. Default: tolerate the `nvidia.com/gpu` NoSchedule taint. */
       tolerations: z.array(TolerationSchema).default([GPU_TOLERATION]),
     })
-    .default({ labels: { [INSTANCE_TYPE_LABEL]: instanceType }, tolerations: [GPU_TOLERATION] });
+    .prefault({});
 
 const issuer = z.strictObject({
   kind: z.enum(['ClusterIssuer', 'Issuer']),
@@ -77,7 +79,7 @@ export const OperatorConfigSchema = z.strictObject({
       /** Ingress read/send timeout for long generations and streams, seconds. Default 3600. */
       timeoutSeconds: z.int().min(1).default(3600),
     })
-    .default({ annotations: {}, timeoutSeconds: 3600 }),
+    .prefault({}),
   images: z
     .strictObject({
       /** vLLM OpenAI server image. Default `vllm/vllm-openai:v0.11.0`. */
@@ -94,18 +96,9 @@ export const OperatorConfigSchema = z.strictObject({
       /** imagePullSecrets (Secret names in each deployment's namespace). Default none. */
       pullSecrets: z.array(name('registry-creds')).default([]),
     })
-    .default({
-      vllm: 'vllm/vllm-openai:v0.11.0',
-      runtime: 'ghcr.io/pixtral-operator/runtime:0.1.0',
-      vllmCommand: VLLM_COMMAND,
-      pullPolicy: 'IfNotPresent',
-      pullSecrets: [],
-    }),
+    .prefault({}),
   /** Node type → node labels and tolerations. GPUs per pod come from the model catalog (H100: 1, H100-2: 2). */
-  nodeTypes: z.strictObject({ H100: nodeType('H100-1-80G'), 'H100-2': nodeType('H100-2-80G') }).default({
-    H100: { labels: { [INSTANCE_TYPE_LABEL]: 'H100-1-80G' }, tolerations: [GPU_TOLERATION] },
-    'H100-2': { labels: { [INSTANCE_TYPE_LABEL]: 'H100-2-80G' }, tolerations: [GPU_TOLERATION] },
-  }),
+  nodeTypes: z.strictObject({ H100: nodeType('H100-1-80G'), 'H100-2': nodeType('H100-2-80G') }).prefault({}),
   nodePools: z
     .discriminatedUnion('provider', [
       /** The platform provides GPU nodes itself. */
@@ -130,10 +123,7 @@ export const OperatorConfigSchema = z.strictObject({
       vllm: resources.default({ requests: { cpu: '8', memory: '64Gi' }, limits: { memory: '96Gi' } }),
       sidecar: resources.default({ requests: { cpu: '1', memory: '512Mi' }, limits: { memory: '1Gi' } }),
     })
-    .default({
-      vllm: { requests: { cpu: '8', memory: '64Gi' }, limits: { memory: '96Gi' } },
-      sidecar: { requests: { cpu: '1', memory: '512Mi' }, limits: { memory: '1Gi' } },
-    }),
+    .prefault({}),
   /** Size of the `/dev/shm` memory volume (vLLM's tensor-parallel workers talk through it). Default 16Gi. */
   shmSize: z.string().regex(QUANTITY_PATTERN, 'must be a quantity, e.g. 16Gi').default('16Gi'),
   /**
@@ -142,7 +132,7 @@ export const OperatorConfigSchema = z.strictObject({
    */
   rollingUpdate: z
     .strictObject({ maxSurge: intOrPercent.default(0), maxUnavailable: intOrPercent.default(1) })
-    .default({ maxSurge: 0, maxUnavailable: 1 }),
+    .prefault({}),
   probes: z
     .strictObject({
       /** Startup probe period, seconds. Default 10. */
@@ -150,7 +140,7 @@ export const OperatorConfigSchema = z.strictObject({
       /** Startup probe failures allowed: with the period, the longest model load (default 10 s x 180 = 30 min). */
       startupFailureThreshold: z.int().min(1).default(180),
     })
-    .default({ startupPeriodSeconds: 10, startupFailureThreshold: 180 }),
+    .prefault({}),
   weights: z
     .strictObject({
       /** StorageClass of weights caches unless `spec.weights.storageClassName` says otherwise; absent = cluster default. */
@@ -178,15 +168,7 @@ export const OperatorConfigSchema = z.strictObject({
       /** Extra labels on the weights Job's pods (e.g. for network or admission policies). Default none. */
       podLabels: z.record(z.string().min(1).max(316), z.string().max(63)).default({}),
     })
-    .default({
-      accessModes: ['ReadWriteMany'],
-      hubUrl: 'https://huggingface.co',
-      hubTokenSecretKey: 'token',
-      jobActiveDeadlineSeconds: 7200,
-      jobBackoffLimit: 1,
-      retryBaseSeconds: 30,
-      podLabels: {},
-    }),
+    .prefault({}),
   autoscaling: z
     .strictObject({
       /** Prometheus server KEDA queries, e.g. `http://prometheus.monitoring.svc:9090`. */
@@ -208,14 +190,7 @@ export const OperatorConfigSchema = z.strictObject({
       /** KEDA cooldownPeriod, seconds (only used when scaling to zero). Default 300. */
       cooldownPeriodSeconds: z.int().min(0).default(300),
     })
-    .default({
-      prometheusServerAddress: 'http://prometheus-operated.monitoring.svc:9090',
-      query:
-        'sum(sidecar_queue_length{namespace="{namespace}",pod=~"{deployment}-.*"}) + sum(vllm:num_requests_waiting{namespace="{namespace}",pod=~"{deployment}-.*"})',
-      threshold: 4,
-      pollingIntervalSeconds: 15,
-      cooldownPeriodSeconds: 300,
-    }),
+    .prefault({}),
   sidecar: z
     .strictObject({
       /**
@@ -227,7 +202,7 @@ export const OperatorConfigSchema = z.strictObject({
         .min(1024)
         .default(64 * 1024 * 1024),
     })
-    .default({ maxBodyBytes: 64 * 1024 * 1024 }),
+    .prefault({}),
   /** Field manager of every server-side apply. Default `pixtral-operator`. */
   fieldManager: z.string().min(1).max(128).default('pixtral-operator'),
 });
