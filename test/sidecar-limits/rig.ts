@@ -56,11 +56,16 @@ export async function startCanary(): Promise<Canary> {
   return canary;
 }
 
-/** The image server: `/img/<name>` serves a test image, `/redirect?to=` redirects, `/chain/<n>` redirects n times. */
+/**
+ * The image server: `/img/<name>` serves a test image, `/slow/<name>` the same after 100 ms,
+ * `/redirect?to=` redirects, `/chain/<n>` redirects n times.
+ */
 export interface ImageServer {
   port: number;
   url: string;
   connections: number;
+  /** Paths of the requests received, in order. */
+  paths: string[];
   close(): Promise<void>;
 }
 
@@ -68,8 +73,12 @@ export interface ImageServer {
 export async function startImageServer(): Promise<ImageServer> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    result.paths.push(url.pathname);
     if (url.pathname.startsWith('/img/')) {
       res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(image(url.pathname.slice(5)));
+    } else if (url.pathname.startsWith('/slow/')) {
+      const bytes = image(url.pathname.slice(6));
+      setTimeout(() => res.writeHead(200).end(bytes), 100);
     } else if (url.pathname === '/redirect') {
       res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end();
     } else if (url.pathname.startsWith('/chain/')) {
@@ -80,7 +89,7 @@ export async function startImageServer(): Promise<ImageServer> {
       res.end(Buffer.alloc(2 * 1024 * 1024, 1));
     } else res.writeHead(404).end();
   });
-  const result: ImageServer = { port: 0, url: '', connections: 0, close: async () => {} };
+  const result: ImageServer = { port: 0, url: '', connections: 0, paths: [], close: async () => {} };
   server.on('connection', () => result.connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   result.port = (server.address() as { port: number }).port;

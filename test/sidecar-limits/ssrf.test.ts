@@ -9,6 +9,7 @@ import { createImageFetcher, FETCH_REFUSED_MESSAGE } from '../../runtime-image/s
 import { isBlockedAddress, SsrfGuard } from '../../runtime-image/src/sidecar/ssrf-guard.ts';
 import {
   type Canary,
+  dataUrl,
   forwardedImageUrls,
   type ImageServer,
   imageBody,
@@ -110,6 +111,17 @@ describe('SSRF guard over HTTP', () => {
 
   it('refuses a body over the byte cap', async () => {
     expect((await rig.chat(imageBody([`${images.url}/big`]))).status).toBe(400);
+  });
+
+  it('stops fetching once one image is refused: later URLs are never requested', async () => {
+    const slow = Array.from({ length: 8 }, (_, i) => `${images.url}/slow/photo.png?${i}`);
+    const before = images.paths.length;
+    const res = await rig.chat(imageBody([dataUrl('animated.gif'), ...slow]));
+    expect(res.status).toBe(400);
+    // Unfixed, three more workers would fetch all 8 in three rounds of 100 ms each.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // At most the fetches started alongside the refused image (concurrency 4, minus it).
+    expect(images.paths.length - before).toBeLessThanOrEqual(3);
   });
 
   it('logs the detail of a refusal but never tells the client', async () => {

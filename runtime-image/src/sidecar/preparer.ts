@@ -113,16 +113,20 @@ export function createPreparer(options: PreparerOptions): Preparer {
       });
     });
 
-    // 3. Fetch or decode, then check each image from its bytes.
+    // 3. Fetch or decode, then check each image from its bytes. The first refusal decides the
+    // answer, so it aborts the other fetches and no worker takes another image.
     const loaded = new Array<{ info: ImageInfo; bytes: Buffer }>(images.length);
+    const failed = new AbortController();
+    const fetchSignal = images.length === 0 ? signal : AbortSignal.any([signal, failed.signal]);
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < images.length) {
+      while (next < images.length && !fetchSignal.aborted) {
         const k = next++;
         const image = images[k] as (typeof images)[number];
         try {
-          loaded[k] = await loadImage(image.url, signal);
+          loaded[k] = await loadImage(image.url, fetchSignal);
         } catch (err) {
+          failed.abort(err);
           if (err instanceof ImageRejected) {
             throw badRequest(
               err.reason,
