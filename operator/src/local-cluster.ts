@@ -4,32 +4,38 @@
  * simulated H100 and H100-2 GPU nodes. It reuses the test harness (dynamically imported, so a
  * production image never loads it) and says what it is doing as it goes.
  */
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { loadKubeConfig, NoClusterConfiguredError } from './runtime/index.ts';
 
 /** A running local cluster. */
 export interface LocalCluster {
-  kubeconfigPath: string;
+  kubeConfig: KubeConfig;
   stop(): Promise<void>;
 }
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
 /**
- * Whether the user gave a cluster: a kubeconfig flag or KUBECONFIG, a service account (in a pod),
- * or ~/.kube/config. `PIXTRAL_LOCAL_CLUSTER=true` forces the local cluster, `false` forbids it.
+ * The cluster to run against: the one `loadKubeConfig` finds or, when it finds none configured,
+ * a local cluster (`local`, to stop at exit). `PIXTRAL_LOCAL_CLUSTER=true` forces the local
+ * cluster, `false` forbids it.
  */
-export function clusterGiven(kubeconfigFlag: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.PIXTRAL_LOCAL_CLUSTER === 'true') return false;
-  if (env.PIXTRAL_LOCAL_CLUSTER === 'false') return true;
-  return Boolean(
-    kubeconfigFlag ||
-      env.KUBECONFIG ||
-      env.KUBERNETES_SERVICE_HOST ||
-      existsSync(join(homedir(), '.kube', 'config')),
-  );
+export async function connectCluster(
+  log: Logger,
+  kubeconfigPath: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ kubeConfig: KubeConfig; local?: LocalCluster }> {
+  if (env.PIXTRAL_LOCAL_CLUSTER !== 'true') {
+    try {
+      return { kubeConfig: loadKubeConfig({ kubeconfigPath: kubeconfigPath || undefined, env }) };
+    } catch (error) {
+      if (env.PIXTRAL_LOCAL_CLUSTER === 'false' || !(error instanceof NoClusterConfiguredError)) throw error;
+    }
+  }
+  const local = await startLocalCluster(log, { sample: env.PIXTRAL_LOCAL_SAMPLE !== 'false' });
+  return { kubeConfig: local.kubeConfig, local };
 }
 
 /**
@@ -70,7 +76,7 @@ export async function startLocalCluster(
     log.info(
       `Try: KUBECONFIG=${cp.kubeconfigPath} ${cp.bins.kubectl} get pxd -A -w   (Ctrl-C stops the operator and the local cluster)`,
     );
-    return { kubeconfigPath: cp.kubeconfigPath, stop: () => cp.stop() };
+    return { kubeConfig: kc, stop: () => cp.stop() };
   } catch (error) {
     await cp.stop();
     throw error;

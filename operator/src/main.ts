@@ -3,10 +3,9 @@
  * the operator configuration, runs against the given cluster, or, when none is given, against an
  * embedded local control plane with simulated GPU nodes (see local-cluster.ts).
  */
-import { KubeConfig } from '@kubernetes/client-node';
 import { loadOperatorConfig } from './config.ts';
 import { addPixtralController } from './controller.ts';
-import { clusterGiven, type LocalCluster, startLocalCluster } from './local-cluster.ts';
+import { connectCluster } from './local-cluster.ts';
 import { createLogger, loadRuntimeConfig, Manager, runUntilSignalled } from './runtime/index.ts';
 
 async function main(): Promise<number> {
@@ -20,15 +19,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const log = createLogger(runtimeConfig.logLevel);
-  let local: LocalCluster | undefined;
-  let kubeConfig: KubeConfig | undefined;
-  if (!clusterGiven(runtimeConfig.kubeconfig)) {
-    local = await startLocalCluster(log, { sample: process.env.PIXTRAL_LOCAL_SAMPLE !== 'false' });
-    kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(local.kubeconfigPath);
-  }
+  const { kubeConfig, local } = await connectCluster(log, runtimeConfig.kubeconfig);
   try {
-    const manager = new Manager({ config: runtimeConfig, log, ...(kubeConfig ? { kubeConfig } : {}) });
+    const manager = new Manager({ config: runtimeConfig, log, kubeConfig });
     await addPixtralController(manager, operatorConfig);
     return await runUntilSignalled(manager);
   } finally {

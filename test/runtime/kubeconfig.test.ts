@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadKubeConfig } from '../../operator/src/runtime/kubeconfig.ts';
+import { loadKubeConfig, NoClusterConfiguredError } from '../../operator/src/runtime/kubeconfig.ts';
 
 function kubeconfig(server: string, context = 'ctx'): string {
   return `apiVersion: v1
@@ -41,8 +41,24 @@ describe('loadKubeConfig', () => {
   it('refuses to guess a cluster when there are no credentials anywhere', async () => {
     const home = await mkdtemp(join(tmpdir(), 'kc-empty-'));
     expect(() => loadKubeConfig({ env: {}, home })).toThrow(/No Kubernetes credentials found/);
-    expect(() => loadKubeConfig({ env: { KUBECONFIG: '/nonexistent/kubeconfig' }, home })).toThrow(
-      /KUBECONFIG names no existing file/,
-    );
+    expect(() => loadKubeConfig({ env: {}, home })).toThrow(NoClusterConfiguredError);
+  });
+
+  it('says "no cluster configured" only when none was named (npm start then runs a local one)', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'kc-empty-'));
+    const thrown = (env: NodeJS.ProcessEnv) => {
+      try {
+        loadKubeConfig({ env, home });
+      } catch (error) {
+        return error as Error;
+      }
+      throw new Error('loadKubeConfig did not throw');
+    };
+    const missingFile = thrown({ KUBECONFIG: '/nonexistent/kubeconfig' });
+    expect(missingFile.message).toMatch(/KUBECONFIG names no existing file/);
+    expect(missingFile).not.toBeInstanceOf(NoClusterConfiguredError);
+    const podWithoutToken = thrown({ KUBERNETES_SERVICE_HOST: '10.0.0.1' });
+    expect(podWithoutToken.message).toMatch(/no service account token/);
+    expect(podWithoutToken).not.toBeInstanceOf(NoClusterConfiguredError);
   });
 });

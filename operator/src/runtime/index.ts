@@ -34,7 +34,7 @@ export {
 export { EventRecorder, type EventType } from './events.ts';
 export { Informer, type InformerEvent } from './informer.ts';
 export { type KindRef, Kinds, keyString, type ObjectKey, parseKey } from './kinds.ts';
-export { loadKubeConfig } from './kubeconfig.ts';
+export { loadKubeConfig, NoClusterConfiguredError } from './kubeconfig.ts';
 export { LeaderElector } from './leader-election.ts';
 export { createLogger } from './logger.ts';
 export { LeadershipLostError, Manager, type ManagerOptions } from './manager.ts';

@@ -7,9 +7,19 @@ import { KubeConfig } from '@kubernetes/client-node';
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /**
+ * No cluster configured at all: no path, not in a pod, no `KUBECONFIG`, no `~/.kube/config`.
+ * The one outcome `npm start` answers with a local cluster (local-cluster.ts); every other
+ * failure (a missing file named, a pod without a token) stays an error.
+ */
+export class NoClusterConfiguredError extends Error {
+  override readonly name = 'NoClusterConfiguredError';
+}
+
+/**
  * Loads credentials, in this order: an explicit path; the in-cluster service account when
  * running in a pod (`KUBERNETES_SERVICE_HOST` set and a token mounted); `KUBECONFIG` (several
- * colon-separated files are merged); `~/.kube/config`. Anything else is an error.
+ * colon-separated files are merged); `~/.kube/config`. Anything else is an error, and
+ * NoClusterConfiguredError outside a pod.
  *
  * Not client-node's `loadFromDefault` alone: it prefers files over the service account (a
  * stray kubeconfig baked into an image would win) and, finding nothing, silently falls back
@@ -37,8 +47,12 @@ export function loadKubeConfig(
     }
   } else if (existsSync(homeConfig)) {
     kc.loadFromFile(homeConfig);
-  } else {
+  } else if (env.KUBERNETES_SERVICE_HOST) {
     throw new Error(
+      `In a pod (KUBERNETES_SERVICE_HOST is set) but no service account token at ${SERVICE_ACCOUNT_TOKEN}, nor KUBECONFIG or ~/.kube/config`,
+    );
+  } else {
+    throw new NoClusterConfiguredError(
       'No Kubernetes credentials found: run in a pod with a service account, or set KUBECONFIG or --kubeconfig, or create ~/.kube/config',
     );
   }
