@@ -13,12 +13,12 @@
  * and the whole run is bounded by BENCH_DEADLINE_S (default 300 s).
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startHub } from '../test/provisioner/hub-server.ts';
+import { writeRandomFile } from '../test/provisioner/random-file.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -30,19 +30,6 @@ const MAIN = resolve(import.meta.dirname, '../runtime-image/src/provisioner/main
 const COMPARE = process.env.BENCH_COMPARE;
 const REPO = 'mistralai/Pixtral-12B-2409';
 const REVISION = 'bench';
-
-async function generate(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await open(path, 'w');
-  const block = Buffer.allocUnsafe(8 * MiB);
-  for (let written = 0; written < SIZE; written += block.length) {
-    randomFillSync(block);
-    hash.update(block);
-    await handle.write(block);
-  }
-  await handle.close();
-  return hash.digest('hex');
-}
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   if (performance.now() > DEADLINE) throw new Error('Benchmark deadline reached');
@@ -57,7 +44,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-provisioner-'));
   try {
     const source = join(dir, 'consolidated.safetensors');
-    const sha256 = await generate(source);
+    const sha256 = await writeRandomFile(source, SIZE);
     const hub = await startHub([{ name: 'consolidated.safetensors', path: source, size: SIZE, sha256 }], {
       repo: REPO,
       revision: REVISION,

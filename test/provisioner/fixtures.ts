@@ -6,14 +6,15 @@
  * file and later runs: generating them costs more than most tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { type HubFile, type HubServer, startHub } from './hub-server.ts';
+import { writeRandomFile } from './random-file.ts';
 
 /** The model files the tests serve. */
 export const BIG_FILE = 'consolidated.safetensors';
@@ -39,20 +40,11 @@ export async function weightFiles(): Promise<HubFile[]> {
     await writeFile(join(building, name), content);
     files.push({ name, path: join(FIXTURE_DIR, name), size: content.length, sha256: sha256(content) });
   }
-  const hash = createHash('sha256');
-  const handle = await open(join(building, BIG_FILE), 'w');
-  const block = Buffer.allocUnsafe(8 * 1024 * 1024);
-  for (let written = 0; written < BIG_SIZE; written += block.length) {
-    randomFillSync(block);
-    hash.update(block);
-    await handle.write(block);
-  }
-  await handle.close();
   files.push({
     name: BIG_FILE,
     path: join(FIXTURE_DIR, BIG_FILE),
     size: BIG_SIZE,
-    sha256: hash.digest('hex'),
+    sha256: await writeRandomFile(join(building, BIG_FILE), BIG_SIZE),
   });
   await writeFile(join(building, 'index.json'), JSON.stringify(files));
   // Another test file may have won the race; its copy is as good as ours.
