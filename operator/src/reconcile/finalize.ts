@@ -11,35 +11,36 @@ import { NODE_TYPE_LABEL } from '../builders/node-pool.ts';
 import { Kinds } from '../kinds.ts';
 import { hasFinalizer, isApiError, type ReconcileContext } from '../runtime/index.ts';
 import type { ReconcilerDeps } from './pixtral-deployment.ts';
+import { deletingStatus } from './status.ts';
 
 /** Finalizer that keeps a PixtralDeployment until its node pool is released. */
 export const NODE_POOL_FINALIZER = 'inference.pixtral.dev/node-pool';
 
 /** Node types wanted by PixtralDeployments that are not being deleted. */
-function nodeTypesInUse(deps: Pick<ReconcilerDeps, 'caches'>, except?: PixtralDeployment): Set<string> {
+function nodeTypesInUse(deps: Pick<ReconcilerDeps, 'caches'>): Set<string> {
   return new Set(
     deps.caches.pixtralDeployments
       .list()
-      .filter((cr) => !cr.metadata.deletionTimestamp && cr.metadata.uid !== except?.metadata.uid)
+      .filter((cr) => !cr.metadata.deletionTimestamp)
       .map((cr) => cr.spec.nodeType),
   );
 }
 
 /**
- * Applies the node pool this deployment needs and deletes pools of node types no deployment uses
- * any more (for example after every H100-2 deployment moved to H100).
+ * Applies the node pool this deployment needs (`desired`, none when it is being deleted) and
+ * deletes pools of node types no deployment uses any more (for example after every H100-2
+ * deployment moved to H100, or the last one was deleted).
  */
 export async function syncNodePools(
   deps: ReconcilerDeps,
   desired: KubernetesObject | undefined,
   signal: AbortSignal,
-  except?: PixtralDeployment,
 ): Promise<void> {
   const pools = deps.caches.nodePools;
-  if (desired && !except) {
+  if (desired) {
     await deps.writer.apply(Kinds.NodePool, desired, pools?.get('', desired.metadata?.name ?? ''), signal);
   }
-  const inUse = nodeTypesInUse(deps, except);
+  const inUse = nodeTypesInUse(deps);
   for (const pool of pools?.list() ?? []) {
     const nodeType = pool.metadata?.labels?.[NODE_TYPE_LABEL];
     if (nodeType === undefined || inUse.has(nodeType) || pool.metadata?.name === desired?.metadata?.name)
@@ -60,13 +61,18 @@ export async function finalize(
 ): Promise<void> {
   if (!hasFinalizer(cr, NODE_POOL_FINALIZER)) return;
   if (cr.status?.phase !== 'Deleting') {
-    // The whole status again: an apply that omits a field we own (uuid) would remove it.
     await deps.writer
-      .applyStatus(Kinds.PixtralDeployment, cr, { ...cr.status, phase: 'Deleting' }, ctx.signal)
+      .applyStatus(
+        Kinds.PixtralDeployment,
+        cr,
+        deletingStatus(cr, deps.now()) as Record<string, unknown>,
+        ctx.signal,
+      )
       .catch((err) => ctx.log.warn({ err }, 'Could not write phase Deleting'));
   }
   if (deps.config.nodePools.provider === 'karpenter' && deps.caches.nodePools) {
-    await syncNodePools(deps, undefined, ctx.signal, cr);
+    // This CR is left out of the node types in use: its deletionTimestamp is set.
+    await syncNodePools(deps, undefined, ctx.signal);
   }
   await deps.writer.removeFinalizer(Kinds.PixtralDeployment, cr, NODE_POOL_FINALIZER, ctx.signal);
   ctx.log.info('Released node pool and removed finalizer');

@@ -1,7 +1,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
-import { computeStatus, type Observed } from './status.ts';
+import { computeStatus, deletingStatus, type Observed } from './status.ts';
 
 const now = new Date('2026-11-27T10:00:00Z');
 const later = new Date('2026-11-27T11:00:00Z');
@@ -137,8 +137,19 @@ describe('computeStatus', () => {
     expect(condition(second, 'WeightsReady')?.lastTransitionTime).toBe('2026-11-27T10:00:00Z');
   });
 
-  it('reports Deleting while the resource is being deleted', () => {
-    const status = computeStatus(cr({ deletionTimestamp: '2026-11-27T09:00:00Z' } as never), observed(), now);
+  it('reports Deleting while the resource is being deleted, with conditions that agree', () => {
+    const ready = computeStatus(cr(), observed(), now);
+    const deleting = {
+      ...cr({ deletionTimestamp: '2026-11-27T09:00:00Z', generation: 4 } as never),
+      status: ready,
+    };
+    const status = deletingStatus(deleting, later);
     expect(status.phase).toBe('Deleting');
+    expect(status.observedGeneration).toBe(4);
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'Deleting' });
+    expect(condition(status, 'Progressing')).toMatchObject({ status: 'False', reason: 'Deleting' });
+    // What the deletion does not change is kept: the uuid and the other conditions.
+    expect(status.uuid).toBe(ready.uuid);
+    expect(condition(status, 'WeightsReady')).toEqual(condition(ready, 'WeightsReady'));
   });
 });

@@ -86,7 +86,7 @@ function rolledOut(deployment: V1Deployment | undefined): boolean {
   );
 }
 
-/** The next status for `cr`. Pure: same inputs, same output. */
+/** The next status for `cr`, which is not being deleted (see `deletingStatus`). Pure: same inputs, same output. */
 export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Date): PixtralDeploymentStatus {
   const generation = (cr.metadata as { generation?: number }).generation ?? 0;
   const old = cr.status ?? {};
@@ -95,7 +95,6 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
     conditions = setCondition(conditions, { ...update, observedGeneration: generation }, now);
   };
   const readyReplicas = observed.deployment?.status?.readyReplicas ?? 0;
-  const deleting = Boolean((cr.metadata as { deletionTimestamp?: unknown }).deletionTimestamp);
   const w = observed.weights;
 
   // WeightsReady
@@ -165,24 +164,18 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
 
   // Phase
   let phase: Phase;
-  if (deleting) phase = 'Deleting';
-  else if (observed.configError || w.state === 'failed') phase = 'Error';
+  if (observed.configError || w.state === 'failed') phase = 'Error';
   else if (w.state === 'absent') phase = 'Creating';
   else if (w.state === 'provisioning') phase = 'ProvisioningWeights';
   else if (available && rolledOut(observed.deployment)) phase = 'Ready';
   else phase = 'Deploying';
 
   // Progressing
-  if (phase === 'Ready' || phase === 'Error' || phase === 'Deleting') {
+  if (phase === 'Ready' || phase === 'Error') {
     set({
       type: ConditionType.Progressing,
       status: 'False',
-      reason:
-        phase === 'Ready'
-          ? Reason.DeploymentReady
-          : phase === 'Deleting'
-            ? Reason.Deleting
-            : Reason.AsExpected,
+      reason: phase === 'Ready' ? Reason.DeploymentReady : Reason.AsExpected,
       message: phase === 'Ready' ? 'The deployment matches its spec' : `Phase is ${phase}`,
     });
   } else if (phase === 'Deploying') {
@@ -250,4 +243,29 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
     conditions,
     ...(Object.keys(weights).length > 0 ? { weights } : {}),
   };
+}
+
+/**
+ * The status of a resource being deleted: phase Deleting, and Progressing and Ready False with
+ * reason Deleting so no condition contradicts the phase. The rest (uuid, weights, endpoints) is
+ * kept: a status apply that omits a field the operator owns would remove it.
+ */
+export function deletingStatus(cr: PixtralDeployment, now: Date): PixtralDeploymentStatus {
+  const generation = (cr.metadata as { generation?: number }).generation ?? 0;
+  const old = cr.status ?? {};
+  let conditions = (old.conditions ?? []) as Condition[];
+  for (const type of [ConditionType.Progressing, ConditionType.Ready]) {
+    conditions = setCondition(
+      conditions,
+      {
+        type,
+        status: 'False',
+        reason: Reason.Deleting,
+        message: 'Phase is Deleting',
+        observedGeneration: generation,
+      },
+      now,
+    );
+  }
+  return { ...old, phase: 'Deleting', observedGeneration: generation, conditions };
 }
