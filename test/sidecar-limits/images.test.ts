@@ -50,6 +50,19 @@ describe('accepted images', () => {
     expect(forwardedUrls()[0]?.startsWith('data:image/png;base64,')).toBe(true);
   });
 
+  it('forwards the canonical base64 of the checked bytes when the payload sets unused low bits', async () => {
+    const canonical = image('baseline.jpg').toString('base64');
+    const padding = canonical.search(/=+$/);
+    expect(padding).toBeGreaterThan(0); // the test needs an image whose base64 is padded
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const last = alphabet.indexOf(canonical[padding - 1] as string);
+    const loose = `${canonical.slice(0, padding - 1)}${alphabet[last | 1]}${canonical.slice(padding)}`;
+    expect(Buffer.from(loose, 'base64')).toEqual(image('baseline.jpg'));
+    const res = await rig.chat(imageBody([`data:image/jpeg;base64,${loose}`]));
+    expect(res.status).toBe(200);
+    expect(forwardedUrls()).toEqual([`data:image/jpeg;base64,${canonical}`]);
+  });
+
   it('accepts 12 images, and every one reaches the stub as a data: URL', async () => {
     const res = await rig.chat(imageBody(Array.from({ length: 12 }, () => dataUrl('one-pixel.png'))));
     expect(res.status).toBe(200);

@@ -45,6 +45,12 @@ export interface PreparerOptions {
   logger?: Logger;
 }
 
+/** An image checked from its bytes, with those bytes in canonical base64. */
+interface LoadedImage {
+  info: ImageInfo;
+  base64: string;
+}
+
 /** The preparer plus its metrics and a way to release the fetcher's connections. */
 export interface Preparer extends RequestPreparer {
   metrics: PreparerMetrics;
@@ -62,18 +68,21 @@ export function createPreparer(options: PreparerOptions): Preparer {
   const imageConfig = options.tokenizer.image ?? PIXTRAL_IMAGE_CONFIG;
   const metrics = createPreparerMetrics(options.registry);
 
-  async function loadImage(url: string, signal: AbortSignal): Promise<{ info: ImageInfo; bytes: Buffer }> {
-    let bytes: Buffer;
-    if (isDataUrl(url)) bytes = decodeDataUrl(url, maxImageBytes);
-    else if (/^https?:/i.test(url)) bytes = await fetcher.fetch(url, signal);
-    else {
-      options.logger?.warn(
-        { scheme: url.slice(0, url.indexOf(':') + 1).slice(0, 16) },
-        'Refused image URL scheme',
-      );
-      throw new ImageRejected('image_fetch_failed', FETCH_REFUSED_MESSAGE);
+  /** The checked image and the base64 of its bytes (a data: URL's own payload, not encoded again). */
+  async function loadImage(url: string, signal: AbortSignal): Promise<LoadedImage> {
+    if (isDataUrl(url)) {
+      const { bytes, base64 } = decodeDataUrl(url, maxImageBytes);
+      return { info: inspectImage(bytes, { maxPixels }), base64 };
     }
-    return { info: inspectImage(bytes, { maxPixels }), bytes };
+    if (/^https?:/i.test(url)) {
+      const bytes = await fetcher.fetch(url, signal);
+      return { info: inspectImage(bytes, { maxPixels }), base64: bytes.toString('base64') };
+    }
+    options.logger?.warn(
+      { scheme: url.slice(0, url.indexOf(':') + 1).slice(0, 16) },
+      'Refused image URL scheme',
+    );
+    throw new ImageRejected('image_fetch_failed', FETCH_REFUSED_MESSAGE);
   }
 
   async function prepare(request: ChatCompletionRequest, signal: AbortSignal): Promise<PreparedRequest> {
@@ -115,7 +124,7 @@ export function createPreparer(options: PreparerOptions): Preparer {
 
     // 3. Fetch or decode, then check each image from its bytes. The first refusal decides the
     // answer, so it aborts the other fetches and no worker takes another image.
-    const loaded = new Array<{ info: ImageInfo; bytes: Buffer }>(images.length);
+    const loaded = new Array<LoadedImage>(images.length);
     const failed = new AbortController();
     const fetchSignal = images.length === 0 ? signal : AbortSignal.any([signal, failed.signal]);
     let next = 0;
@@ -140,8 +149,9 @@ export function createPreparer(options: PreparerOptions): Preparer {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, images.length) }, worker));
 
-    // 4. Every image goes upstream as a data: URL of the bytes checked here (text-only
-    // requests go as they are: copying them would only feed the garbage collector).
+    // 4. Every image goes upstream as a data: URL of the bytes checked here, labelled with the
+    // format found in them (text-only requests go as they are: copying them would only feed the
+    // garbage collector).
     let k = 0;
     const messages: ChatMessage[] =
       images.length === 0
@@ -152,13 +162,10 @@ export function createPreparer(options: PreparerOptions): Preparer {
               ...m,
               content: m.content.map((p): ContentPart => {
                 if (p.type !== 'image_url') return p;
-                const { info, bytes } = loaded[k++] as { info: ImageInfo; bytes: Buffer };
+                const { info, base64 } = loaded[k++] as LoadedImage;
                 return {
                   ...p,
-                  image_url: {
-                    ...p.image_url,
-                    url: `data:image/${info.format};base64,${bytes.toString('base64')}`,
-                  },
+                  image_url: { ...p.image_url, url: `data:image/${info.format};base64,${base64}` },
                 };
               }),
             };

@@ -5,6 +5,9 @@
 import { ImageRejected } from './image-error.ts';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+// The last data character before padding must leave its unused low bits zero: decoders drop
+// them, so a payload that sets them ("AB==") decodes to the bytes of another text ("AA==").
+const CANONICAL_TAIL = /(?:[AQgw]==|[AEIMQUYcgkosw048]=|[^=])$/;
 
 /** True when `url` is a data: URL (scheme is case-insensitive). */
 export function isDataUrl(url: string): boolean {
@@ -14,8 +17,10 @@ export function isDataUrl(url: string): boolean {
 /**
  * Decodes the payload of a `data:<anything>;base64,<payload>` URL. The MIME type is ignored: the
  * format is told from the bytes. Throws ImageRejected when malformed or over `maxBytes` decoded.
+ * `base64` is the canonical encoding of `bytes`: the payload itself whenever it already is one
+ * (every common encoder writes that), so forwarding the image costs no second encoding.
  */
-export function decodeDataUrl(url: string, maxBytes: number): Buffer {
+export function decodeDataUrl(url: string, maxBytes: number): { bytes: Buffer; base64: string } {
   const comma = url.indexOf(',');
   if (comma < 0)
     throw new ImageRejected('invalid_data_url', 'The image data URL has no comma before its data.');
@@ -35,5 +40,6 @@ export function decodeDataUrl(url: string, maxBytes: number): Buffer {
   if (payload.length % 4 !== 0 || !BASE64.test(payload)) {
     throw new ImageRejected('invalid_data_url', 'The image data URL is not valid base64.');
   }
-  return Buffer.from(payload, 'base64');
+  const bytes = Buffer.from(payload, 'base64');
+  return { bytes, base64: CANONICAL_TAIL.test(payload) ? payload : bytes.toString('base64') };
 }
