@@ -43,7 +43,11 @@ export interface Caches {
   pvcs: Informer<V1PersistentVolumeClaim>;
   jobs: Informer<V1Job>;
   pods: Informer<V1Pod>;
-  /** Caches of every other owned kind, by kind name (Service, Ingress, PodDisruptionBudget, ScaledObject). */
+  /**
+   * Caches of every kind the CR controls, by kind name (Deployment, Service, Ingress,
+   * PodDisruptionBudget, Secret, and ScaledObject when KEDA is installed). The Manager shares one
+   * cache per kind and selector, so Deployment and Secret are the `deployments` and `secrets` above.
+   */
   owned: Map<string, Informer>;
   nodePools?: Informer | undefined;
 }
@@ -211,7 +215,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
       apply.push({ kind: Kinds.ScaledObject, object: desired.scaledObject as KubernetesObject });
     }
     for (const { kind, object } of apply) {
-      const current = this.#cached(kind, namespace, object.metadata?.name ?? '');
+      const current = caches.owned.get(kind.kind)?.get(namespace, object.metadata?.name ?? '');
       try {
         await this.#d.writer.apply(kind, object, current, signal);
       } catch (err) {
@@ -225,14 +229,6 @@ export class PixtralDeploymentReconciler implements Reconciler {
     }
   }
 
-  #cached(kind: KindRef, namespace: string, name: string): KubernetesObject | undefined {
-    const c = this.#d.caches;
-    if (kind === Kinds.Deployment) return c.deployments.get(namespace, name);
-    if (kind === Kinds.Secret) return c.secrets.get(namespace, name);
-    if (kind === Kinds.Job) return c.jobs.get(namespace, name);
-    return c.owned.get(kind.kind)?.get(namespace, name);
-  }
-
   /** Deletes children this CR controls that the spec no longer asks for (a public endpoint removed, autoscaling off). */
   async #deleteUnwanted(
     cr: PixtralDeployment,
@@ -243,9 +239,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
     const kinds: KindRef[] = [Kinds.Deployment, Kinds.Service, Kinds.Ingress, Kinds.PodDisruptionBudget];
     if (this.#d.kedaInstalled) kinds.push(Kinds.ScaledObject);
     for (const kind of kinds) {
-      const cache =
-        kind === Kinds.Deployment ? this.#d.caches.deployments : this.#d.caches.owned.get(kind.kind);
-      for (const child of cache?.byOwner(uidOf(cr)) ?? []) {
+      for (const child of this.#d.caches.owned.get(kind.kind)?.byOwner(uidOf(cr)) ?? []) {
         const id = `${kind.kind}/${child.metadata?.name}`;
         if (wanted.has(id) || (kind === Kinds.Deployment && keepDeployment)) continue;
         await this.#d.client.delete(
