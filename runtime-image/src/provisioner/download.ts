@@ -17,7 +17,6 @@ import {
   doneBytes,
   freshState,
   frontier,
-  loadPartial,
   type PartialPaths,
   type PartialState,
   partialPaths,
@@ -49,12 +48,19 @@ export interface DownloadContext {
   signal: AbortSignal;
 }
 
-/** Downloads `file` to `<target>/<name>`, verified. Resolves with the bytes transferred in this run. */
-export async function downloadFile(ctx: DownloadContext, file: ModelFile): Promise<void> {
+/**
+ * Downloads `file` to `<target>/<name>`, verified, resuming from `resumed` (its valid resume record
+ * from loadPartial, if any).
+ */
+export async function downloadFile(
+  ctx: DownloadContext,
+  file: ModelFile,
+  resumed: PartialState | undefined,
+): Promise<void> {
   const paths = partialPaths(ctx.target, file.name);
   await mkdir(dirname(paths.data), { recursive: true });
   for (let restart = 0; ; restart++) {
-    let state = restart === 0 ? await loadPartial(paths, file) : undefined;
+    let state = restart === 0 ? resumed : undefined;
     if (state !== undefined && doneBytes(state) > 0) {
       ctx.progress.reused(doneBytes(state));
       ctx.log.info({ file: file.name, bytes: doneBytes(state), size: file.size }, 'Resumed partial download');

@@ -12,7 +12,7 @@ import { ProvisionError } from './errors.ts';
 import { acquireLock } from './lock.ts';
 import { filesPresent, manifestMatches, readManifest, removeManifest, writeManifest } from './manifest.ts';
 import type { Options } from './options.ts';
-import { doneBytes, loadPartial, PARTIAL_DIR, partialPaths } from './partial.ts';
+import { doneBytes, loadPartial, PARTIAL_DIR, type PartialState, partialPaths } from './partial.ts';
 import { Progress } from './progress.ts';
 import { resolveSizes, withManifestSizes } from './sizes.ts';
 import { fileUrl, type ModelFile, type ModelSpec } from './spec.ts';
@@ -87,9 +87,12 @@ export async function provision(
       if (await verifiedInPlace(target, file, log, signal)) progress.reused(file.size);
       else missing.push(file);
     }
+    // Each file's resume record, read once: for the space estimate, then to resume from.
+    const partials: (PartialState | undefined)[] = [];
     let needed = 0;
     for (const file of missing) {
       const partial = await loadPartial(partialPaths(target, file.name), file);
+      partials.push(partial);
       needed += file.size - (partial === undefined ? 0 : doneBytes(partial));
     }
     const { freeBytes } = await checkDiskSpace(target, needed);
@@ -99,7 +102,7 @@ export async function provision(
     );
 
     progress.start();
-    for (const file of missing) {
+    for (const [i, file] of missing.entries()) {
       await downloadFile(
         {
           dispatcher: agent,
@@ -114,6 +117,7 @@ export async function provision(
           signal,
         },
         file,
+        partials[i],
       );
       log.info({ file: file.name, size: file.size, sha256: file.sha256 }, 'Verified and placed file');
     }
