@@ -158,8 +158,8 @@ describe('refused images', () => {
 
   it('exports refusal reasons and prompt token counts as metrics', async () => {
     const text = await (await fetch(`${rig.sidecar.url}/metrics`)).text();
-    expect(text).toMatch(/sidecar_prepare_refusals_total\{reason="animated_image"\} [1-9]/);
-    expect(text).toMatch(/sidecar_prepare_refusals_total\{reason="too_many_images"\} [1-9]/);
+    expect(text).toMatch(/sidecar_refusals_total\{reason="animated_image"\} [1-9]/);
+    expect(text).toMatch(/sidecar_refusals_total\{reason="too_many_images"\} [1-9]/);
     expect(text).toMatch(/sidecar_prompt_tokens_count [1-9]/);
   });
 });

@@ -177,7 +177,6 @@ export async function startLimitsRig(
     logger,
   });
   const sidecar = await createSidecar(config, { preparer, logger, processMetrics: false });
-  preparer.metrics.register(sidecar.metrics.registry);
   return {
     sidecar,
     stub,

@@ -33,7 +33,6 @@ async function main(): Promise<void> {
     logger,
   });
   const sidecar = await createSidecar(config, { preparer, logger });
-  preparer.metrics.register(sidecar.metrics.registry);
   const stop = (signal: string): void => {
     logger.info({ signal }, 'Received shutdown signal');
     sidecar.shutdown().then(

@@ -3,6 +3,7 @@
  * safe fetching, token counting). The proxy parses and validates the OpenAI body with zod, then
  * hands it to a RequestPreparer, and forwards exactly what the preparer returns.
  */
+import type { Metric } from 'prom-client';
 
 /** One content part as the proxy's zod schema accepts it. */
 export type ContentPart =
@@ -56,7 +57,8 @@ export interface PreparedRequest {
  * Checks and rewrites a request before it goes upstream. Throws an ApiError (errors.ts) to
  * refuse it. `signal` aborts when the client goes away, so fetches stop early.
  */
-export type RequestPreparer = (
-  request: ChatCompletionRequest,
-  signal: AbortSignal,
-) => Promise<PreparedRequest>;
+export interface RequestPreparer {
+  (request: ChatCompletionRequest, signal: AbortSignal): Promise<PreparedRequest>;
+  /** The preparer's own metrics; the sidecar exports them with its own. */
+  readonly metrics?: readonly Metric[];
+}

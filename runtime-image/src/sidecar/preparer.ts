@@ -4,8 +4,7 @@
  * in that order, so nothing is fetched or decoded for a request that is refused on its count.
  */
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
-import { ApiError, badRequest, tooManyImages } from './errors.ts';
+import { badRequest, tooManyImages } from './errors.ts';
 import { createImageFetcher, FETCH_REFUSED_MESSAGE, type ImageFetcher } from './fetch-image.ts';
 import { decodeDataUrl, isDataUrl } from './images/data-url.ts';
 import { ImageRejected } from './images/image-error.ts';
@@ -18,7 +17,7 @@ import type {
   PreparedRequest,
   RequestPreparer,
 } from './prepare.ts';
-import { createPreparerMetrics, type PreparerMetrics } from './preparer-metrics.ts';
+import { createPreparerMetrics } from './preparer-metrics.ts';
 import { countChatTokens } from './tokens/chat-template.ts';
 import { checkContextLength, requestedOutputTokens } from './tokens/context-check.ts';
 import { PIXTRAL_IMAGE_CONFIG, pixtralImageGrid } from './tokens/image-tokens.ts';
@@ -40,8 +39,6 @@ export interface PreparerOptions {
   imageConcurrency?: number;
   /** The fetcher for http(s) URLs. Default: createImageFetcher with maxImageBytes and no exceptions. */
   fetcher?: ImageFetcher;
-  /** Registry for the preparer's metrics; they can also be registered later via `metrics.register`. */
-  registry?: Registry;
   logger?: Logger;
 }
 
@@ -51,9 +48,8 @@ interface LoadedImage {
   base64: string;
 }
 
-/** The preparer plus its metrics and a way to release the fetcher's connections. */
+/** The preparer plus a way to release the fetcher's connections. */
 export interface Preparer extends RequestPreparer {
-  metrics: PreparerMetrics;
   close(): Promise<void>;
 }
 
@@ -66,7 +62,7 @@ export function createPreparer(options: PreparerOptions): Preparer {
     options.fetcher ??
     createImageFetcher({ maxBytes: maxImageBytes, ...(options.logger ? { logger: options.logger } : {}) });
   const imageConfig = options.tokenizer.image ?? PIXTRAL_IMAGE_CONFIG;
-  const metrics = createPreparerMetrics(options.registry);
+  const metrics = createPreparerMetrics();
 
   /** The checked image and the base64 of its bytes (a data: URL's own payload, not encoded again). */
   async function loadImage(url: string, signal: AbortSignal): Promise<LoadedImage> {
@@ -182,13 +178,8 @@ export function createPreparer(options: PreparerOptions): Preparer {
     return { request: forwarded, imageCount: images.length, promptTokens };
   }
 
-  const preparer = async (request: ChatCompletionRequest, signal: AbortSignal): Promise<PreparedRequest> => {
-    try {
-      return await prepare(request, signal);
-    } catch (err) {
-      if (err instanceof ApiError) metrics.refusals.inc({ reason: err.reason });
-      throw err;
-    }
-  };
-  return Object.assign(preparer, { metrics, close: () => fetcher.close() });
+  return Object.assign(prepare, {
+    metrics: [metrics.promptTokens, metrics.imagesPerRequest],
+    close: () => fetcher.close(),
+  });
 }

@@ -115,6 +115,7 @@ export async function createSidecar(
     defaults: deps.processMetrics ?? true,
     sources: { queueLength: () => limiter.queued, upstreamInFlight: () => limiter.inFlight },
   });
+  for (const metric of preparer.metrics ?? []) metrics.registry.registerMetric(metric);
   // One bound child per route, made once: prom-client builds a new child object on every
   // `labels()` call.
   const inFlightByRoute = Object.fromEntries(
