@@ -1,5 +1,5 @@
 /**
- * The full RequestPreparer (prepare.ts): image count, part types, image fetching and format
+ * The full RequestPreparer (prepare.ts): image count and placement, image fetching and format
  * checks, the rewrite of every image to a data: URL, the prompt token count and the context check,
  * in that order, so nothing is fetched or decoded for a request that is refused on its count.
  */
@@ -82,12 +82,21 @@ export function createPreparer(options: PreparerOptions): Preparer {
   }
 
   async function prepare(request: ChatCompletionRequest, signal: AbortSignal): Promise<PreparedRequest> {
-    // 1. Count every image before anything is fetched or decoded.
+    // 1. Count every image before anything is fetched or decoded, and take images only where
+    // mistral-common does (the schema has already refused parts other than text and image_url).
     const images: { message: number; part: number; url: string }[] = [];
     request.messages.forEach((m, i) => {
       if (!Array.isArray(m.content)) return;
       m.content.forEach((p, j) => {
-        if (p.type === 'image_url') images.push({ message: i, part: j, url: p.image_url.url });
+        if (p.type !== 'image_url') return;
+        if (m.role !== 'user') {
+          throw badRequest(
+            'image_outside_user_message',
+            `Images are only accepted in user messages, not in a ${m.role} message.`,
+            `messages[${i}].content[${j}]`,
+          );
+        }
+        images.push({ message: i, part: j, url: p.image_url.url });
       });
     });
     const limit = options.maxImagesPerRequest;
@@ -96,29 +105,7 @@ export function createPreparer(options: PreparerOptions): Preparer {
     }
     metrics.imagesPerRequest.observe(images.length);
 
-    // 2. Part types: only text and image_url, and images only where the reference takes them.
-    request.messages.forEach((m, i) => {
-      if (!Array.isArray(m.content)) return;
-      m.content.forEach((p: ContentPart, j) => {
-        const type = (p as { type: unknown }).type;
-        if (type !== 'text' && type !== 'image_url') {
-          throw badRequest(
-            'unsupported_content_part',
-            `Content part type ${JSON.stringify(type)} is not supported; use "text" or "image_url".`,
-            `messages[${i}].content[${j}].type`,
-          );
-        }
-        if (type === 'image_url' && m.role !== 'user') {
-          throw badRequest(
-            'image_outside_user_message',
-            `Images are only accepted in user messages, not in a ${m.role} message.`,
-            `messages[${i}].content[${j}]`,
-          );
-        }
-      });
-    });
-
-    // 3. Fetch or decode, then check each image from its bytes. The first refusal decides the
+    // 2. Fetch or decode, then check each image from its bytes. The first refusal decides the
     // answer, so it aborts the other fetches and no worker takes another image.
     const loaded = new Array<LoadedImage>(images.length);
     const failed = new AbortController();
@@ -145,7 +132,7 @@ export function createPreparer(options: PreparerOptions): Preparer {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, images.length) }, worker));
 
-    // 4. Every image goes upstream as a data: URL of the bytes checked here, labelled with the
+    // 3. Every image goes upstream as a data: URL of the bytes checked here, labelled with the
     // format found in them (text-only requests go as they are: copying them would only feed the
     // garbage collector).
     let k = 0;
@@ -167,7 +154,7 @@ export function createPreparer(options: PreparerOptions): Preparer {
             };
           });
 
-    // 5. and 6. Count as mistral-common does, then check the context.
+    // 4. and 5. Count as mistral-common does, then check the context.
     const imageTokens = loaded.map(
       ({ info }) => pixtralImageGrid(info.width, info.height, imageConfig).tokens,
     );
