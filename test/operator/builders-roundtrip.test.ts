@@ -1,8 +1,10 @@
+import type { V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pixtralDeploymentCrd } from '../../operator/src/api/crd.ts';
 import {
   type DesiredChildren,
   desiredChildren,
+  generatedApiKeysSecret,
   normalizeQuantity,
   REPLICAS_HANDOFF_MANAGER,
   replicasHandoff,
@@ -123,39 +125,37 @@ const config: OperatorConfig = parseOperatorConfig({
   resources: { vllm: { requests: { cpu: '8000m', memory: '65536Mi' }, limits: { memory: '0.09375Ti' } } },
 });
 
+/** The desired children, and the keys Secret the reconciler creates (once) when the user has none. */
+type Built = DesiredChildren & { generatedApiKeysSecret: V1Secret };
+
 /** Creates the CR for real (so owner references carry a real uid) and builds its children. */
-async function childrenOf(
-  spec: Parameters<typeof aPixtralDeployment>[0],
-  name: string,
-): Promise<DesiredChildren> {
+async function childrenOf(spec: Parameters<typeof aPixtralDeployment>[0], name: string): Promise<Built> {
   const fixture = aPixtralDeployment(spec, { name, namespace });
   const { uid: _uid, generation: _generation, ...metadata } = fixture.metadata;
   const created = await apply({ ...fixture, metadata }, { dryRun: false });
   const cr = aPixtralDeployment(spec, { name, namespace, uid: created.metadata.uid });
-  const existing = await rest.request('GET', pathOf(desiredChildren({ cr, config, uuid: '' }).weightsPvc));
+  const existing = await rest.request('GET', pathOf(desiredChildren({ cr, config }).weightsPvc));
   const live = existing.status === 200 ? existing.body : undefined;
-  const pvc = desiredChildren({ cr, config, uuid: created.metadata.uid, liveWeightsPvc: live }).weightsPvc;
+  const pvc = desiredChildren({ cr, config, liveWeightsPvc: live }).weightsPvc;
   const livePvc = await apply(pvc, {
     dryRun: false,
     fieldManager: `pixtral-operator/${created.metadata.uid}`,
   });
-  return desiredChildren({
-    cr,
-    config,
-    uuid: created.metadata.uid,
-    generatedApiKey: 'pxd_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG',
-    liveWeightsPvc: livePvc,
-  });
+  const keys = generatedApiKeysSecret(cr, 'pxd_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG');
+  return {
+    ...desiredChildren({ cr, config, userApiKeys: keys.data, liveWeightsPvc: livePvc }),
+    generatedApiKeysSecret: keys,
+  };
 }
 
-/** The manifests of a DesiredChildren, by member name. */
-function manifests(children: DesiredChildren): [string, object][] {
+/** The manifests of a build, by member name. */
+function manifests(children: Built): [string, object][] {
   const { endpoints: _e, problems: _p, weightsFieldManager: _f, ...objects } = children;
   return Object.entries(objects).filter((entry): entry is [string, object] => entry[1] !== undefined);
 }
 
 /** Dry-run applies every child under the field manager the reconciler uses, and lists what the server changed. */
-async function roundTrip(children: DesiredChildren): Promise<Record<string, string[]>> {
+async function roundTrip(children: Built): Promise<Record<string, string[]>> {
   const changed: Record<string, string[]> = {};
   for (const [member, object] of manifests(children)) {
     const fieldManager = member === 'weightsPvc' ? children.weightsFieldManager : 'pixtral-operator';
@@ -279,7 +279,7 @@ describe('built children through a real API server (server-side apply, dryRun=Al
       { minSize: 2, maxSize: 5 },
       { name: 'grows', namespace, uid: fixed.deployment.metadata!.ownerReferences![0]!.uid },
     );
-    const scaled = desiredChildren({ cr, config, uuid: 'x' }).deployment;
+    const scaled = desiredChildren({ cr, config }).deployment;
     expect(scaled.spec).not.toHaveProperty('replicas');
     // Without the hand-off the server drops the field the operator alone owned, and defaults it to 1.
     expect((await apply(scaled)).spec.replicas).toBe(1);

@@ -4,9 +4,11 @@ import {
   aPixtralDeployment,
   FIXTURE_UID,
 } from '../../../test/fixtures/pixtral-deployment.ts';
-import { desiredChildren } from './index.ts';
+import { desiredChildren, generatedApiKeysSecret } from './index.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
+/** A weights PVC as the API server returns it: the Job is built once its uid is known. */
+const livePvc = { metadata: { uid: 'pvc-uid' } };
 
 describe('desiredChildren', () => {
   it('builds every child an autoscaled public deployment needs', () => {
@@ -14,28 +16,23 @@ describe('desiredChildren', () => {
     const children = desiredChildren({
       cr,
       config: anOperatorConfig(),
-      uuid: FIXTURE_UID,
       userApiKeys: { main: b64('k') },
-      weightsPvcUid: 'pvc-uid',
+      liveWeightsPvc: livePvc,
     });
     expect(children.deployment.spec).not.toHaveProperty('replicas');
     expect(children.scaledObject?.kind).toBe('ScaledObject');
     expect(children.ingress?.kind).toBe('Ingress');
     expect(children.weightsJob?.kind).toBe('Job');
-    expect(children.generatedApiKeysSecret).toBeUndefined();
     expect(children.nodePool).toBeUndefined();
     expect(children.endpoints.public).toBe(`https://${FIXTURE_UID}.inference.example.com/v1`);
     expect(children.problems).toEqual([]);
   });
 
-  it('creates the generated key Secret only when given a key, and hashes that key for the sidecars', () => {
-    const children = desiredChildren({
-      cr: aPixtralDeployment(),
-      config: anOperatorConfig(),
-      uuid: FIXTURE_UID,
-      generatedApiKey: 'pxd_new',
-    });
-    expect(children.generatedApiKeysSecret?.data).toEqual({ 'api-key': b64('pxd_new') });
+  it('hashes the generated key for the sidecars, and builds no Job before the weights PVC exists', () => {
+    const cr = aPixtralDeployment();
+    const generated = generatedApiKeysSecret(cr, 'pxd_new');
+    expect(generated.data).toEqual({ 'api-key': b64('pxd_new') });
+    const children = desiredChildren({ cr, config: anOperatorConfig(), userApiKeys: generated.data });
     const hashes = Buffer.from(children.apiKeyHashesSecret.data!.hashes!, 'base64').toString();
     expect(hashes).toMatch(/^api-key:[0-9a-f]{64}\n$/);
     expect(children.weightsJob).toBeUndefined();
@@ -45,7 +42,6 @@ describe('desiredChildren', () => {
     const children = desiredChildren({
       cr: aPixtralDeployment({ endpoints: { public: {} } }),
       config: anOperatorConfig({ baseDomain: undefined }),
-      uuid: FIXTURE_UID,
     });
     expect(children.ingress).toBeUndefined();
     expect(children.problems).toEqual([
@@ -64,9 +60,8 @@ describe('desiredChildren', () => {
       config: anOperatorConfig({
         nodePools: { provider: 'karpenter', nodeClassRef: { group: 'g', kind: 'K', name: 'n' } },
       }),
-      uuid: FIXTURE_UID,
       userApiKeys: { b: b64('2'), a: b64('1') },
-      weightsPvcUid: 'pvc-uid',
+      liveWeightsPvc: livePvc,
     });
     const first = desiredChildren(input());
     expect(desiredChildren(input())).toEqual(first);

@@ -1,10 +1,10 @@
 /**
  * Every desired child of one PixtralDeployment, computed in one call (style S2, phase 2). Pure:
- * whatever is random or observed (the generated key, the user's key Secret, the live weights PVC)
- * is an input, so the same input always gives deep-equal output.
+ * whatever is observed (the user's key Secret, the live weights PVC) is an input, so the same
+ * input always gives deep-equal output. The generated keys Secret is not among them: it is
+ * created once (`generatedApiKeysSecret`), never applied.
  */
 
-import { Buffer } from 'node:buffer';
 import type {
   V1Deployment,
   V1Ingress,
@@ -23,7 +23,7 @@ import { deployment } from './deployment.ts';
 import { endpointUrls, ingress } from './ingress.ts';
 import { nodePool } from './node-pool.ts';
 import { portPlan } from './ports.ts';
-import { apiKeyHashesSecret, GENERATED_KEY_ID, generatedApiKeysSecret } from './secrets.ts';
+import { apiKeyHashesSecret } from './secrets.ts';
 import { service } from './service.ts';
 import type { NodePool, ScaledObject } from './types.ts';
 import { weightsFieldManager, weightsJob, weightsPvc } from './weights.ts';
@@ -51,18 +51,10 @@ export { weightsFieldManager, weightsJob, weightsPvc } from './weights.ts';
 export interface DesiredInput {
   cr: PixtralDeployment;
   config: OperatorConfig;
-  /** The CR's status UUID (its metadata.uid): the public host is `<uuid>.<baseDomain>`. */
-  uuid: string;
   /** `data` of the user's API keys Secret (base64 values), when it exists. */
   userApiKeys?: Readonly<Record<string, string>> | undefined;
-  /** A freshly generated key, passed only when the operator must create the keys Secret. */
-  generatedApiKey?: string | undefined;
-  /** The live weights PVC's uid, once it exists: the Job is built only then (the PVC owns it). Defaults to `liveWeightsPvc`'s. */
-  weightsPvcUid?: string | undefined;
-  /** The live weights PVC, when it exists: its spec is re-applied as it is (see `weightsPvc`). */
+  /** The live weights PVC, when it exists: its spec is re-applied as it is (see `weightsPvc`), and its uid names the Job. */
   liveWeightsPvc?: V1PersistentVolumeClaim | undefined;
-  /** @deprecated Ignored: pass `liveWeightsPvc` (a spec-less apply would make the server drop the PVC's spec). */
-  weightsPvcExists?: boolean | undefined;
 }
 
 /** A reason the CR cannot be fully served with this configuration, for a Degraded condition. */
@@ -79,13 +71,11 @@ export interface DesiredChildren {
   ingress?: V1Ingress;
   /** The sidecars' key hashes. */
   apiKeyHashesSecret: V1Secret;
-  /** Present only when `generatedApiKey` was given: create it, never re-apply it. */
-  generatedApiKeysSecret?: V1Secret;
   /** The shared weights cache, to apply under `weightsFieldManager`. */
   weightsPvc: V1PersistentVolumeClaim;
   /** The field manager for `weightsPvc` (one per CR, so owner references merge). */
   weightsFieldManager: string;
-  /** Present once the PVC's uid is known. */
+  /** Present once the weights PVC exists (its uid is part of the Job's name). */
   weightsJob?: V1Job;
   podDisruptionBudget: V1PodDisruptionBudget;
   /** Present when maxSize > minSize. */
@@ -100,7 +90,9 @@ export interface DesiredChildren {
 
 /** Every desired child of `input.cr`. Assumes the CR was read from the API server (uid, namespace set). */
 export function desiredChildren(input: DesiredInput): DesiredChildren {
-  const { cr, config, uuid } = input;
+  const { cr, config } = input;
+  // The status UUID is the CR's metadata.uid: the public host is `<uuid>.<baseDomain>`.
+  const uuid = String(cr.metadata.uid);
   const build = { cr, config };
   const problems: ConfigProblem[] = [];
   if (portPlan(cr).public && !config.baseDomain) {
@@ -110,15 +102,10 @@ export function desiredChildren(input: DesiredInput): DesiredChildren {
         'spec.endpoints.public needs a base domain, and the operator has none: ask the platform team to set baseDomain in the operator configuration, or remove spec.endpoints.public',
     });
   }
-  const userKeys =
-    input.userApiKeys ??
-    (input.generatedApiKey !== undefined
-      ? { [GENERATED_KEY_ID]: Buffer.from(input.generatedApiKey, 'utf8').toString('base64') }
-      : undefined);
   const children: DesiredChildren = {
     deployment: deployment(build),
     service: service(build),
-    apiKeyHashesSecret: apiKeyHashesSecret(cr, userKeys),
+    apiKeyHashesSecret: apiKeyHashesSecret(cr, input.userApiKeys),
     weightsPvc: weightsPvc(build, input.liveWeightsPvc),
     weightsFieldManager: weightsFieldManager(cr, config),
     podDisruptionBudget: podDisruptionBudget(build),
@@ -127,10 +114,7 @@ export function desiredChildren(input: DesiredInput): DesiredChildren {
   };
   const ing = ingress(build, uuid);
   if (ing) children.ingress = ing;
-  if (input.generatedApiKey !== undefined) {
-    children.generatedApiKeysSecret = generatedApiKeysSecret(cr, input.generatedApiKey);
-  }
-  const pvcUid = input.weightsPvcUid ?? input.liveWeightsPvc?.metadata?.uid;
+  const pvcUid = input.liveWeightsPvc?.metadata?.uid;
   if (pvcUid) children.weightsJob = weightsJob(build, pvcUid);
   const scaled = scaledObject(build);
   if (scaled) children.scaledObject = scaled;

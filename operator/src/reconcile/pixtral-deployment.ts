@@ -149,7 +149,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
     const { caches, config } = this.#d;
     const namespace = cr.metadata.namespace!;
     const build = (pvc?: V1PersistentVolumeClaim): DesiredChildren =>
-      desiredChildren({ cr, config, uuid: uidOf(cr), userApiKeys: apiKeys, liveWeightsPvc: pvc });
+      desiredChildren({ cr, config, userApiKeys: apiKeys, liveWeightsPvc: pvc });
     let pvc = caches.pvcs.get(namespace, weightsPvcName(model));
     let desired = build(pvc);
     const writer = this.#d.writerFor(desired.weightsFieldManager);
