@@ -16,11 +16,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { basicPreparer } from '../../runtime-image/src/sidecar/basic-preparer.ts';
 import type { SidecarConfigInput } from '../../runtime-image/src/sidecar/config.ts';
 import { createLogger } from '../../runtime-image/src/sidecar/logger.ts';
 import { createSidecar, type Sidecar } from '../../runtime-image/src/sidecar/server.ts';
 import { type StubBehaviour, startUpstreamStub, type UpstreamStub } from '../upstream-stub/stub.ts';
+import { basicPreparer } from './basic-preparer.ts';
 
 /** The served model name. */
 export const MODEL = 'mistral/pixtral-12b-2409:bf16';

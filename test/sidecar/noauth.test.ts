@@ -4,10 +4,10 @@
  */
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { basicPreparer } from '../../runtime-image/src/sidecar/basic-preparer.ts';
 import { createLogger } from '../../runtime-image/src/sidecar/logger.ts';
 import { createSidecar } from '../../runtime-image/src/sidecar/server.ts';
 import { startUpstreamStub, type UpstreamStub } from '../upstream-stub/stub.ts';
+import { basicPreparer } from './basic-preparer.ts';
 import { chatBody, newKey, type Rig, startRig } from './harness.ts';
 import { openStream } from './main-process.ts';
 

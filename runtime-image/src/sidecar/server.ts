@@ -32,7 +32,7 @@ import { Upstream, upstreamError } from './upstream.ts';
 
 /** What the sidecar needs besides its configuration. */
 export interface SidecarDeps {
-  /** Checks and rewrites each validated request (basic-preparer.ts, or the full one). */
+  /** Checks and rewrites each validated request (preparer.ts). */
   preparer: RequestPreparer;
   logger: Logger;
   /** Register Node process metrics (off in tests that start many sidecars). Default true. */

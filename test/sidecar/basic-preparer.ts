@@ -1,13 +1,13 @@
 /**
- * The minimal RequestPreparer: counts images and enforces maxImagesPerRequest, and forwards
- * the request unchanged. It stands in until the full preparer (formats, safe fetching, token
- * counting) replaces it in main.ts.
+ * A minimal RequestPreparer for the proxy's tests: it enforces maxImagesPerRequest and forwards
+ * the request unchanged, so those tests need no tokenizer and no image files (the full preparer,
+ * preparer.ts, is tested in test/sidecar-limits).
  */
-import { tooManyImages } from './errors.ts';
-import type { ChatCompletionRequest, RequestPreparer } from './prepare.ts';
+import { tooManyImages } from '../../runtime-image/src/sidecar/errors.ts';
+import type { ChatCompletionRequest, RequestPreparer } from '../../runtime-image/src/sidecar/prepare.ts';
 
 /** Counts `image_url` parts across all messages (vLLM counts the whole request too). */
-export function countImages(request: ChatCompletionRequest): number {
+function countImages(request: ChatCompletionRequest): number {
   let count = 0;
   for (const message of request.messages) {
     if (!Array.isArray(message.content)) continue;
