@@ -15,7 +15,7 @@ import type {
 import { ConditionType, Reason } from '../api/conditions.ts';
 import type { PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
 import { REPLICAS_HANDOFF_MANAGER, replicasHandoff } from '../builders/deployment.ts';
-import { type DesiredChildren, desiredChildren, weightsPvcName } from '../builders/index.ts';
+import { type DesiredChildren, desiredChildren, weightsJob, weightsPvcName } from '../builders/index.ts';
 import { instanceLabel } from '../builders/labels.ts';
 import { type CatalogModel, findModel } from '../catalog/index.ts';
 import type { OperatorConfig } from '../config.ts';
@@ -104,17 +104,17 @@ export class PixtralDeploymentReconciler implements Reconciler {
     }
 
     const apiKeys = await ensureApiKeys(cr, this.#d, signal);
-    const { desired, plan } = await this.#syncWeights(cr, model, apiKeys, ctx);
+    // The namespace's managed pods: the weights Job's and the serving ones, told apart by label.
+    const pods = caches.pods.list(key.namespace);
+    const { desired, plan } = await this.#syncWeights(cr, model, apiKeys, pods, ctx);
     const deploymentName = desired.deployment.metadata!.name!;
     await this.#applyChildren(cr, desired, plan.state.state === 'ready', signal);
 
-    const pods = caches.pods
-      .list(key.namespace)
-      .filter(
-        (p) =>
-          p.metadata?.labels?.['app.kubernetes.io/instance'] === instanceLabel(cr) &&
-          p.metadata?.labels?.['app.kubernetes.io/component'] === 'server',
-      );
+    const serving = pods.filter(
+      (p) =>
+        p.metadata?.labels?.['app.kubernetes.io/instance'] === instanceLabel(cr) &&
+        p.metadata?.labels?.['app.kubernetes.io/component'] === 'server',
+    );
     const kedaMissing = desired.scaledObject !== undefined && !this.#d.kedaInstalled;
     const status = computeStatus(
       cr,
@@ -123,7 +123,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
         weightsIdentity: { revision: model.weights.revision, digest: weightsDigest(model) },
         weightsAttempts: { attempts: plan.attempts, lastFailureTime: plan.lastFailureTime },
         deployment: caches.deployments.get(key.namespace, deploymentName),
-        pods,
+        pods: serving,
         endpoints: desired.endpoints,
         configError: desired.problems[0] ?? (kedaMissing ? KEDA_MISSING : undefined),
       },
@@ -138,35 +138,32 @@ export class PixtralDeploymentReconciler implements Reconciler {
   /**
    * The shared weights cache: applies the PVC (under this CR's own field manager, so owners'
    * references merge), then plans the Job from its state: create it, wait, or after a failure's
-   * backoff delete it so the next reconcile makes a fresh one.
+   * backoff delete it so the next reconcile makes a fresh one. `pods` are the namespace's managed pods.
    */
   async #syncWeights(
     cr: PixtralDeployment,
     model: CatalogModel,
     apiKeys: Record<string, string>,
+    pods: V1Pod[],
     ctx: ReconcileContext,
   ): Promise<{ desired: DesiredChildren; plan: WeightsPlan }> {
     const { caches, config } = this.#d;
     const namespace = cr.metadata.namespace!;
-    const build = (pvc?: V1PersistentVolumeClaim): DesiredChildren =>
-      desiredChildren({ cr, config, userApiKeys: apiKeys, liveWeightsPvc: pvc });
-    let pvc = caches.pvcs.get(namespace, weightsPvcName(model));
-    let desired = build(pvc);
+    const pvc = caches.pvcs.get(namespace, weightsPvcName(model));
+    const desired = desiredChildren({ cr, config, userApiKeys: apiKeys, liveWeightsPvc: pvc });
     const writer = this.#d.writerFor(desired.weightsFieldManager);
     const applied = await writer.apply(Kinds.PersistentVolumeClaim, desired.weightsPvc, pvc, ctx.signal);
-    if (!pvc && applied.object) {
-      pvc = applied.object;
-      desired = build(pvc);
-    }
-    const jobName = desired.weightsJob?.metadata?.name;
+    // A PVC this apply created has a uid only now, and the Job's name needs it.
+    const createdUid = applied.object?.metadata?.uid;
+    const desiredJob =
+      desired.weightsJob ?? (createdUid ? weightsJob({ cr, config }, createdUid) : undefined);
+    const jobName = desiredJob?.metadata?.name;
     const job = jobName ? caches.jobs.get(namespace, jobName) : undefined;
-    const jobPods = job
-      ? caches.pods.list(namespace).filter((p) => p.metadata?.labels?.['job-name'] === jobName)
-      : [];
+    const jobPods = job ? pods.filter((p) => p.metadata?.labels?.['job-name'] === jobName) : [];
     const retryBaseMs = config.weights.retryBaseSeconds * 1000;
     const plan = planWeights(job, jobPods, cr.status?.weights ?? {}, this.#d.now(), retryBaseMs);
-    if (plan.action === 'ensureJob' && desired.weightsJob) {
-      await writer.apply(Kinds.Job, desired.weightsJob, job, ctx.signal);
+    if (plan.action === 'ensureJob' && desiredJob) {
+      await writer.apply(Kinds.Job, desiredJob, job, ctx.signal);
     } else if (plan.action === 'deleteFailedJob' && jobName) {
       ctx.log.info({ job: jobName, attempts: plan.attempts }, 'Deleting failed weights Job to retry');
       await this.#d.client.delete(
