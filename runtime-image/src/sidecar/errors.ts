@@ -4,9 +4,10 @@
  * vLLM uses the same shape, so clients see one format whoever refused the request.
  */
 
-/** OpenAI's `error.type` values that the sidecar uses. */
+/** OpenAI's `error.type` values that the sidecar uses, plus vLLM's for its context refusal. */
 export type ApiErrorType =
   | 'invalid_request_error'
+  | 'BadRequestError'
   | 'authentication_error'
   | 'permission_error'
   | 'not_found_error'

@@ -4,27 +4,18 @@
  * request names its output budget, and from the engine's `_validate_prompt_len` when it does not
  * (notes/pixtral.md §4.2).
  */
-import { ApiError, type OpenAiErrorBody } from '../errors.ts';
+import { ApiError } from '../errors.ts';
 
 /** A 400 whose body is vLLM's `{"error": {"message", "type": "BadRequestError", "param", "code": 400}}`. */
-export class VllmContextLengthError extends ApiError {
-  /** A context refusal with `message` (vLLM's text) and vLLM's `param`. */
-  constructor(message: string, param: string) {
-    super({
-      status: 400,
-      type: 'invalid_request_error',
-      reason: 'context_length_exceeded',
-      message,
-      param,
-      code: 400,
-    });
-  }
-
-  /** vLLM answers with `type: "BadRequestError"`, not OpenAI's `invalid_request_error`. */
-  override toBody(): OpenAiErrorBody {
-    const body = super.toBody();
-    return { error: { ...body.error, type: 'BadRequestError' as OpenAiErrorBody['error']['type'] } };
-  }
+function contextLengthError(message: string): ApiError {
+  return new ApiError({
+    status: 400,
+    type: 'BadRequestError',
+    reason: 'context_length_exceeded',
+    message,
+    param: 'input_tokens',
+    code: 400,
+  });
 }
 
 /** The output tokens a request asks for, read as vLLM does (`max_completion_tokens or max_tokens`). */
@@ -36,7 +27,7 @@ export function requestedOutputTokens(request: {
 }
 
 /**
- * Throws VllmContextLengthError when `promptTokens` plus the requested output do not fit
+ * Throws vLLM's context refusal (a 400) when `promptTokens` plus the requested output do not fit
  * `maxContextLength`. Without an output budget vLLM generates up to the context end, so the
  * prompt alone must leave room for at least one token.
  */
@@ -49,24 +40,21 @@ export function checkContextLength(
   const l = maxContextLength;
   if (outputTokens === undefined) {
     if (p > l) {
-      throw new VllmContextLengthError(
+      throw contextLengthError(
         `The decoder prompt (length ${p}) is longer than the maximum model length of ${l}. Make sure that \`max_model_len\` is no smaller than the number of text tokens plus multimodal tokens. For image inputs, the number of image tokens depends on the number of images, and possibly their aspect ratios as well.`,
-        'input_tokens',
       );
     }
     if (p === l) {
-      throw new VllmContextLengthError(
+      throw contextLengthError(
         `The decoder prompt (length ${p}) plus the number of requested output tokens (at least 1) is longer than the maximum model length of ${l}. Make sure that \`max_model_len\` is no smaller than the number of text tokens (prompt + requested output tokens).`,
-        'input_tokens',
       );
     }
     return;
   }
   const m = outputTokens;
   if (p + m > l) {
-    throw new VllmContextLengthError(
+    throw contextLengthError(
       `This model's maximum context length is ${l} tokens. However, you requested ${m} output tokens and your prompt contains at least ${p} input tokens, for a total of at least ${p + m} tokens. Please reduce the length of the input prompt or the number of requested output tokens. (parameter=input_tokens, value=${p})`,
-      'input_tokens',
     );
   }
 }
