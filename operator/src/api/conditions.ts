@@ -40,8 +40,6 @@ export const Reason = {
   InsufficientGPU: 'InsufficientGPU',
   /** The Deployment is rolling out new pods. */
   RollingOut: 'RollingOut',
-  /** The number of replicas is changing between minSize and maxSize. */
-  Scaling: 'Scaling',
   /** vLLM is loading the weights; the startup probe has not passed yet. */
   ModelLoading: 'ModelLoading',
   /** At least minSize replicas are ready. */
@@ -52,10 +50,6 @@ export const Reason = {
   CrashLooping: 'CrashLooping',
   /** The spec passed the schema but cannot be served with the operator's configuration (e.g. no baseDomain for a public endpoint). */
   InvalidConfiguration: 'InvalidConfiguration',
-  /** A child object exists with a different controller; the operator will not adopt it. */
-  ChildConflict: 'ChildConflict',
-  /** Applying a child object failed; the error is in the message. */
-  ApplyFailed: 'ApplyFailed',
   /** Everything the spec asks for is in place and serving. */
   DeploymentReady: 'DeploymentReady',
   /** The resource is being deleted; children are released. */
@@ -101,12 +95,4 @@ export function setCondition(
   const next = [...conditions];
   next[index] = { ...update, lastTransitionTime };
   return next;
-}
-
-/** The condition of `type`, or undefined. */
-export function findCondition(
-  conditions: readonly Condition[] | undefined,
-  type: string,
-): Condition | undefined {
-  return conditions?.find((c) => c.type === type);
 }

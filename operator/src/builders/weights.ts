@@ -43,7 +43,7 @@ export function weightsLabels(component: 'weights' | 'weights-provisioner'): Rec
 
 /** The field manager `cr` applies the shared PVC with: `<fieldManager>/<cr uid>`. */
 export function weightsFieldManager(cr: PixtralDeployment, config: OperatorConfig): string {
-  return `${config.fieldManager}/${ownerReference(cr).uid}`;
+  return `${config.fieldManager}/${String(cr.metadata.uid)}`;
 }
 
 /** `spec.weights.size`, else the catalog's minimum for the model, normalized. */

@@ -1,5 +1,5 @@
 import { pixtral12b2409Bf16 } from './pixtral-12b-2409.ts';
-import { type CatalogModel, NODE_TYPES, type NodeTypeName, type NodeTypeProfile } from './types.ts';
+import { type CatalogModel, NODE_TYPES, type NodeTypeName } from './types.ts';
 
 export {
   type CatalogModel,
@@ -24,19 +24,9 @@ export function findModel(name: string): CatalogModel | undefined {
   return MODEL_CATALOG.find((m) => m.name === name);
 }
 
-/** Catalog names, in catalog order. */
-export function modelNames(): string[] {
-  return MODEL_CATALOG.map((m) => m.name);
-}
-
 /** The node types `model` runs on, in `NODE_TYPES` order. */
 export function nodeTypesFor(model: CatalogModel): NodeTypeName[] {
   return NODE_TYPES.filter((t) => model.nodeTypes[t] !== undefined);
-}
-
-/** GPUs and tensor parallelism of `model` on `nodeType`, or undefined when the pair is not allowed. */
-export function nodeTypeProfile(model: CatalogModel, nodeType: NodeTypeName): NodeTypeProfile | undefined {
-  return model.nodeTypes[nodeType];
 }
 
 /**
