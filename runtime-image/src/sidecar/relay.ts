@@ -11,6 +11,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ApiError } from './errors.ts';
+import { codeOf } from './upstream.ts';
 
 /** How a relay ended. */
 export type RelayOutcome = 'complete' | 'client_gone' | 'upstream_failed' | 'interrupted';
@@ -127,8 +128,7 @@ export class Relay implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.settled) return;
-    const code = (error as { code?: unknown }).code;
-    this.failure = typeof code === 'string' ? code : error.name;
+    this.failure = codeOf(error) ?? error.name;
     const apiError = this.mapError(error);
     if (!this.started) {
       this.fail(apiError);

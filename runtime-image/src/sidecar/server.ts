@@ -28,7 +28,7 @@ import type { RequestPreparer } from './prepare.ts';
 import { internalError, methodNotAllowed, notFound, shuttingDown, unauthorized } from './refusals.ts';
 import { Relay } from './relay.ts';
 import { checkModel, validateChatRequest } from './schema.ts';
-import { Upstream, upstreamError } from './upstream.ts';
+import { codeOf, Upstream, upstreamError } from './upstream.ts';
 
 /** What the sidecar needs besides its configuration. */
 export interface SidecarDeps {
@@ -159,8 +159,8 @@ export async function createSidecar(
       apiError = internalError();
     }
     log.reason = apiError.reason;
-    const code = (apiError.cause as { code?: unknown } | undefined)?.code;
-    if (typeof code === 'string') log.upstreamError = code;
+    const code = codeOf(apiError.cause);
+    if (code !== undefined) log.upstreamError = code;
     metrics.refusals.inc({ reason: apiError.reason });
     const headers = { ...apiError.headers };
     // The body may be partly unread (413): closing beats draining megabytes we will not use.

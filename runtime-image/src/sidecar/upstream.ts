@@ -80,7 +80,8 @@ export class Upstream {
   }
 }
 
-function codeOf(error: unknown): string | undefined {
+/** The error code of an undici failure (on the error, its cause, or the first of several), if any. */
+export function codeOf(error: unknown): string | undefined {
   const e = error as { code?: unknown; cause?: { code?: unknown }; errors?: Array<{ code?: unknown }> };
   for (const code of [e?.code, e?.cause?.code, e?.errors?.[0]?.code])
     if (typeof code === 'string') return code;
