@@ -219,10 +219,9 @@ export function ownerReference(
   };
 }
 
-/** Whether `child`'s controller ownerReference points at `owner` (by uid). */
-export function isControlledBy(child: KubernetesObject, owner: KubernetesObject): boolean {
-  const ref = child.metadata?.ownerReferences?.find((r) => r.controller);
-  return ref !== undefined && ref.uid === owner.metadata?.uid;
+/** The object's controller ownerReference, if any (at most one may say `controller: true`). */
+export function controllerRef(obj: KubernetesObject): V1OwnerReference | undefined {
+  return obj.metadata?.ownerReferences?.find((r) => r.controller);
 }
 
 /**
@@ -230,7 +229,7 @@ export function isControlledBy(child: KubernetesObject, owner: KubernetesObject)
  * another controller owns).
  */
 export function assertAdoptable(existing: KubernetesObject | undefined, owner: KubernetesObject): void {
-  const ref = existing?.metadata?.ownerReferences?.find((r) => r.controller);
+  const ref = existing && controllerRef(existing);
   if (!existing || !ref || ref.uid === owner.metadata?.uid) return;
   const what = describeResource({
     kind: existing.kind ?? 'object',

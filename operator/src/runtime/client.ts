@@ -19,7 +19,7 @@ import {
 } from '@kubernetes/client-node';
 import { type Dispatcher, fetch } from 'undici';
 import { ApiError } from './errors.ts';
-import { collectionPath, type KindRef, type ObjectKey, objectPath } from './kinds.ts';
+import { collectionPath, type KindRef, type ObjectKey, objectKey, objectPath } from './kinds.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
 /** One event of a watch stream, as the API server sends it. */
@@ -126,7 +126,7 @@ export class KubeClient {
     obj: T,
     options: { subresource?: string; signal?: AbortSignal } = {},
   ): Promise<T> {
-    return this.#json('update', 'PUT', objectPath(kind, keyOf(obj), options.subresource), {
+    return this.#json('update', 'PUT', objectPath(kind, objectKey(obj), options.subresource), {
       resource: resourceLabel(kind, options.subresource),
       body: obj,
       signal: options.signal,
@@ -145,7 +145,7 @@ export class KubeClient {
       signal?: AbortSignal;
     },
   ): Promise<T> {
-    return this.#json('patch', 'PATCH', objectPath(kind, keyOf(obj), options.subresource), {
+    return this.#json('patch', 'PATCH', objectPath(kind, objectKey(obj), options.subresource), {
       resource: resourceLabel(kind, options.subresource),
       body: obj,
       contentType: 'application/apply-patch+yaml',
@@ -344,12 +344,6 @@ export class KubeClient {
     });
     return fresh;
   }
-}
-
-function keyOf(obj: KubernetesObject): ObjectKey {
-  const name = obj.metadata?.name;
-  if (!name) throw new Error(`${obj.kind ?? 'object'} has no metadata.name`);
-  return { namespace: obj.metadata?.namespace ?? '', name };
 }
 
 function resourceLabel(kind: KindRef, subresource?: string): string {

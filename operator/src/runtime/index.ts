@@ -6,7 +6,6 @@ export {
   assertAdoptable,
   FIELD_MANAGER,
   hasFinalizer,
-  isControlledBy,
   needsApply,
   ownerReference,
   retryOnConflict,

@@ -15,10 +15,11 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { controllerRef } from './apply.ts';
 import type { KubeClient, WatchEvent } from './client.ts';
 import { type Clock, realClock } from './clock.ts';
 import { ApiError } from './errors.ts';
-import { type KindRef, keyString } from './kinds.ts';
+import { type KindRef, keyString, objectKey } from './kinds.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
 /** What subscribers of an informer see. `sync` follows every full list and each periodic resync. */
@@ -193,7 +194,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     const fresh = new Map<string, T>();
     for (const item of items) {
       // List items carry no apiVersion/kind; restore them so cached objects are self-describing.
-      fresh.set(objectKey(item), { ...item, apiVersion: this.kind.apiVersion, kind: this.kind.kind });
+      fresh.set(keyString(objectKey(item)), {
+        ...item,
+        apiVersion: this.kind.apiVersion,
+        kind: this.kind.kind,
+      });
     }
     for (const [key, old] of [...this.#store]) {
       if (!fresh.has(key)) {
@@ -233,7 +238,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     switch (event.type) {
       case 'ADDED':
       case 'MODIFIED': {
-        this.#upsert(objectKey(object), {
+        this.#upsert(keyString(objectKey(object)), {
           ...object,
           apiVersion: this.kind.apiVersion,
           kind: this.kind.kind,
@@ -241,7 +246,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         break;
       }
       case 'DELETED': {
-        const key = objectKey(object);
+        const key = keyString(objectKey(object));
         const old = this.#store.get(key);
         this.#remove(key);
         this.#emit({ type: 'delete', object: old ?? object });
@@ -269,7 +274,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     if (old && old.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
     if (old) this.#unindex(key, old);
     this.#store.set(key, object);
-    const owner = controllerUid(object);
+    const owner = controllerRef(object)?.uid;
     if (owner) {
       const keys = this.#byOwner.get(owner) ?? new Set<string>();
       keys.add(key);
@@ -286,7 +291,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   #unindex(key: string, object: T): void {
-    const owner = controllerUid(object);
+    const owner = controllerRef(object)?.uid;
     const keys = owner ? this.#byOwner.get(owner) : undefined;
     if (!owner || !keys) return;
     keys.delete(key);
@@ -313,13 +318,4 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       }
     }
   }
-}
-
-function objectKey(object: KubernetesObject): string {
-  return keyString({ namespace: object.metadata?.namespace ?? '', name: object.metadata?.name ?? '' });
-}
-
-/** The uid in the object's controller ownerReference, if any. */
-export function controllerUid(object: KubernetesObject): string | undefined {
-  return object.metadata?.ownerReferences?.find((r) => r.controller)?.uid;
 }

@@ -4,6 +4,8 @@
  * discovery round trips client-node's `KubernetesObjectApi` makes.
  */
 
+import type { KubernetesObject } from '@kubernetes/client-node';
+
 /** A kind the runtime can list, watch and write. */
 export interface KindRef {
   /** `group/version`, or `v1` for the core group. */
@@ -18,6 +20,13 @@ export interface KindRef {
 export interface ObjectKey {
   namespace: string;
   name: string;
+}
+
+/** The key of an object (`namespace` empty for cluster-scoped ones); throws when it has no name. */
+export function objectKey(obj: KubernetesObject): ObjectKey {
+  const name = obj.metadata?.name;
+  if (!name) throw new Error(`${obj.kind ?? 'object'} has no metadata.name`);
+  return { namespace: obj.metadata?.namespace ?? '', name };
 }
 
 /** `namespace/name`, or `name` for cluster-scoped objects. */
