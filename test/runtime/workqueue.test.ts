@@ -150,21 +150,6 @@ describe('WorkQueue', () => {
     expect(await queue.get()).toBeUndefined();
   });
 
-  it('drained() resolves once in-flight keys are done', async () => {
-    const { queue } = newQueue();
-    queue.add('ns/a');
-    const key = await queue.get();
-    let drained = false;
-    void queue.drained().then(() => {
-      drained = true;
-    });
-    await flushMicrotasks();
-    expect(drained).toBe(false);
-    queue.done(key!);
-    await flushMicrotasks();
-    expect(drained).toBe(true);
-  });
-
   it('reports depth, adds and retries as metrics', async () => {
     const metrics = new RuntimeMetrics();
     const { clock, queue } = newQueue(new FakeClock(), { metrics });

@@ -35,8 +35,7 @@ export class WorkQueue {
   readonly #failures = new Map<string, number>();
   /** Key → the monotonic time its pending delayed add fires. */
   readonly #waiting = new Map<string, number>();
-  #waiters: Array<() => void> = [];
-  #idleWaiters: Array<() => void> = [];
+  readonly #waiters: Array<() => void> = [];
   readonly #shutdown = new AbortController();
 
   constructor(options: WorkQueueOptions) {
@@ -120,11 +119,11 @@ export class WorkQueue {
 
   /**
    * Waits for the next key and marks it in flight; the caller must call `done(key)`.
-   * Resolves `undefined` once the queue is shut down (remaining keys are dropped) or `signal` aborts.
+   * Resolves `undefined` once the queue is shut down (remaining keys are dropped).
    */
-  async get(signal?: AbortSignal): Promise<string | undefined> {
+  async get(): Promise<string | undefined> {
     for (;;) {
-      if (this.shuttingDown || signal?.aborted) return undefined;
+      if (this.shuttingDown) return undefined;
       const key = this.#queue.shift();
       if (key !== undefined) {
         this.#dirty.delete(key);
@@ -132,15 +131,7 @@ export class WorkQueue {
         this.#updateDepth();
         return key;
       }
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          signal?.removeEventListener('abort', wake);
-          this.#waiters = this.#waiters.filter((w) => w !== wake);
-          resolve();
-        };
-        this.#waiters.push(wake);
-        signal?.addEventListener('abort', wake, { once: true });
-      });
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
   }
 
@@ -151,9 +142,6 @@ export class WorkQueue {
       this.#queue.push(key);
       this.#updateDepth();
       this.#waiters.shift()?.();
-    }
-    if (this.#processing.size === 0) {
-      for (const idle of this.#idleWaiters.splice(0)) idle();
     }
   }
 
@@ -166,12 +154,6 @@ export class WorkQueue {
     this.#waiting.clear();
     this.#updateDepth();
     for (const wake of this.#waiters.splice(0)) wake();
-  }
-
-  /** Resolves once no key is in flight (use after `shutDown` to drain workers). */
-  async drained(): Promise<void> {
-    if (this.#processing.size === 0) return;
-    await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #updateDepth(): void {
