@@ -37,7 +37,6 @@ interface Seen {
   count: number;
   firstAt: number;
   writtenAt: number;
-  writtenCount: number;
 }
 
 /** Posts Events about objects, de-duplicating repeats. */
@@ -83,7 +82,6 @@ export class EventRecorder {
           { series: { count: seen.count, lastObservedTime: microTime(this.#o.wallClock()) } },
         );
         seen.writtenAt = now;
-        seen.writtenCount = seen.count;
         return true;
       }
       const name = `${(meta.name ?? 'object').slice(0, 200)}.${randomBytes(8).toString('hex')}`;
@@ -106,7 +104,7 @@ export class EventRecorder {
           uid: meta.uid,
         },
       } as KubernetesObject);
-      this.#seen.set(key, { namespace, name, count: 1, firstAt: now, writtenAt: now, writtenCount: 1 });
+      this.#seen.set(key, { namespace, name, count: 1, firstAt: now, writtenAt: now });
       return true;
     } catch (err) {
       this.#o.log?.warn(
