@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,10 +146,4 @@ async function resolveBinaries(): Promise<BinaryPaths> {
     throw new Error(`Kubernetes test binaries still missing after the build: ${second.missing.join(', ')}`);
   }
   return second.found as BinaryPaths;
-}
-
-/** The versions recorded by the build script, for reports. */
-export function cachedBuildInfo(): string | undefined {
-  const marker = join(cacheFolder(), '.complete');
-  return existsSync(marker) ? readFileSync(marker, 'utf8').trim() : undefined;
 }

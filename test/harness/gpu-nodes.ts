@@ -89,12 +89,6 @@ export async function createGpuNodes(
   return names;
 }
 
-/** Deletes nodes (pods bound to them are left to the controllers). */
-export async function deleteNodes(kc: KubeConfig, names: string[]): Promise<void> {
-  const core = kc.makeApiClient(CoreV1Api);
-  await Promise.all(names.map((name) => core.deleteNode({ name }).catch(() => undefined)));
-}
-
 /**
  * Creates `count` kwok-managed CPU nodes (no GPU, no taint, instance type `cpu-32`), where pods
  * without GPU tolerations run (the weights Job, the operator itself), and waits until Ready.

@@ -14,7 +14,7 @@ export { type BinaryPaths, findBinaries } from './binaries.ts';
 export { type ControlPlane, type ControlPlaneOptions, startControlPlane } from './control-plane.ts';
 export { applyRaw, type CrdDocument, installCrds, readCrdFiles, waitForCrdsEstablished } from './crds.ts';
 export { eventually, untilQuiet } from './eventually.ts';
-export { createCpuNodes, createGpuNodes, deleteNodes, type GpuNodeType } from './gpu-nodes.ts';
+export { createCpuNodes, createGpuNodes, type GpuNodeType } from './gpu-nodes.ts';
 export { freshNamespace } from './namespace.ts';
 export { sharedControlPlane } from './shared.ts';
 export { createVolumes, TEST_STORAGE_CLASS } from './volumes.ts';
