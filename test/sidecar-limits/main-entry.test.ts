@@ -3,60 +3,26 @@
  * refuses bad images and the 13th image before vLLM sees anything, forwards images as data: URLs
  * and exports the token count metric. A missing tokenizer stops it at start with a clear message.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MainProcess, startMain } from '../sidecar/main-process.ts';
 import { startUpstreamStub, type UpstreamStub } from '../upstream-stub/stub.ts';
-import { ROOT, TEKKEN_PATH, testTokenizer } from './oracle.ts';
+import { testTokenizer } from './oracle.ts';
 import { dataUrl, forwardedImageUrls, imageBody } from './rig.ts';
 
-const MAIN = join(ROOT, 'runtime-image/src/sidecar/main.ts');
-
-function startMain(env: Record<string, string>): {
-  child: ChildProcess;
-  started: Promise<string>;
-  stderr: () => string;
-} {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, SIDECAR_HOST: '127.0.0.1', SIDECAR_PORT: '0', DISABLE_AUTH: 'true', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  const started = new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`sidecar exited with ${code}: ${err}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const entry = JSON.parse(line) as { msg: string; port?: number };
-      if (entry.msg === 'Started sidecar') resolve(`http://127.0.0.1:${entry.port}`);
-    });
-  });
-  return { child, started, stderr: () => err };
-}
-
 let stub: UpstreamStub;
-let child: ChildProcess;
-let url: string;
+let main: MainProcess;
 beforeAll(async () => {
   await testTokenizer(); // makes sure the oracle set-up has extracted tekken.json
   stub = await startUpstreamStub();
-  const main = startMain({
-    UPSTREAM_URL: stub.url,
-    WEIGHTS_DIR: dirname(TEKKEN_PATH),
-    MAX_IMAGES_PER_REQUEST: '12',
-  });
-  child = main.child;
-  url = await main.started;
+  main = await startMain({ UPSTREAM_URL: stub.url, DISABLE_AUTH: 'true', MAX_IMAGES_PER_REQUEST: '12' });
 });
 afterAll(async () => {
-  child.kill('SIGKILL');
+  main.child.kill('SIGKILL');
   await stub.close();
 });
 
 const post = async (body: unknown) => {
-  const res = await fetch(`${url}/v1/chat/completions`, {
+  const res = await fetch(`${main.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -69,7 +35,7 @@ describe('main.ts with the full preparer', () => {
     const res = await post(imageBody([dataUrl('baseline.jpg', 'image/png')]));
     expect(res.status).toBe(200);
     expect(forwardedImageUrls(stub.received.at(-1)?.body)[0]).toMatch(/^data:image\/jpeg;base64,/);
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (await fetch(`${main.url}/metrics`)).text();
     expect(metrics).toMatch(/sidecar_prompt_tokens_count 1/);
   });
 
@@ -83,7 +49,11 @@ describe('main.ts with the full preparer', () => {
   });
 
   it('refuses to start without tekken.json, naming WEIGHTS_DIR', async () => {
-    const main = startMain({ UPSTREAM_URL: stub.url, WEIGHTS_DIR: '/nonexistent-weights' });
-    await expect(main.started).rejects.toThrow(/set WEIGHTS_DIR/);
+    const started = startMain({
+      UPSTREAM_URL: stub.url,
+      DISABLE_AUTH: 'true',
+      WEIGHTS_DIR: '/nonexistent-weights',
+    });
+    await expect(started).rejects.toThrow(/set WEIGHTS_DIR/);
   });
 });

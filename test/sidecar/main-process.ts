@@ -4,7 +4,7 @@
  * chunk and end the tests can await separately.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { request } from 'node:http';
+import { type ClientRequest, request } from 'node:http';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { TEKKEN_PATH } from '../sidecar-limits/oracle.ts';
@@ -64,32 +64,41 @@ export async function startMain(env: Record<string, string>): Promise<MainProces
   });
 }
 
-/** A streamed chat request; `firstChunk` settles at the first body bytes, `ended` with the whole text. */
-export function openStream(
-  url: string,
-  headers: Record<string, string> = {},
-): { firstChunk: Promise<void>; ended: Promise<string> } {
+/** A streamed chat request. */
+export interface OpenStream {
+  /** The request: destroy it to disconnect, pause its socket to stop reading. */
+  req: ClientRequest;
+  /** Body chunks as they arrive. */
+  chunks: string[];
+  /** Settles at the first body bytes. */
+  firstChunk: Promise<void>;
+  /** The status and the whole text, once the response ends. */
+  ended: Promise<{ status: number; text: string }>;
+}
+
+/** Opens a streamed chat request with node:http, so the caller controls when its socket reads or closes. */
+export function openStream(url: string, headers: Record<string, string> = {}): OpenStream {
+  const chunks: string[] = [];
   let first: () => void = () => {};
   const firstChunk = new Promise<void>((resolve) => {
     first = resolve;
   });
-  const ended = new Promise<string>((resolve, reject) => {
-    const req = request(`${url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-    });
+  const req = request(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+  const ended = new Promise<{ status: number; text: string }>((resolve, reject) => {
     req.on('response', (res) => {
-      let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        text += chunk;
+        chunks.push(chunk);
         first();
       });
-      res.on('end', () => resolve(text));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: chunks.join('') }));
       res.on('error', reject);
     });
     req.on('error', reject);
-    req.end(JSON.stringify(chatBody({ stream: true, max_tokens: undefined })));
   });
-  return { firstChunk, ended };
+  req.end(JSON.stringify(chatBody({ stream: true, max_tokens: undefined })));
+  return { req, chunks, firstChunk, ended };
 }

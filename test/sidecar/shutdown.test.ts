@@ -41,7 +41,7 @@ describe('SIGTERM on the real entry point', () => {
     await eventually(async () => expect((await fetch(`${url}/health`)).status).toBe(503));
     // Then the listener closes.
     await eventually(() => expect(fetch(`${url}/health`)).rejects.toThrow());
-    const text = await running.ended;
+    const { text } = await running.ended;
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(text).toContain('tok19');
     expect(await exited).toEqual([0, null]);
@@ -50,7 +50,7 @@ describe('SIGTERM on the real entry point', () => {
 
   it('cuts a stream that outlasts the grace period with an SSE error event', async () => {
     const { running, exited } = await sigtermDuringStream(1_000, 300, 0);
-    const text = await running.ended;
+    const { text } = await running.ended;
     expect(text).toContain('"message":"The server shut down before the answer was complete."');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(await exited).toEqual([0, null]);
@@ -85,7 +85,7 @@ describe('SIGTERM on the real entry point', () => {
     for (const url of urls) await expect(fetch(`${url}/health`)).rejects.toThrow();
     // Closed by the drain, not by the process exiting after the streams.
     expect([streamsEnded, main.child.exitCode]).toEqual([false, null]);
-    for (const text of await ended) {
+    for (const { text } of await ended) {
       expect(text).toContain('tok79');
       expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     }

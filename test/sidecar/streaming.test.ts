@@ -1,32 +1,6 @@
-import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { chatBody, eventually, type Rig, startRig } from './harness.ts';
-
-/** Opens a stream with node:http so the test controls when the socket closes. */
-function openStream(rig: Rig, body: unknown) {
-  const chunks: string[] = [];
-  let resolveFirst: () => void = () => {};
-  const firstChunk = new Promise<void>((resolve) => {
-    resolveFirst = resolve;
-  });
-  const req = request(`${rig.sidecar.url}/v1/chat/completions`, { method: 'POST', headers: rig.headers() });
-  const ended = new Promise<{ status: number; text: string }>((resolve, reject) => {
-    req.on('response', (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        chunks.push(chunk);
-        resolveFirst();
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: chunks.join('') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-  req.end(JSON.stringify(body));
-  return { req, firstChunk, ended, chunks };
-}
-
-const streamBody = chatBody({ stream: true, max_tokens: undefined });
+import { eventually, type Rig, startRig } from './harness.ts';
+import { openStream } from './main-process.ts';
 
 describe('streams', () => {
   let rig: Rig | undefined;
@@ -37,7 +11,7 @@ describe('streams', () => {
 
   it('relays SSE chunks as they come, ending with [DONE]', async () => {
     rig = await startRig({ stub: { tokens: 4, tokenIntervalMs: 50 } });
-    const stream = openStream(rig, streamBody);
+    const stream = openStream(rig.sidecar.url, rig.headers());
     const { status, text } = await stream.ended;
     expect(status).toBe(200);
     expect(stream.chunks.length).toBeGreaterThan(1);
@@ -48,7 +22,7 @@ describe('streams', () => {
 
   it('aborts the upstream request when the client disconnects mid-stream', async () => {
     rig = await startRig({ stub: { tokens: 200, tokenIntervalMs: 20 } });
-    const stream = openStream(rig, streamBody);
+    const stream = openStream(rig.sidecar.url, rig.headers());
     stream.ended.catch(() => {});
     await stream.firstChunk;
     stream.req.destroy();
@@ -56,7 +30,7 @@ describe('streams', () => {
     await eventually(() => expect(stub.received[0]?.aborted).toBe(true));
     expect(stub.received[0]?.completed).toBe(false);
     // The slot is free again: the next request goes through.
-    const next = openStream(rig, streamBody);
+    const next = openStream(rig.sidecar.url, rig.headers());
     stub.behaviour.tokens = 2;
     expect((await next.ended).status).toBe(200);
     await eventually(async () => {
@@ -67,7 +41,7 @@ describe('streams', () => {
 
   it('ends the stream with an error event when the model server fails mid-stream', async () => {
     rig = await startRig({ stub: { tokens: 10, tokenIntervalMs: 20, resetAfterTokens: 3 } });
-    const { status, text } = await openStream(rig, streamBody).ended;
+    const { status, text } = await openStream(rig.sidecar.url, rig.headers()).ended;
     expect(status).toBe(200);
     const events = text.split('\n\n').filter((e) => e !== '');
     expect(events.at(-1)).toBe('data: [DONE]');
@@ -80,7 +54,7 @@ describe('streams', () => {
 
   it('holds back the upstream read while the client does not read (backpressure)', async () => {
     rig = await startRig({ stub: { tokens: 100_000, tokenIntervalMs: 0 } });
-    const stream = openStream(rig, streamBody);
+    const stream = openStream(rig.sidecar.url, rig.headers());
     stream.ended.catch(() => {});
     await stream.firstChunk;
     // Stop reading: the socket buffers fill, the sidecar pauses, and the stub stops writing.
@@ -95,7 +69,7 @@ describe('streams', () => {
 
   it('cuts a client that stops reading once the socket has been idle too long', async () => {
     rig = await startRig({ config: { idleTimeoutMs: 500 }, stub: { tokens: 100_000, tokenIntervalMs: 0 } });
-    const stream = openStream(rig, streamBody);
+    const stream = openStream(rig.sidecar.url, rig.headers());
     stream.ended.catch(() => {});
     await stream.firstChunk;
     stream.req.socket?.pause();
