@@ -5,6 +5,7 @@
  */
 import type { KubernetesObject, V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import {
   ApiError,
   EventRecorder,
@@ -16,7 +17,13 @@ import {
   RuntimeMetrics,
   Writer,
 } from '../../operator/src/runtime/index.ts';
-import { type ControlPlane, eventually, freshNamespace, startControlPlane } from '../harness/index.ts';
+import {
+  type ControlPlane,
+  eventually,
+  freshNamespace,
+  installCrds,
+  startControlPlane,
+} from '../harness/index.ts';
 
 const Widget: KindRef = {
   apiVersion: 'toy.pixtral.dev/v1',
@@ -70,15 +77,7 @@ let writer: Writer;
 
 beforeAll(async () => {
   cp = await startControlPlane({ verbose: false });
-  const applied = await cp.kubectl(['apply', '-f', '-'], { input: WIDGET_CRD });
-  expect(applied.code, applied.stderr).toBe(0);
-  const waited = await cp.kubectl([
-    'wait',
-    '--for=condition=Established',
-    'crd/widgets.toy.pixtral.dev',
-    '--timeout=60s',
-  ]);
-  expect(waited.code, waited.stderr).toBe(0);
+  await installCrds(cp.kubeConfig(), [parseYaml(WIDGET_CRD)]);
   ns = await freshNamespace(cp.kubeConfig(), 'writes');
   metrics = new RuntimeMetrics();
   client = new KubeClient({ kubeConfig: cp.kubeConfig(), metrics });
