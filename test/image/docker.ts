@@ -3,8 +3,9 @@
  * non-throwing runner, and the `docker run` flags that mirror the chart's pod security.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+
+export { freePort } from '../harness/processes.ts';
 
 /** The repository root. */
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -62,12 +63,3 @@ export const HARDENED = [
   '--security-opt',
   'no-new-privileges',
 ];
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

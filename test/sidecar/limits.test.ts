@@ -1,5 +1,5 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../harness/processes.ts';
 import { chatBody, eventually, MODEL, type Rig, startRig } from './harness.ts';
 
 const image = { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } };
@@ -194,12 +194,7 @@ describe('concurrency cap', () => {
 
 describe('upstream failures', () => {
   it('answers 503 with Retry-After when the model server is not listening', async () => {
-    const closedPort = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as { port: number };
-        probe.close(() => resolve(port));
-      });
-    });
+    const closedPort = await freePort();
     const down = await startRig({ config: { upstreamUrl: `http://127.0.0.1:${closedPort}` } });
     try {
       const answer = await post(down, chatBody());

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../runtime-image/src/sidecar/logger.ts';
 import { createSidecar } from '../../runtime-image/src/sidecar/server.ts';
+import { freePort } from '../harness/processes.ts';
 import { startUpstreamStub, type UpstreamStub } from '../upstream-stub/stub.ts';
 import { basicPreparer } from './basic-preparer.ts';
 import { chatBody, newKey, type Rig, startRig } from './harness.ts';
@@ -133,15 +134,6 @@ describe('binding the noauth port', () => {
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     closers.push(() => new Promise((resolve) => holder.close(resolve)));
     return (holder.address() as { port: number }).port;
-  }
-
-  /** A port that was free a moment ago. */
-  async function freePort(): Promise<number> {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as { port: number };
-    await new Promise((resolve) => probe.close(resolve));
-    return port;
   }
 
   it('fails the start naming SIDECAR_NOAUTH_PORT when another process holds it, and releases the main port', async () => {
