@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import type { SidecarConfigInput } from '../../runtime-image/src/sidecar/config.ts';
 import { createImageFetcher } from '../../runtime-image/src/sidecar/fetch-image.ts';
@@ -45,7 +45,7 @@ export interface Canary {
 
 /** Listens on every loopback address (IPv4 and IPv6) and counts connections. */
 export async function startCanary(): Promise<Canary> {
-  const canary: Canary & { server?: TcpServer } = { port: 0, connections: 0, close: async () => {} };
+  const canary: Canary = { port: 0, connections: 0, close: async () => {} };
   const server = createTcpServer((socket) => {
     canary.connections++;
     socket.destroy();

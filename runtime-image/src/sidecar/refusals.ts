@@ -44,7 +44,7 @@ export function shuttingDown(retryAfterSeconds: string): ApiError {
     type: 'service_unavailable_error',
     reason: 'shutting_down',
     message: 'The server is shutting down. Retry on another replica.',
-    headers: { 'retry-after': retryAfterSeconds, connection: 'close' },
+    headers: { 'retry-after': retryAfterSeconds },
   });
 }
 

@@ -19,7 +19,7 @@ export type RelayOutcome = 'complete' | 'client_gone' | 'upstream_failed' | 'int
 const LF = 0x0a;
 
 /** Renders an SSE error event the way vLLM does after a 200 (`create_streaming_error_response`). */
-export function sseErrorEvent(error: ApiError, atBoundary: boolean): string {
+function sseErrorEvent(error: ApiError, atBoundary: boolean): string {
   // A cut in the middle of an event would glue our event onto a half-written line.
   const lead = atBoundary ? '' : '\n\n';
   return `${lead}data: ${JSON.stringify(error.toBody())}\n\ndata: [DONE]\n\n`;

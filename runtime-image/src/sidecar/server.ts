@@ -7,7 +7,7 @@
  * metrics, health, shutdown) is one shared instance.
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { KeyStore } from './auth.ts';
 import { checkContentType, readJsonBody } from './body.ts';
@@ -44,9 +44,8 @@ export interface Sidecar {
   /** Base URL of the main listener (SIDECAR_PORT) on the loopback, e.g. `http://127.0.0.1:41234`. */
   url: string;
   port: number;
-  server: Server;
   /** The keyless listener (SIDECAR_NOAUTH_PORT), when configured. */
-  noauth?: { url: string; port: number; server: Server };
+  noauth?: { url: string; port: number };
   metrics: SidecarMetrics;
   /** Stops accepting on every listener, lets in-flight requests finish for up to `graceMs`, then cuts the rest. */
   shutdown(graceMs?: number): Promise<void>;
@@ -362,8 +361,7 @@ export async function createSidecar(
   return {
     url: urlOf(main.port),
     port: main.port,
-    server: main.server,
-    ...(noauth ? { noauth: { url: urlOf(noauth.port), port: noauth.port, server: noauth.server } } : {}),
+    ...(noauth ? { noauth: { url: urlOf(noauth.port), port: noauth.port } } : {}),
     metrics,
     shutdown,
   };

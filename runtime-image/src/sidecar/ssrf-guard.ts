@@ -14,7 +14,7 @@ import type { buildConnector } from 'undici';
 export type Resolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
 
 /** The refusal raised when a target is not allowed; its message is for logs, not for clients. */
-export class SsrfBlockedError extends Error {
+class SsrfBlockedError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'SsrfBlockedError';

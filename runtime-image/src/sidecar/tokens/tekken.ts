@@ -14,7 +14,6 @@ const tekkenFileSchema = z.object({
     pattern: z.string(),
     default_vocab_size: z.number().int().positive(),
     default_num_special_tokens: z.number().int().nonnegative(),
-    version: z.string(),
   }),
   vocab: z.array(z.object({ rank: z.number().int().nonnegative(), token_bytes: z.string() })),
   // Newer files call it `image`, older copies (and likely the model repo's) `multimodal`.
@@ -68,8 +67,6 @@ export function tekkenPattern(pattern: string): RegExp {
 export class Tekkenizer {
   /** Ids below this are special tokens; a text token's id is its BPE rank plus this. */
   readonly numSpecialTokens: number;
-  /** Tokenizer version from the file (`v3` for Pixtral-12B-2409). */
-  readonly version: string;
   /** Image settings, when the file has them. */
   readonly image: ImageTokenConfig | undefined;
   readonly #ranks: Map<string, number>;
@@ -84,7 +81,6 @@ export class Tekkenizer {
   constructor(json: unknown, options: { maxCacheEntries?: number } = {}) {
     const file = tekkenFileSchema.parse(json);
     this.numSpecialTokens = file.config.default_num_special_tokens;
-    this.version = file.config.version;
     const image = file.image ?? file.multimodal;
     this.image = image && { patchSize: image.image_patch_size, maxImageSize: image.max_image_size };
     this.#pattern = tekkenPattern(file.config.pattern);
@@ -150,7 +146,7 @@ const COUNT_CACHE_ENTRIES = 2_048;
  * rank (leftmost on ties) until none is in the vocabulary. A heap with lazy invalidation makes it
  * O(n log n), where tiktoken's loop is O(n²): a 100 kB run of spaces is one piece.
  */
-export function bytePairEncode(bytes: Buffer, ranks: Map<string, number>): number[] {
+function bytePairEncode(bytes: Buffer, ranks: Map<string, number>): number[] {
   const n = bytes.length;
   if (n === 0) return [];
   const whole = ranks.get(bytes.toString('latin1'));
