@@ -5,10 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { controllerRef } from './apply.ts';
 import type { Clock } from './clock.ts';
 import { isRetryable } from './errors.ts';
 import type { Informer, InformerEvent } from './informer.ts';
-import { type KindRef, keyString, type ObjectKey, parseKey } from './kinds.ts';
+import { type KindRef, keyString, type ObjectKey, objectKey, parseKey } from './kinds.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -179,14 +180,12 @@ export class Controller {
   }
 }
 
-function objectKeyString(obj: KubernetesObject): string {
-  return keyString({ namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' });
-}
+const objectKeyString = (obj: KubernetesObject): string => keyString(objectKey(obj));
 
 /** The key of `obj`'s controller owner when that owner is of `kind` (same group, any version). */
 export function ownerKey(obj: KubernetesObject, kind: KindRef): string | undefined {
   const group = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0] : '');
-  const ref = obj.metadata?.ownerReferences?.find((r) => r.controller);
+  const ref = controllerRef(obj);
   if (!ref || ref.kind !== kind.kind || group(ref.apiVersion) !== group(kind.apiVersion)) return undefined;
   return keyString({ namespace: kind.namespaced ? (obj.metadata?.namespace ?? '') : '', name: ref.name });
 }
