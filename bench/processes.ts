@@ -5,8 +5,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { TEKKEN_PATH } from '../test/sidecar-limits/oracle.ts';
 
 export { freePort } from '../test/harness/processes.ts';
 
@@ -71,4 +72,22 @@ export function benchKeyFile(scratchDir: string): { key: string; hashFile: strin
   const hashFile = join(scratchDir, 'key-hashes');
   writeFileSync(hashFile, `bench:${createHash('sha256').update(key).digest('hex')}\n`);
   return { key, hashFile };
+}
+
+/**
+ * The environment the benchmarks run the sidecar with: on 127.0.0.1:`port` in front of
+ * `upstream`, keys from `hashFile`, logs on (their cost is part of the measure), a concurrency
+ * cap no load reaches, and the test tokenizer.
+ */
+export function sidecarBenchEnv(port: number, upstream: string, hashFile: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    SIDECAR_HOST: '127.0.0.1',
+    SIDECAR_PORT: String(port),
+    UPSTREAM_URL: upstream,
+    API_KEY_HASHES_FILE: hashFile,
+    MAX_CONCURRENT_UPSTREAM: '256',
+    LOG_LEVEL: 'info',
+    WEIGHTS_DIR: dirname(TEKKEN_PATH),
+  };
 }

@@ -12,9 +12,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { TEKKEN_PATH, testTokenizer } from '../test/sidecar-limits/oracle.ts';
-import { benchKeyFile, cpuMs, freePort, startStub, waitForHttp } from './processes.ts';
+import { join } from 'node:path';
+import { testTokenizer } from '../test/sidecar-limits/oracle.ts';
+import { benchKeyFile, cpuMs, freePort, sidecarBenchEnv, startStub, waitForHttp } from './processes.ts';
 import { runWrk } from './sidecar-proxy-wrk.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -153,18 +153,8 @@ async function main(): Promise<void> {
           join(ROOT, target.script),
         ],
         {
-          env: {
-            ...process.env,
-            PORT: String(port),
-            SIDECAR_HOST: '127.0.0.1',
-            SIDECAR_PORT: String(port),
-            UPSTREAM_URL: upstream,
-            API_KEY_HASHES_FILE: hashFile,
-            MAX_CONCURRENT_UPSTREAM: '256',
-            LOG_LEVEL: 'info',
-            SHUTDOWN_DELAY_MS: '0',
-            WEIGHTS_DIR: dirname(TEKKEN_PATH),
-          },
+          // PORT serves the bare floor, which takes the same environment.
+          env: { ...sidecarBenchEnv(port, upstream, hashFile), PORT: String(port), SHUTDOWN_DELAY_MS: '0' },
           stdio: ['ignore', 'ignore', 'inherit'],
         },
       );

@@ -26,9 +26,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { TEKKEN_PATH, testTokenizer } from '../test/sidecar-limits/oracle.ts';
-import { benchKeyFile, cpuMs, freePort, startStub, waitForHttp } from './processes.ts';
+import { join } from 'node:path';
+import { testTokenizer } from '../test/sidecar-limits/oracle.ts';
+import { benchKeyFile, cpuMs, freePort, sidecarBenchEnv, startStub, waitForHttp } from './processes.ts';
 import { startNginx } from './sidecar-proxy-nginx.ts';
 import { runWrk, type WrkResult } from './sidecar-proxy-wrk.ts';
 
@@ -64,16 +64,7 @@ async function startSidecar(
 ): Promise<{ url: string; pid: number }> {
   const port = await freePort();
   const child = spawn(process.execPath, [...flags, main], {
-    env: {
-      ...process.env,
-      SIDECAR_HOST: '127.0.0.1',
-      SIDECAR_PORT: String(port),
-      UPSTREAM_URL: upstream,
-      API_KEY_HASHES_FILE: hashFile,
-      MAX_CONCURRENT_UPSTREAM: '256',
-      LOG_LEVEL: 'info',
-      WEIGHTS_DIR: dirname(TEKKEN_PATH),
-    },
+    env: sidecarBenchEnv(port, upstream, hashFile),
     // Logs stay on (their cost is part of the measure) but go nowhere.
     stdio: ['ignore', 'ignore', 'inherit'],
   });
