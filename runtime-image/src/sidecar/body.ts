@@ -1,10 +1,13 @@
 /**
  * Reads a JSON request body once, with the size limit enforced while the bytes arrive (so an
- * oversize upload is refused before it is all in memory) and a strict content type (parser
- * differentials on Content-Type are a known smuggling route, notes/reliability.md B3.3).
+ * oversize upload is refused before it is all in memory), a strict content type (parser
+ * differentials on Content-Type are a known smuggling route), no content coding, strict UTF-8,
+ * and the structure bounds of json-bounds.ts checked before `JSON.parse` builds anything.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { ApiError, badRequest, tooLarge } from './errors.ts';
+import { checkJsonBounds, findLoneSurrogate, type JsonBounds } from './json-bounds.ts';
 
 const JSON_TYPE = /^application\/json[ \t]*(?:;[ \t]*charset="?utf-8"?[ \t]*)?$/i;
 
@@ -20,41 +23,90 @@ export function checkContentType(header: string | undefined): void {
   }
 }
 
+/**
+ * Throws 415 for any Content-Encoding but `identity`. Decoding gzip would need its own output
+ * limit (a 64 KiB bomb inflates to gigabytes) for no gain on a loopback hop; OpenAI's clients
+ * do not compress request bodies.
+ */
+export function checkContentEncoding(header: string | undefined): void {
+  if (header === undefined) return;
+  const coding = header.trim().toLowerCase();
+  if (coding === '' || coding === 'identity') return;
+  throw new ApiError({
+    status: 415,
+    type: 'invalid_request_error',
+    reason: 'unsupported_content_encoding',
+    message: `Content-Encoding ${JSON.stringify(header.slice(0, 64))} is not accepted; send the body uncompressed.`,
+  });
+}
+
 function bodyTooLarge(limit: number): ApiError {
   return tooLarge('body_too_large', `The request body exceeds the limit of ${limit} bytes.`);
 }
 
+/** How a body is read: its size limit, its structure bounds, and the memory admission. */
+export interface BodyLimits extends JsonBounds {
+  /** Largest body in bytes (MAX_BODY_BYTES). */
+  maxBytes: number;
+  /**
+   * Called with the declared Content-Length before any byte is read, then with each chunk's size
+   * beyond what was declared; throws (a 503) to refuse. Default: no admission.
+   */
+  admit?: (bytes: number) => void;
+}
+
 /**
- * Reads the whole body (at most `limit` bytes) and parses it as JSON.
- * Throws 413 past the limit and 400 for invalid JSON. Resolves with the parsed value and its size.
+ * Reads the whole body and parses it as JSON. Throws 413 past the size limit; 400 for invalid
+ * UTF-8, a structure over the bounds, invalid JSON, or a string with a lone surrogate (naming
+ * its field). Resolves with the parsed value and its size.
  */
 export function readJsonBody(
   req: IncomingMessage,
-  limit: number,
+  limits: BodyLimits,
 ): Promise<{ value: unknown; bytes: number }> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(bodyTooLarge(limit));
+  const limit = limits.maxBytes;
+  const declaredHeader = req.headers['content-length'];
+  const declared = declaredHeader === undefined ? 0 : Number(declaredHeader);
+  if (declared > limit) return Promise.reject(bodyTooLarge(limit));
+  try {
+    limits.admit?.(declared);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const fail = (error: unknown): void => {
+      cleanup();
+      req.pause();
+      reject(error);
+    };
     const onData = (chunk: Buffer): void => {
+      const before = size;
       size += chunk.length;
       if (size > limit) {
-        cleanup();
-        req.pause();
-        reject(bodyTooLarge(limit));
+        fail(bodyTooLarge(limit));
         return;
+      }
+      if (size > declared && limits.admit !== undefined) {
+        try {
+          limits.admit(size - Math.max(before, declared));
+        } catch (error) {
+          fail(error);
+          return;
+        }
       }
       chunks.push(chunk);
     };
     const onEnd = (): void => {
       cleanup();
-      const text =
-        chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
       try {
-        resolve({ value: JSON.parse(text), bytes: size });
-      } catch {
-        reject(badRequest('invalid_json', 'The request body is not valid JSON.'));
+        resolve({
+          value: parseBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), limits),
+          bytes: size,
+        });
+      } catch (error) {
+        reject(error);
       }
     };
     const onError = (error: Error): void => {
@@ -70,4 +122,25 @@ export function readJsonBody(
     req.on('end', onEnd);
     req.on('error', onError);
   });
+}
+
+/** The checks and the parse of a complete body. */
+export function parseBody(bytes: Buffer, bounds: JsonBounds): unknown {
+  if (!isUtf8(bytes)) throw badRequest('invalid_utf8', 'The request body is not valid UTF-8.');
+  checkJsonBounds(bytes, bounds);
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw badRequest('invalid_json', 'The request body is not valid JSON.');
+  }
+  const lone = findLoneSurrogate(value);
+  if (lone !== undefined) {
+    throw badRequest(
+      'lone_surrogate',
+      `The string at ${lone} holds an unpaired UTF-16 surrogate escape (\\ud800-\\udfff), which has no UTF-8 form.`,
+      lone,
+    );
+  }
+  return value;
 }

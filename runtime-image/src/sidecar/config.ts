@@ -1,5 +1,5 @@
 /**
- * The sidecar's configuration and limits, declared in one place (style rule S15). Every value
+ * The sidecar's configuration and limits, declared in one place. Every value
  * has an environment variable, a unit and a default; `loadConfig` validates them all with zod
  * and names the variable in the error, so a bad Deployment fails at start with a clear message.
  */
@@ -49,6 +49,38 @@ export const SidecarConfigSchema = z
       .int()
       .min(1024)
       .default(64 * 1024 * 1024),
+    /** MAX_JSON_DEPTH: deepest nesting of arrays and objects in a request body (400 past it). Default 64. */
+    maxJsonDepth: z.number().int().min(8).max(1_000).default(64),
+    /**
+     * MAX_JSON_VALUES: most JSON values and keys in a request body, counted on the raw bytes
+     * before parsing (400 past it); with the depth it bounds what a parsed body can cost beyond
+     * its size. Default 100000.
+     */
+    maxJsonValues: z.number().int().min(1_000).default(100_000),
+    /**
+     * MEMORY_LIMIT_BYTES: the container's memory limit, in bytes. Default: read from the cgroup
+     * (v2 `memory.max`, v1 `memory.limit_in_bytes`); none outside a container.
+     */
+    memoryLimitBytes: z
+      .number()
+      .int()
+      .min(64 * 1024 * 1024)
+      .optional(),
+    /**
+     * REQUEST_MEMORY_BYTES: bytes that requests in flight may cost together (bodies, decoded
+     * images, the body sent upstream), admitted before the work; past it a request gets 503 with
+     * Retry-After. Default: derived from the memory limit and the V8 heap limit (memory-budget.ts).
+     */
+    requestMemoryBytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .optional(),
+    /**
+     * EXTRA_REQUEST_FIELDS: comma-separated top-level request fields to forward to vLLM besides the
+     * built-in allow-list (schema.ts); any other unknown field is a 400 naming it. Default none.
+     */
+    extraRequestFields: z.array(z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'must be field names')).default([]),
     /** HEADERS_TIMEOUT_MS: time a client has to send all request headers, in ms (Slowloris). Default 10000. */
     headersTimeoutMs: ms.default(10_000),
     /** REQUEST_TIMEOUT_MS: time a client has to send the whole request, body included, in ms; sized for a full body (MAX_BODY_BYTES) on a slow link. Default 120000. */
@@ -103,7 +135,7 @@ export type SidecarConfig = z.infer<typeof SidecarConfigSchema>;
 /** What callers (tests, main) may pass; every field with a default is optional. */
 export type SidecarConfigInput = z.input<typeof SidecarConfigSchema>;
 
-type Kind = 'string' | 'int' | 'bool';
+type Kind = 'string' | 'int' | 'bool' | 'list';
 const ENV: Record<string, [keyof SidecarConfig, Kind]> = {
   SIDECAR_HOST: ['host', 'string'],
   SIDECAR_PORT: ['port', 'int'],
@@ -118,6 +150,11 @@ const ENV: Record<string, [keyof SidecarConfig, Kind]> = {
   MAX_CONTEXT_LENGTH: ['maxContextLength', 'int'],
   WEIGHTS_DIR: ['weightsDir', 'string'],
   MAX_BODY_BYTES: ['maxBodyBytes', 'int'],
+  MAX_JSON_DEPTH: ['maxJsonDepth', 'int'],
+  MAX_JSON_VALUES: ['maxJsonValues', 'int'],
+  MEMORY_LIMIT_BYTES: ['memoryLimitBytes', 'int'],
+  REQUEST_MEMORY_BYTES: ['requestMemoryBytes', 'int'],
+  EXTRA_REQUEST_FIELDS: ['extraRequestFields', 'list'],
   HEADERS_TIMEOUT_MS: ['headersTimeoutMs', 'int'],
   REQUEST_TIMEOUT_MS: ['requestTimeoutMs', 'int'],
   IDLE_TIMEOUT_MS: ['idleTimeoutMs', 'int'],
@@ -142,6 +179,11 @@ export class ConfigError extends Error {
 
 function envValue(name: string, raw: string, kind: Kind): unknown {
   if (kind === 'string') return raw;
+  if (kind === 'list')
+    return raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
   if (kind === 'bool') {
     if (/^(true|1|yes)$/i.test(raw)) return true;
     if (/^(false|0|no)$/i.test(raw)) return false;

@@ -67,7 +67,7 @@ export function tooLarge(reason: string, message: string, param: string | null =
   return new ApiError({ status: 413, type: 'invalid_request_error', reason, message, param });
 }
 
-/** 413 for one image too many, in vLLM's own wording (notes/pixtral.md §4.1) with our status. */
+/** 413 for one image too many, in vLLM's own wording, with our status. */
 export function tooManyImages(limit: number, count: number): ApiError {
   return new ApiError({
     status: 413,

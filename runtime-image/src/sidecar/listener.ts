@@ -3,7 +3,13 @@
  * a terse answer to malformed requests. The sidecar opens one per port (SIDECAR_PORT and, when
  * set, SIDECAR_NOAUTH_PORT); both share the same request handler and state.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SidecarConfig } from './config.ts';
 
@@ -44,7 +50,7 @@ export async function listen(config: SidecarConfig, options: ListenOptions): Pro
     const status =
       error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     socket.end(
-      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
     );
   });
   await new Promise<void>((resolve, reject) => {

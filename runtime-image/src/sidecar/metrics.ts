@@ -26,6 +26,7 @@ export interface SidecarMetrics {
   inFlight: Gauge<'route'>;
   upstreamInFlight: Gauge;
   queued: Gauge;
+  requestMemory: Gauge;
   requestBytes: Counter;
   responseBytes: Counter;
   refusals: Counter<'reason'>;
@@ -35,6 +36,8 @@ export interface SidecarMetrics {
 export interface MetricSources {
   queueLength: () => number;
   upstreamInFlight: () => number;
+  /** Bytes of the request memory budget held by requests in flight. */
+  requestMemory: () => number;
 }
 
 /** Creates the metrics on a fresh registry. `defaults` adds Node process metrics. */
@@ -85,6 +88,14 @@ export function createMetrics(options: { defaults: boolean; sources: MetricSourc
       registers,
       collect() {
         this.set(sources.queueLength());
+      },
+    }),
+    requestMemory: new Gauge({
+      name: 'sidecar_request_memory_bytes',
+      help: 'Bytes of the request memory budget admitted to requests in flight',
+      registers,
+      collect() {
+        this.set(sources.requestMemory());
       },
     }),
     requestBytes: new Counter({

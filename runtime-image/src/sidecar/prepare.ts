@@ -58,7 +58,16 @@ export interface PreparedRequest {
  * refuse it. `signal` aborts when the client goes away, so fetches stop early.
  */
 export interface RequestPreparer {
-  (request: ChatCompletionRequest, signal: AbortSignal): Promise<PreparedRequest>;
+  /**
+   * `admit` takes the memory cost, in bytes, of what the preparer brings in beyond the body
+   * (fetched images) before holding it, and throws the ApiError to refuse with when the budget
+   * is spent.
+   */
+  (
+    request: ChatCompletionRequest,
+    signal: AbortSignal,
+    admit?: (bytes: number) => void,
+  ): Promise<PreparedRequest>;
   /** The preparer's own metrics; the sidecar exports them with its own. */
   readonly metrics?: readonly Metric[];
 }

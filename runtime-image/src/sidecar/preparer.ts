@@ -10,6 +10,7 @@ import { decodeDataUrl, isDataUrl } from './images/data-url.ts';
 import { ImageRejected } from './images/image-error.ts';
 import type { ImageInfo } from './images/image-info.ts';
 import { inspectImage } from './images/inspect.ts';
+import { COST_PER_FETCHED_BYTE } from './memory-budget.ts';
 import type {
   ChatCompletionRequest,
   ChatMessage,
@@ -65,13 +66,18 @@ export function createPreparer(options: PreparerOptions): Preparer {
   const metrics = createPreparerMetrics();
 
   /** The checked image and the base64 of its bytes (a data: URL's own payload, not encoded again). */
-  async function loadImage(url: string, signal: AbortSignal): Promise<LoadedImage> {
+  async function loadImage(
+    url: string,
+    signal: AbortSignal,
+    admit: ((bytes: number) => void) | undefined,
+  ): Promise<LoadedImage> {
     if (isDataUrl(url)) {
       const { bytes, base64 } = decodeDataUrl(url, maxImageBytes);
       return { info: inspectImage(bytes, { maxPixels }), base64 };
     }
     if (/^https?:/i.test(url)) {
       const bytes = await fetcher.fetch(url, signal);
+      admit?.(bytes.length * COST_PER_FETCHED_BYTE);
       return { info: inspectImage(bytes, { maxPixels }), base64: bytes.toString('base64') };
     }
     options.logger?.warn(
@@ -81,7 +87,11 @@ export function createPreparer(options: PreparerOptions): Preparer {
     throw new ImageRejected('image_fetch_failed', FETCH_REFUSED_MESSAGE);
   }
 
-  async function prepare(request: ChatCompletionRequest, signal: AbortSignal): Promise<PreparedRequest> {
+  async function prepare(
+    request: ChatCompletionRequest,
+    signal: AbortSignal,
+    admit?: (bytes: number) => void,
+  ): Promise<PreparedRequest> {
     // 1. Count every image before anything is fetched or decoded, and take images only where
     // mistral-common does (the schema has already refused parts other than text and image_url).
     const images: { message: number; part: number; url: string }[] = [];
@@ -116,7 +126,7 @@ export function createPreparer(options: PreparerOptions): Preparer {
         const k = next++;
         const image = images[k] as (typeof images)[number];
         try {
-          loaded[k] = await loadImage(image.url, fetchSignal);
+          loaded[k] = await loadImage(image.url, fetchSignal, admit);
         } catch (err) {
           failed.abort(err);
           if (err instanceof ImageRejected) {

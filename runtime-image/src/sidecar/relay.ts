@@ -38,6 +38,8 @@ export class Relay implements Dispatcher.DispatchHandler {
   bytes = 0;
   /** The undici error code when vLLM failed, for the log line. */
   failure: string | undefined;
+  /** Called once when vLLM's response headers arrive (it has read the whole request by then). */
+  onHeaders: (() => void) | undefined;
 
   private readonly res: ServerResponse;
   private readonly mapError: (error: unknown) => ApiError;
@@ -94,6 +96,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.headersAt = performance.now();
     this.started = true;
+    this.onHeaders?.();
     const contentType = headers['content-type'];
     const out: Record<string, string> = {};
     if (typeof contentType === 'string') {

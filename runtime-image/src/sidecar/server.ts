@@ -10,12 +10,20 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { KeyStore } from './auth.ts';
-import { checkContentType, readJsonBody } from './body.ts';
+import { checkContentEncoding, checkContentType, readJsonBody } from './body.ts';
 import { parseConfig, type SidecarConfig, type SidecarConfigInput } from './config.ts';
 import { Drain } from './drain.ts';
 import { ApiError } from './errors.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
 import { type Listener, listen } from './listener.ts';
+import {
+  type Admission,
+  COST_PER_BODY_BYTE,
+  cgroupMemoryLimit,
+  defaultRequestBudget,
+  heapLimit,
+  MemoryBudget,
+} from './memory-budget.ts';
 import {
   createMetrics,
   type ListenerLabel,
@@ -80,6 +88,8 @@ interface RequestContext {
   controller: AbortController;
   /** The upstream exchange, once started; aborted directly on client close (cheaper than a signal listener). */
   relay?: Relay;
+  /** The request's share of the memory budget, released when vLLM has the body or the request ends. */
+  admission?: Admission;
 }
 
 const clientGone = (): Error =>
@@ -110,9 +120,18 @@ export async function createSidecar(
     queueTimeoutMs: config.queueTimeoutMs,
     retryAfterSeconds: config.retryAfterSeconds,
   });
+  const memoryLimit = config.memoryLimitBytes ?? cgroupMemoryLimit();
+  const budget = new MemoryBudget(
+    config.requestMemoryBytes ?? defaultRequestBudget(memoryLimit, heapLimit()),
+    config.retryAfterSeconds,
+  );
   const metrics = createMetrics({
     defaults: deps.processMetrics ?? true,
-    sources: { queueLength: () => limiter.queued, upstreamInFlight: () => limiter.inFlight },
+    sources: {
+      queueLength: () => limiter.queued,
+      upstreamInFlight: () => limiter.inFlight,
+      requestMemory: () => budget.used,
+    },
   });
   for (const metric of preparer.metrics ?? []) metrics.registry.registerMetric(metric);
   // One bound child per route, made once: prom-client builds a new child object on every
@@ -145,7 +164,7 @@ export async function createSidecar(
     res.end(text);
   };
 
-  const sendError = (res: ServerResponse, error: unknown, log: RequestLog): void => {
+  const sendError = (req: IncomingMessage, res: ServerResponse, error: unknown, log: RequestLog): void => {
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
@@ -162,8 +181,9 @@ export async function createSidecar(
     if (code !== undefined) log.upstreamError = code;
     metrics.refusals.inc({ reason: apiError.reason });
     const headers = { ...apiError.headers };
-    // The body may be partly unread (413): closing beats draining megabytes we will not use.
-    if (apiError.status === 413) headers.connection = 'close';
+    // The body may be partly unread (a 413, or a refusal before reading it): closing beats
+    // draining megabytes we will not use.
+    if (!req.complete) headers.connection = 'close';
     sendJson(res, apiError.status, apiError.toBody(), headers);
   };
 
@@ -188,19 +208,28 @@ export async function createSidecar(
     const signal = controller.signal;
     authenticate(req, ctx);
     checkContentType(req.headers['content-type']);
-    const { value, bytes } = await readJsonBody(req, config.maxBodyBytes);
+    checkContentEncoding(req.headers['content-encoding']);
+    const admission = budget.open();
+    ctx.admission = admission;
+    const { value, bytes } = await readJsonBody(req, {
+      maxBytes: config.maxBodyBytes,
+      maxDepth: config.maxJsonDepth,
+      maxValues: config.maxJsonValues,
+      admit: (n) => admission.add(n * COST_PER_BODY_BYTE),
+    });
     log.bytesIn = bytes;
     metrics.requestBytes.inc(bytes);
     const request = validateChatRequest(value);
     checkModel(request, config.servedModelName);
     log.stream = request.stream === true;
-    const prepared = await preparer(request, signal);
+    const prepared = await preparer(request, signal, admission.add);
     log.images = prepared.imageCount;
     if (prepared.promptTokens !== undefined) log.promptTokens = prepared.promptTokens;
     const release = await limiter.acquire(signal);
     try {
       if (signal.aborted) return;
       const running = new Relay(res, mapUpstreamError);
+      running.onHeaders = admission.release;
       ctx.relay = running;
       const sent = performance.now();
       if (drain.draining) res.setHeader('connection', 'close');
@@ -269,6 +298,7 @@ export async function createSidecar(
           ctx.relay?.abort(gone);
         }
         inFlight.dec();
+        ctx.admission?.release();
         const status = finished ? res.statusCode : 499;
         log.status = status;
         const seconds = (performance.now() - started) / 1000;
@@ -279,7 +309,7 @@ export async function createSidecar(
         else requestLog.info(log, 'Handled request');
       });
       const method = req.method;
-      const fail = (error: unknown): void => sendError(res, error, log);
+      const fail = (error: unknown): void => sendError(req, res, error, log);
       if (drain.draining && route !== 'health' && route !== 'metrics') {
         fail(shuttingDown(retryAfter));
         return;

@@ -1,8 +1,7 @@
 /**
  * The context-length check, refused with vLLM's own wording and error shape so a client sees the
  * same answer whether the sidecar or vLLM refuses. Wording from vLLM after PR #36197 when the
- * request names its output budget, and from the engine's `_validate_prompt_len` when it does not
- * (notes/pixtral.md §4.2).
+ * request names its output budget, and from the engine's `_validate_prompt_len` when it does not.
  */
 import { ApiError } from '../errors.ts';
 
