@@ -85,7 +85,7 @@ async function timeIt(preparer: Preparer): Promise<{ ms: number; tokens: number 
 const options = { maxImagesPerRequest: 12, maxContextLength: 131_072 };
 // Warm: the per-piece cache as a running sidecar has it. Cold: no cache, every piece merged anew.
 const warm = await timeIt(createPreparer({ tokenizer: await testTokenizer(), ...options }));
-const coldTokenizer = new Tekkenizer(JSON.parse(readFileSync(TEKKEN_PATH, 'utf8')), { maxCacheEntries: 0 });
+const coldTokenizer = new Tekkenizer(readFileSync(TEKKEN_PATH), { maxCacheBytes: 0 });
 const cold = await timeIt(createPreparer({ tokenizer: coldTokenizer, ...options }));
 
 const file = join(mkdtempSync(join(tmpdir(), 'bench-tokens-')), 'request.json');

@@ -22,7 +22,7 @@ import { createPreparerMetrics } from './preparer-metrics.ts';
 import { countChatTokens } from './tokens/chat-template.ts';
 import { checkContextLength, requestedOutputTokens } from './tokens/context-check.ts';
 import { PIXTRAL_IMAGE_CONFIG, pixtralImageGrid } from './tokens/image-tokens.ts';
-import type { Tekkenizer } from './tokens/tekken.ts';
+import { slicePacer, type Tekkenizer } from './tokens/tekken.ts';
 
 /** Options of the full preparer. */
 export interface PreparerOptions {
@@ -168,8 +168,14 @@ export function createPreparer(options: PreparerOptions): Preparer {
     const imageTokens = loaded.map(
       ({ info }) => pixtralImageGrid(info.width, info.height, imageConfig).tokens,
     );
-    const promptTokens = countChatTokens(options.tokenizer, messages, imageTokens, request.tools);
-    checkContextLength(promptTokens, requestedOutputTokens(request), options.maxContextLength);
+    // Counting stops once the prompt cannot fit (a 4 MB text is refused after ~128k tokens, not
+    // counted whole), and gives the event loop a turn every few ms so /health stays answered.
+    const outputTokens = requestedOutputTokens(request);
+    const promptTokens = await countChatTokens(options.tokenizer, messages, imageTokens, request.tools, {
+      limit: options.maxContextLength - (outputTokens ?? 1),
+      pacer: slicePacer(),
+    });
+    checkContextLength(promptTokens, outputTokens, options.maxContextLength);
     metrics.promptTokens.observe(promptTokens);
     const forwarded = images.length === 0 ? request : { ...request, messages };
     return { request: forwarded, imageCount: images.length, promptTokens };

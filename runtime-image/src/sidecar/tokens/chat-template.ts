@@ -11,7 +11,17 @@
  */
 import type { ChatMessage, ToolCall, ToolDefinition } from '../prepare.ts';
 import { pythonJsonDumps, pythonJsonNormalize } from './python-json.ts';
-import type { Tekkenizer } from './tekken.ts';
+import type { Pacer, Tekkenizer } from './tekken.ts';
+
+/** How far to count: past `limit` tokens the count stops (the prompt cannot fit any more). */
+export interface CountOptions {
+  /** Counting stops as soon as the total is known to be above this. Default: no limit. */
+  limit?: number;
+  /** Gives the event loop a turn during long counts. Default: never. */
+  pacer?: Pacer;
+}
+
+const NEVER: Pacer = { due: () => false, pause: () => Promise.resolve() };
 
 /** Special token counts the layout adds (ids: `<s>`=1, `</s>`=2, `[INST]`=3, `[/INST]`=4). */
 const BOS = 1;
@@ -37,14 +47,18 @@ type Turn =
  * Counts the prompt tokens of `messages`. `imageTokens` gives, in document order, the token cost of
  * each image_url part (see image-tokens.ts). A final assistant message is counted as a prefix the
  * model continues (no `</s>`), as vLLM does. The messages must have passed schema.ts (tool call
- * ids, function names, no assistant message with both content and tool calls).
+ * ids, function names, no assistant message with both content and tool calls). With
+ * `options.limit`, a result above the limit is a lower bound: counting stopped there.
  */
-export function countChatTokens(
+export async function countChatTokens(
   tokenizer: Tekkenizer,
   messages: readonly ChatMessage[],
   imageTokens: readonly number[],
   tools?: readonly ToolDefinition[] | null,
-): number {
+  options: CountOptions = {},
+): Promise<number> {
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  const pacer = options.pacer ?? NEVER;
   let imageIndex = 0;
   const toChunks = (content: ChatMessage['content']): string | Chunk[] | null => {
     if (content === null || typeof content === 'string') return content;
@@ -93,27 +107,34 @@ export function countChatTokens(
   });
 
   let total = BOS;
-  turns.forEach((turn, i) => {
+  const count = (text: string): Promise<number> => tokenizer.countUpTo(text, limit - total, pacer);
+  for (const [i, turn] of turns.entries()) {
+    if (total > limit) break;
     const isLast = i === turns.length - 1;
     if (turn.role === 'user') {
       if (i === lastUser && tools && tools.length > 0) {
-        total += AVAILABLE_TOOLS + tokenizer.count(toolsJson(tools));
+        total += AVAILABLE_TOOLS;
+        total += await count(toolsJson(tools));
       }
-      total += INST + userContentTokens(tokenizer, turn.content, i === lastUser ? systemPrompt : null);
-      return;
+      total += INST;
+      total += await userContentTokens(count, turn.content, i === lastUser ? systemPrompt : null);
+      continue;
     }
     if (turn.role === 'tool') {
-      total += TOOL_RESULTS + tokenizer.count(turn.json);
-      return;
+      total += TOOL_RESULTS;
+      total += await count(turn.json);
+      continue;
     }
     if (turn.toolCalls.length > 0) {
-      total += TOOL_CALLS + tokenizer.count(toolCallsJson(turn.toolCalls)) + (isLast ? 0 : EOS);
-      return;
+      total += TOOL_CALLS + (isLast ? 0 : EOS);
+      total += await count(toolCallsJson(turn.toolCalls));
+      continue;
     }
     if (typeof turn.content !== 'string') throw new Error('countChatTokens: assistant message with an image');
     // mistral-common strips trailing spaces of assistant text; the last turn is a prefix.
-    total += tokenizer.count(turn.content.replace(/ +$/, '')) + (isLast ? 0 : EOS);
-  });
+    total += isLast ? 0 : EOS;
+    total += await count(turn.content.replace(/ +$/, ''));
+  }
   return total;
 }
 
@@ -158,14 +179,14 @@ function toolsJson(tools: readonly ToolDefinition[]): string {
   );
 }
 
-function userContentTokens(
-  tokenizer: Tekkenizer,
+async function userContentTokens(
+  count: (text: string) => Promise<number>,
   content: string | Chunk[],
   systemPrompt: string | null,
-): number {
+): Promise<number> {
   if (typeof content === 'string') {
     // One encode call over the joined string: BPE may merge across the "\n\n".
-    return tokenizer.count(systemPrompt ? systemPrompt + JOIN + content : content);
+    return count(systemPrompt ? systemPrompt + JOIN + content : content);
   }
   let chunks = content;
   // `_maybe_put_image_first`: [text…, image] becomes [image, text…].
@@ -173,8 +194,8 @@ function userContentTokens(
   if (chunks.length >= 2 && last?.kind === 'image' && chunks.slice(0, -1).every((c) => c.kind === 'text')) {
     chunks = [last, ...chunks.slice(0, -1)];
   }
-  let n = systemPrompt ? tokenizer.count(systemPrompt + JOIN) : 0;
-  for (const c of chunks) n += c.kind === 'text' ? tokenizer.count(c.text) : c.tokens;
+  let n = systemPrompt ? await count(systemPrompt + JOIN) : 0;
+  for (const c of chunks) n += c.kind === 'text' ? await count(c.text) : c.tokens;
   return n;
 }
 

@@ -7,23 +7,8 @@
  * test/sidecar-limits/token-oracle.test.ts checks against mistral-common on a 200+ request corpus.
  */
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
-
-const tekkenFileSchema = z.object({
-  config: z.object({
-    pattern: z.string(),
-    default_vocab_size: z.number().int().positive(),
-    default_num_special_tokens: z.number().int().nonnegative(),
-  }),
-  vocab: z.array(z.object({ rank: z.number().int().nonnegative(), token_bytes: z.string() })),
-  // Newer files call it `image`, older copies (and likely the model repo's) `multimodal`.
-  image: z
-    .object({ image_patch_size: z.number().int().positive(), max_image_size: z.number().int().positive() })
-    .optional(),
-  multimodal: z
-    .object({ image_patch_size: z.number().int().positive(), max_image_size: z.number().int().positive() })
-    .optional(),
-});
+import { parseTekkenFile } from './tekken-file.ts';
+import type { ByteRanks } from './vocab-ranks.ts';
 
 /** Pixtral's image settings from the tokenizer file. */
 export interface ImageTokenConfig {
@@ -63,41 +48,66 @@ export function tekkenPattern(pattern: string): RegExp {
   return new RegExp(out, 'gu');
 }
 
+/**
+ * Yields to the event loop from long counts: `due()` says when the current slice of work is
+ * spent, `pause()` lets other callbacks (health probes, other requests) run before the next.
+ */
+export interface Pacer {
+  due(): boolean;
+  pause(): Promise<void>;
+}
+
+/** A pacer that gives the event loop a turn after every `sliceMs` of work. */
+export function slicePacer(sliceMs = 5): Pacer {
+  let sliceEnd = performance.now() + sliceMs;
+  return {
+    due: () => performance.now() >= sliceEnd,
+    pause: () =>
+      new Promise<void>((resolve) =>
+        setImmediate(() => {
+          sliceEnd = performance.now() + sliceMs;
+          resolve();
+        }),
+      ),
+  };
+}
+
+/** Pieces up to this many bytes are merged whole (at most ~15 ms); longer ones in chunks. */
+const EXACT_PIECE_BYTES = 16 * 1024;
+/** The chunk size of longer pieces. */
+const CHUNK_BYTES = 4 * 1024;
+
 /** A loaded Tekken tokenizer: text to token ids, without special-token parsing (as mistral-common). */
 export class Tekkenizer {
   /** Ids below this are special tokens; a text token's id is its BPE rank plus this. */
   readonly numSpecialTokens: number;
   /** Image settings, when the file has them. */
   readonly image: ImageTokenConfig | undefined;
-  readonly #ranks: Map<string, number>;
+  readonly #ranks: ByteRanks;
   readonly #pattern: RegExp;
+  // Short pieces' ranks: words repeat across and within texts. Bounded in bytes, and pieces
+  // longer than CACHED_PIECE_CHARS are never kept, so distinct inputs cannot grow it past
+  // the bound (it is cleared when full, which is cheaper than an LRU).
   readonly #cache = new Map<string, number[]>();
-  readonly #maxCacheEntries: number;
+  #cacheBytes = 0;
+  readonly #maxCacheBytes: number;
   // Whole-text counts of short texts: system prompts and templated user turns repeat across
   // requests, and a hit skips the pre-tokenizer regex, which is most of a short text's cost.
   readonly #counts = new Map<string, number>();
 
-  /** Builds a tokenizer from the parsed JSON of a tekken file; throws on a malformed file. */
-  constructor(json: unknown, options: { maxCacheEntries?: number } = {}) {
-    const file = tekkenFileSchema.parse(json);
-    this.numSpecialTokens = file.config.default_num_special_tokens;
-    const image = file.image ?? file.multimodal;
-    this.image = image && { patchSize: image.image_patch_size, maxImageSize: image.max_image_size };
-    this.#pattern = tekkenPattern(file.config.pattern);
-    this.#maxCacheEntries = options.maxCacheEntries ?? 200_000;
-    // Only the first vocab_size - num_special entries take part in merges (mistral-common's
-    // _reload_mergeable_ranks cuts the list there); using more would change the encodings.
-    const inner = file.config.default_vocab_size - file.config.default_num_special_tokens;
-    this.#ranks = new Map();
-    for (let i = 0; i < inner && i < file.vocab.length; i++) {
-      const entry = file.vocab[i];
-      if (entry === undefined) break;
-      this.#ranks.set(Buffer.from(entry.token_bytes, 'base64').toString('latin1'), entry.rank);
-    }
-    for (let b = 0; b < 256; b++) {
-      if (this.#ranks.get(String.fromCharCode(b)) !== b)
-        throw new Error(`Tekken file: rank ${b} is not byte ${b}`);
-    }
+  /** Builds a tokenizer from the bytes of a tekken file; throws on a malformed file. */
+  constructor(file: Buffer, options: { maxCacheBytes?: number } = {}) {
+    const parsed = parseTekkenFile(file);
+    this.numSpecialTokens = parsed.numSpecialTokens;
+    this.image = parsed.image;
+    this.#pattern = tekkenPattern(parsed.pattern);
+    this.#ranks = parsed.ranks;
+    this.#maxCacheBytes = options.maxCacheBytes ?? 8 * 1024 * 1024;
+  }
+
+  /** Bytes the piece cache holds (an estimate: keys, rank arrays and map entries). */
+  get cacheBytes(): number {
+    return this.#cacheBytes;
   }
 
   /** Token ids of `text` (no BOS/EOS), exactly as `Tekkenizer.encode(text, bos=False, eos=False)`. */
@@ -126,16 +136,72 @@ export class Tekkenizer {
     return n;
   }
 
+  /**
+   * The token count of `text` when it is at most `limit`; otherwise some number above `limit`
+   * (at most a chunk's worth), found without counting the rest. Gives the event loop a turn
+   * whenever `pacer` says so. Exact except for pieces over EXACT_PIECE_BYTES (#countLongPiece).
+   */
+  async countUpTo(text: string, limit: number, pacer: Pacer): Promise<number> {
+    if (text.length <= COUNT_CACHE_MAX_CHARS) return this.count(text);
+    let n = 0;
+    for (const match of text.toWellFormed().matchAll(this.#pattern)) {
+      const piece = match[0];
+      if (piece.length <= CACHED_PIECE_CHARS) n += this.#pieceRanks(piece).length;
+      else n += await this.#countLongPiece(piece, limit - n, pacer);
+      if (n > limit) return n;
+      if (pacer.due()) await pacer.pause();
+    }
+    return n;
+  }
+
+  /**
+   * Counts one long piece. Up to EXACT_PIECE_BYTES exactly; longer ones (never natural text: an
+   * unbroken run of 16 KB of letters or symbols) in chunks of CHUNK_BYTES with a turn for the event
+   * loop between chunks, since the whole piece's merge would block it for seconds. A chunk border
+   * can change the count by a token or so, so such a count is close rather than exact.
+   */
+  async #countLongPiece(piece: string, limit: number, pacer: Pacer): Promise<number> {
+    const bytes = Buffer.from(piece, 'utf8');
+    if (bytes.length <= EXACT_PIECE_BYTES) return bytePairEncode(bytes, this.#ranks).length;
+    // No token covers more bytes than the longest one: a bound that may settle it at once.
+    const atLeast = Math.ceil(bytes.length / this.#longest());
+    if (atLeast > limit) return atLeast;
+    let n = 0;
+    for (let at = 0; at < bytes.length; at += CHUNK_BYTES) {
+      n += bytePairEncode(bytes.subarray(at, at + CHUNK_BYTES), this.#ranks).length;
+      if (n > limit) return n;
+      if (pacer.due()) await pacer.pause();
+    }
+    return n;
+  }
+
+  #longestBytes = 0;
+  #longest(): number {
+    if (this.#longestBytes === 0) this.#longestBytes = this.#ranks.longestToken;
+    return this.#longestBytes;
+  }
+
   #pieceRanks(piece: string): number[] {
     const cached = this.#cache.get(piece);
     if (cached) return cached;
     const ranks = bytePairEncode(Buffer.from(piece, 'utf8'), this.#ranks);
-    if (this.#cache.size >= this.#maxCacheEntries) this.#cache.clear();
-    this.#cache.set(piece, ranks);
+    if (piece.length <= CACHED_PIECE_CHARS) {
+      const bytes = ENTRY_OVERHEAD + piece.length * 2 + ranks.length * 8;
+      if (this.#cacheBytes + bytes > this.#maxCacheBytes) {
+        this.#cache.clear();
+        this.#cacheBytes = 0;
+      }
+      this.#cache.set(piece, ranks);
+      this.#cacheBytes += bytes;
+    }
     return ranks;
   }
 }
 
+/** Pieces up to this many UTF-16 units are cached: words, numbers, punctuation runs. */
+const CACHED_PIECE_CHARS = 32;
+/** A cache entry's bytes besides its key's characters and its ranks: map slot, string and array headers. */
+const ENTRY_OVERHEAD = 96;
 /** Texts up to this many UTF-16 units have their whole count cached (at most 2 MiB of keys). */
 const COUNT_CACHE_MAX_CHARS = 512;
 /** Entries of the whole-text count cache; it is cleared when full (cheaper than an LRU). */
@@ -146,11 +212,11 @@ const COUNT_CACHE_ENTRIES = 2_048;
  * rank (leftmost on ties) until none is in the vocabulary. A heap with lazy invalidation makes it
  * O(n log n), where tiktoken's loop is O(n²): a 100 kB run of spaces is one piece.
  */
-function bytePairEncode(bytes: Buffer, ranks: Map<string, number>): number[] {
+function bytePairEncode(bytes: Uint8Array, ranks: ByteRanks): number[] {
   const n = bytes.length;
   if (n === 0) return [];
-  const whole = ranks.get(bytes.toString('latin1'));
-  if (whole !== undefined) return [whole];
+  const whole = ranks.get(bytes, 0, n);
+  if (whole !== -1) return [whole];
   if (n <= SMALL_PIECE) return smallBytePairEncode(bytes, ranks);
   // Node i covers bytes[start[i] .. start[next[i]]); next = n means the end.
   const start = new Int32Array(n);
@@ -168,8 +234,8 @@ function bytePairEncode(bytes: Buffer, ranks: Map<string, number>): number[] {
   const pushPair = (i: number): void => {
     const j = next[i] as number;
     if (j >= n) return;
-    const rank = ranks.get(bytes.toString('latin1', start[i], end(j)));
-    if (rank !== undefined) heap.push(rank, start[i] as number, i, version[i] as number);
+    const rank = ranks.get(bytes, start[i] as number, end(j));
+    if (rank !== -1) heap.push(rank, start[i] as number, i, version[i] as number);
   };
   for (let i = 0; i < n - 1; i++) pushPair(i);
   for (let top = heap.pop(); top !== undefined; top = heap.pop()) {
@@ -189,8 +255,8 @@ function bytePairEncode(bytes: Buffer, ranks: Map<string, number>): number[] {
   }
   const out: number[] = [];
   for (let i = 0; i < n; i = next[i] as number) {
-    const rank = ranks.get(bytes.toString('latin1', start[i], end(i)));
-    if (rank === undefined) throw new Error('Tekken BPE: a part is not in the vocabulary');
+    const rank = ranks.get(bytes, start[i] as number, end(i));
+    if (rank === -1) throw new Error('Tekken BPE: a part is not in the vocabulary');
     out.push(rank);
   }
   return out;
@@ -200,12 +266,14 @@ function bytePairEncode(bytes: Buffer, ranks: Map<string, number>): number[] {
 const SMALL_PIECE = 48;
 
 /** tiktoken's own O(n²) loop, faster than the heap on the short pieces that make most text. */
-function smallBytePairEncode(bytes: Buffer, ranks: Map<string, number>): number[] {
-  const text = bytes.toString('latin1'); // one char per byte, so slices are byte ranges
+function smallBytePairEncode(bytes: Uint8Array, ranks: ByteRanks): number[] {
   const starts: number[] = [];
-  for (let i = 0; i <= text.length; i++) starts.push(i);
-  const pairRank = (i: number): number =>
-    i + 2 < starts.length ? (ranks.get(text.slice(starts[i], starts[i + 2])) ?? Infinity) : Infinity;
+  for (let i = 0; i <= bytes.length; i++) starts.push(i);
+  const pairRank = (i: number): number => {
+    if (i + 2 >= starts.length) return Infinity;
+    const rank = ranks.get(bytes, starts[i] as number, starts[i + 2] as number);
+    return rank === -1 ? Infinity : rank;
+  };
   const pr: number[] = [];
   for (let i = 0; i < starts.length - 1; i++) pr.push(pairRank(i));
   for (;;) {
@@ -225,7 +293,7 @@ function smallBytePairEncode(bytes: Buffer, ranks: Map<string, number>): number[
   }
   const out: number[] = [];
   for (let i = 0; i + 1 < starts.length; i++)
-    out.push(ranks.get(text.slice(starts[i], starts[i + 1])) as number);
+    out.push(ranks.get(bytes, starts[i] as number, starts[i + 1] as number));
   return out;
 }
 
@@ -278,7 +346,7 @@ function swap<T>(a: T[], i: number, j: number): void {
   a[j] = t;
 }
 
-/** Reads and parses a tekken.json file (for Pixtral: WEIGHTS_DIR/tekken.json). */
+/** Reads a tekken.json file (for Pixtral: WEIGHTS_DIR/tekken.json). */
 export async function loadTekkenizer(path: string): Promise<Tekkenizer> {
-  return new Tekkenizer(JSON.parse(await readFile(path, 'utf8')));
+  return new Tekkenizer(await readFile(path));
 }
