@@ -18,7 +18,9 @@ say "installing npm dependencies (npm ci; brings Node 24 as node_modules/.bin/no
 npm ci --no-audit --no-fund --loglevel=error
 [[ "${1:-}" == test ]] || exit 0
 
-APT_PACKAGES=(nginx-light wrk openssl curl python3-venv procps)
+# prometheus (with promtool) tests the alert rules and the dashboard's queries; lua5.1 runs the
+# Argo CD health check (Argo CD's Lua is 5.1).
+APT_PACKAGES=(nginx-light wrk openssl curl python3-venv procps prometheus lua5.1)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -27,8 +29,14 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# nginx and wrk serve the benchmarks only: never leave the distribution's service running.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+# nginx serves the benchmarks and prometheus the tests, each started by the test that needs it:
+# never leave the distribution's services running.
+for service in nginx prometheus; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$service" >/dev/null 2>&1 || true; fi
+  if [[ -x /etc/init.d/$service ]] && command -v invoke-rc.d >/dev/null 2>&1; then
+    invoke-rc.d "$service" stop >/dev/null 2>&1 || true
+  fi
+done
 
 say "making sure the Kubernetes test binaries are built (cold: ~8 min on 2 cores; warm: instant)"
 bash test/bin/ensure-k8s-bins.sh >/dev/null

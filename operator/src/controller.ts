@@ -15,6 +15,7 @@ import type { PixtralDeployment } from './api/pixtral-deployment.ts';
 import { instanceLabel } from './builders/labels.ts';
 import { apiKeysSecretName } from './builders/names.ts';
 import type { OperatorConfig } from './config.ts';
+import { registerDeploymentMetrics } from './deployment-metrics.ts';
 import { Kinds } from './kinds.ts';
 import { PixtralDeploymentReconciler } from './reconcile/pixtral-deployment.ts';
 import {
@@ -100,6 +101,7 @@ export async function addPixtralController(
     workers: options.workers ?? manager.config.workers,
   });
   manager.add(controller);
+  registerDeploymentMetrics(manager.metrics.registry, caches);
 
   // Objects that are not controlled by a PixtralDeployment but change what it should do.
   const enqueue = (crs: PixtralDeployment[]) => {

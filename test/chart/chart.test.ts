@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { renderValuesSchema, VALUES_SCHEMA } from '../../scripts/gen-chart-schema.ts';
 import { chartCrdDrift } from '../../scripts/sync-chart-crds.ts';
 import { freshNamespace, installCrds, sharedControlPlane } from '../harness/index.ts';
@@ -98,7 +98,7 @@ describe('chart files', () => {
       '--strict',
       CHART,
       '--set',
-      'watchNamespace=team-a,metrics.serviceMonitor.enabled=true,replicaCount=1',
+      'watchNamespace=team-a,metrics.serviceMonitor.enabled=true,replicaCount=1,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true',
     ]);
   });
 
@@ -131,6 +131,43 @@ describe('chart files', () => {
     };
     expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
     expect(service.spec.ports.map((p) => p.name)).toContain(monitor.spec.endpoints[0]?.port);
+  });
+
+  it('ships the alert rules as a PrometheusRule and the dashboard as a Grafana sidecar ConfigMap, only when asked', async () => {
+    const off = parseManifests(await helmOk(['template', 'r', CHART, '-n', 'ops'])).map(
+      (m) => `${m.kind}/${(m as { metadata: { name: string } }).metadata.name}`,
+    );
+    expect(off.filter((m) => m.startsWith('PrometheusRule/') || m.endsWith('-dashboard'))).toEqual([]);
+    const on = parseManifests(
+      await helmOk([
+        'template',
+        'r',
+        CHART,
+        '-n',
+        'ops',
+        '--set',
+        'metrics.prometheusRule.enabled=true,metrics.prometheusRule.labels.release=kps,metrics.grafanaDashboard.enabled=true,metrics.grafanaDashboard.namespace=monitoring',
+      ]),
+    );
+    const rule = on.find((m) => m.kind === 'PrometheusRule') as Manifest & {
+      metadata: { labels: Record<string, string> };
+      spec: unknown;
+    };
+    expect(rule.metadata.labels.release).toBe('kps');
+    // The rules file verbatim: Helm must not have templated its {{ $labels }}.
+    expect(rule.spec).toEqual(parse(readFileSync(join(CHART, 'files', 'alerts.yaml'), 'utf8')));
+    const dashboard = on.find(
+      (m) =>
+        m.kind === 'ConfigMap' && (m as { metadata: { name: string } }).metadata.name.endsWith('-dashboard'),
+    ) as Manifest & {
+      metadata: { namespace: string; labels: Record<string, string> };
+      data: Record<string, string>;
+    };
+    expect(dashboard.metadata.labels.grafana_dashboard).toBe('1');
+    expect(dashboard.metadata.namespace).toBe('monitoring');
+    expect(JSON.parse(dashboard.data['pixtral-operator.json'] ?? '')).toEqual(
+      JSON.parse(readFileSync(join(CHART, 'files', 'dashboard.json'), 'utf8')),
+    );
   });
 });
 

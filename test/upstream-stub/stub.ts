@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createVllmMetrics, type VllmMetrics } from './vllm-metrics.ts';
 
 /** What the stub does; mutate `stub.behaviour` between requests to change it. */
 export interface StubBehaviour {
@@ -53,6 +54,8 @@ export interface UpstreamStub {
   received: ReceivedRequest[];
   /** Chat requests currently being answered. */
   inFlight(): number;
+  /** vLLM's metrics as the stub exports them on /metrics. */
+  metrics: VllmMetrics;
   close(): Promise<void>;
 }
 
@@ -138,6 +141,7 @@ async function chat(req: IncomingMessage, res: ServerResponse, stub: UpstreamStu
     aborted: false,
   };
   stub.received.push(record);
+  const started = performance.now();
   res.once('close', () => {
     if (!res.writableFinished) record.aborted = true;
   });
@@ -176,6 +180,17 @@ async function chat(req: IncomingMessage, res: ServerResponse, stub: UpstreamStu
   };
   usage.total_tokens = usage.prompt_tokens + count;
   const words = Array.from({ length: count }, (_, i) => `tok${i} `);
+  const seconds = (ms: number): number => ms / 1000;
+  let firstTokenAt = 0;
+  const finished = (): void => {
+    const end = performance.now();
+    stub.metrics.finished({
+      promptTokens: usage.prompt_tokens,
+      completionTokens: count,
+      firstTokenSeconds: seconds((firstTokenAt || end) - started),
+      e2eSeconds: seconds(end - started),
+    });
+  };
 
   if (body.stream !== true) {
     const call = toolCallFor(body);
@@ -203,6 +218,7 @@ async function chat(req: IncomingMessage, res: ServerResponse, stub: UpstreamStu
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
     record.completed = true;
+    finished();
     return;
   }
 
@@ -221,6 +237,7 @@ async function chat(req: IncomingMessage, res: ServerResponse, stub: UpstreamStu
       return;
     }
     const last = i === count - 1;
+    if (i === 0) firstTokenAt = performance.now();
     const ok = res.write(
       chunk([
         {
@@ -237,6 +254,7 @@ async function chat(req: IncomingMessage, res: ServerResponse, stub: UpstreamStu
   if (includeUsage) res.write(chunk([], { usage }));
   res.end('data: [DONE]\n\n');
   record.completed = true;
+  finished();
 }
 
 function models(res: ServerResponse, b: StubBehaviour): void {
@@ -277,6 +295,11 @@ export async function startUpstreamStub(
     behaviour: { ...DEFAULTS, ...behaviour },
     received: [],
     inFlight: () => stub.received.filter((r) => !r.completed && !r.aborted).length,
+    metrics: createVllmMetrics(() => stub.behaviour.model, {
+      running: () => stub.inFlight(),
+      // The stub answers every request at once: nothing ever waits for a batch slot.
+      waiting: () => 0,
+    }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -293,10 +316,10 @@ export async function startUpstreamStub(
       res.writeHead(stub.behaviour.starting ? 503 : 200, { 'content-length': 0 });
       res.end();
     } else if (req.method === 'GET' && path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(
-        `# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name="${stub.behaviour.model}"} ${stub.inFlight()}\n`,
-      );
+      stub.metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': stub.metrics.registry.contentType });
+        res.end(text);
+      });
     } else {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"detail":"Not Found"}');

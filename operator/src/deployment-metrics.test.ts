@@ -1,0 +1,82 @@
+import type { V1Deployment } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { aPixtralDeployment } from '../../test/fixtures/pixtral-deployment.ts';
+import type { PixtralDeployment } from './api/pixtral-deployment.ts';
+import { deploymentSamples, registerDeploymentMetrics } from './deployment-metrics.ts';
+
+function withStatus(status: PixtralDeployment['status'], name = 'vision'): PixtralDeployment {
+  return { ...aPixtralDeployment({ minSize: 1, maxSize: 3 }, { name }), status };
+}
+
+const readyStatus: PixtralDeployment['status'] = {
+  phase: 'Ready',
+  readyReplicas: 2,
+  conditions: [
+    {
+      type: 'Ready',
+      status: 'True',
+      reason: 'DeploymentReady',
+      message: '',
+      lastTransitionTime: '2026-12-01T00:00:00Z',
+    },
+  ],
+  weights: { attempts: 0 },
+};
+
+describe('deploymentSamples', () => {
+  it('sets the current phase to 1 and every other phase to 0', () => {
+    const phases = deploymentSamples([withStatus(readyStatus)], () => undefined)
+      .filter((s) => s.metric === 'status_phase')
+      .map((s) => [s.labels.phase, s.value]);
+    expect(Object.fromEntries(phases)).toEqual({
+      Creating: 0,
+      ProvisioningWeights: 0,
+      Deploying: 0,
+      Ready: 1,
+      Error: 0,
+      Deleting: 0,
+    });
+  });
+
+  it('gives each condition one series per status value, 1 for the one it has', () => {
+    const ready = deploymentSamples([withStatus(readyStatus)], () => undefined)
+      .filter((s) => s.metric === 'status_condition')
+      .map((s) => `${s.labels.type}=${s.labels.status}:${s.value}`);
+    expect(ready).toEqual(['Ready=True:1', 'Ready=False:0', 'Ready=Unknown:0']);
+  });
+
+  it('reads desired replicas from the serving Deployment (KEDA owns it), else minSize', () => {
+    const cr = withStatus(readyStatus);
+    const desired = (workload: V1Deployment | undefined) =>
+      deploymentSamples([cr], () => workload).find((s) => s.metric === 'replicas_desired')?.value;
+    expect(desired({ spec: { replicas: 3 } } as V1Deployment)).toBe(3);
+    expect(desired(undefined)).toBe(1);
+  });
+
+  it('exports a fresh resource (no status yet) without failing', () => {
+    const samples = deploymentSamples([withStatus(undefined)], () => undefined);
+    expect(samples.find((s) => s.metric === 'replicas_ready')?.value).toBe(0);
+    expect(samples.filter((s) => s.metric === 'status_phase').every((s) => s.value === 0)).toBe(true);
+  });
+});
+
+describe('registerDeploymentMetrics', () => {
+  it('reads the caches at each scrape and forgets deleted resources', async () => {
+    const registry = new Registry();
+    let crs = [withStatus(readyStatus), withStatus({ phase: 'Error', weights: { attempts: 3 } }, 'broken')];
+    registerDeploymentMetrics(registry, {
+      pixtralDeployments: { list: () => crs },
+      deployments: { get: () => undefined },
+    });
+    const first = await registry.metrics();
+    expect(first).toContain('pixtral_deployment_replicas_ready{namespace="team-a",name="vision"} 2');
+    expect(first).toContain('pixtral_deployment_weights_failed_attempts{namespace="team-a",name="broken"} 3');
+    expect(first).toContain(
+      'pixtral_deployment_status_phase{namespace="team-a",name="broken",phase="Error"} 1',
+    );
+    crs = crs.slice(0, 1);
+    const second = await registry.metrics();
+    expect(second).not.toContain('name="broken"');
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * Per-PixtralDeployment gauges (phase, conditions, replicas, weights failures) for dashboards and
+ * alerts. They are computed at scrape time from the informer caches the controller already
+ * keeps, so they cost no API request and can never drift from what the operator sees. Every
+ * replica exports them (followers keep warm caches too): queries take `max by (namespace, name)`.
+ *
+ * Label names follow kube-state-metrics (`namespace`, `name`, `type`, `status`), so the scrape
+ * must keep them: the chart's ServiceMonitor sets `honorLabels: true`.
+ */
+import type { V1Deployment } from '@kubernetes/client-node';
+import { Gauge, type Registry } from 'prom-client';
+import { PHASES, type PixtralDeployment } from './api/pixtral-deployment.ts';
+import { workloadName } from './builders/names.ts';
+
+/** Status values a condition can take; each gets a series, 1 for the current one (kube-state-metrics style). */
+const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
+
+/** One sample: metric name (without the `pixtral_deployment_` prefix), labels, value. */
+export interface DeploymentSample {
+  metric:
+    | 'info'
+    | 'status_phase'
+    | 'status_condition'
+    | 'replicas_ready'
+    | 'replicas_desired'
+    | 'weights_failed_attempts';
+  labels: Record<string, string>;
+  value: number;
+}
+
+/**
+ * The samples for `crs`, pure. `workload` returns the serving Deployment of a CR (its
+ * `spec.replicas` is the desired count, which KEDA may own); before it exists, desired is minSize.
+ */
+export function deploymentSamples(
+  crs: readonly PixtralDeployment[],
+  workload: (cr: PixtralDeployment) => V1Deployment | undefined,
+): DeploymentSample[] {
+  const samples: DeploymentSample[] = [];
+  for (const cr of crs) {
+    const id = { namespace: cr.metadata.namespace ?? '', name: cr.metadata.name ?? '' };
+    const status = cr.status ?? {};
+    samples.push({
+      metric: 'info',
+      labels: { ...id, uuid: status.uuid ?? '', model: cr.spec.model, node_type: cr.spec.nodeType },
+      value: 1,
+    });
+    for (const phase of PHASES)
+      samples.push({
+        metric: 'status_phase',
+        labels: { ...id, phase },
+        value: status.phase === phase ? 1 : 0,
+      });
+    for (const condition of status.conditions ?? [])
+      for (const value of CONDITION_STATUSES)
+        samples.push({
+          metric: 'status_condition',
+          labels: { ...id, type: condition.type, status: value },
+          value: condition.status === value ? 1 : 0,
+        });
+    samples.push({ metric: 'replicas_ready', labels: id, value: status.readyReplicas ?? 0 });
+    samples.push({
+      metric: 'replicas_desired',
+      labels: id,
+      value: workload(cr)?.spec?.replicas ?? cr.spec.minSize,
+    });
+    samples.push({ metric: 'weights_failed_attempts', labels: id, value: status.weights?.attempts ?? 0 });
+  }
+  return samples;
+}
+
+/** Help text of each gauge; the keys are the metric names without the prefix. */
+const HELP: Record<DeploymentSample['metric'], { help: string; labels: string[] }> = {
+  info: {
+    help: 'One series per PixtralDeployment, value 1.',
+    labels: ['namespace', 'name', 'uuid', 'model', 'node_type'],
+  },
+  status_phase: {
+    help: 'status.phase: 1 for the current phase, 0 for the others.',
+    labels: ['namespace', 'name', 'phase'],
+  },
+  status_condition: {
+    help: 'status.conditions: 1 for the status each condition type has, 0 for the other two.',
+    labels: ['namespace', 'name', 'type', 'status'],
+  },
+  replicas_ready: {
+    help: 'status.readyReplicas: serving pods that pass readiness.',
+    labels: ['namespace', 'name'],
+  },
+  replicas_desired: {
+    help: 'Replicas the serving Deployment asks for (set by KEDA when autoscaled), else spec.minSize.',
+    labels: ['namespace', 'name'],
+  },
+  weights_failed_attempts: {
+    help: 'status.weights.attempts: failed weight provisioning attempts since the last success.',
+    labels: ['namespace', 'name'],
+  },
+};
+
+/** The caches the gauges read. */
+export interface DeploymentMetricSources {
+  pixtralDeployments: { list(): PixtralDeployment[] };
+  deployments: { get(namespace: string, name: string): V1Deployment | undefined };
+}
+
+/** Registers the `pixtral_deployment_*` gauges on `registry`, filled from `sources` at each scrape. */
+export function registerDeploymentMetrics(registry: Registry, sources: DeploymentMetricSources): void {
+  const gauges = new Map<DeploymentSample['metric'], Gauge<string>>();
+  const collect = (): void => {
+    for (const gauge of gauges.values()) gauge.reset();
+    const samples = deploymentSamples(sources.pixtralDeployments.list(), (cr) =>
+      sources.deployments.get(cr.metadata.namespace ?? '', workloadName(cr)),
+    );
+    for (const s of samples) gauges.get(s.metric)?.set(s.labels, s.value);
+  };
+  for (const [metric, { help, labels }] of Object.entries(HELP) as [
+    DeploymentSample['metric'],
+    (typeof HELP)['info'],
+  ][]) {
+    gauges.set(
+      metric,
+      new Gauge({
+        name: `pixtral_deployment_${metric}`,
+        help,
+        labelNames: labels,
+        registers: [registry],
+        // One collect refreshes every gauge; prom-client calls each gauge's in turn, the first does the work.
+        ...(metric === 'info' ? { collect } : {}),
+      }),
+    );
+  }
+}
