@@ -201,6 +201,15 @@ export const OperatorConfigSchema = z.strictObject({
         .int()
         .min(1024)
         .default(64 * 1024 * 1024),
+      /**
+       * Top-level chat request fields the sidecars forward besides their built-in allow-list
+       * (OpenAI's fields and vLLM's sampling extras), for platform teams whose clients need a
+       * vLLM-only field (EXTRA_REQUEST_FIELDS). Any other unknown field is refused with a 400.
+       * Default none.
+       */
+      extraRequestFields: z
+        .array(z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'must be a field name'))
+        .default([]),
     })
     .prefault({}),
   /** Field manager of every server-side apply. Default `pixtral-operator`. */

@@ -142,6 +142,79 @@ describe('hostile request bodies', () => {
   });
 });
 
+/** vLLM-only request fields that change the prompt or cost the engine more than the request's output. */
+const VLLM_ONLY_FIELDS = [
+  'mm_processor_kwargs',
+  'chat_template',
+  'chat_template_kwargs',
+  'prompt_logprobs',
+  'kv_transfer_params',
+  'priority',
+  'guided_regex',
+  'guided_json',
+  'guided_choice',
+  'guided_grammar',
+  'guided_decoding_backend',
+  'structured_outputs',
+  'echo',
+  'add_generation_prompt',
+  'continue_final_message',
+  'add_special_tokens',
+  'documents',
+  'truncate_prompt_tokens',
+  'return_tokens_as_token_ids',
+  'cache_salt',
+  'logits_processors',
+  'allowed_token_ids',
+  'bad_words',
+  'vllm_xargs',
+  'use_beam_search',
+  'length_penalty',
+  'request_id',
+  'media_io_kwargs',
+  'return_token_ids',
+];
+
+describe('the request field allow-list', () => {
+  let rig: Rig;
+  beforeAll(async () => {
+    rig = await startRig({ config: { extraRequestFields: ['priority'] } });
+  });
+  afterAll(() => rig.close());
+
+  it.each(VLLM_ONLY_FIELDS.filter((f) => f !== 'priority'))(
+    'refuses %s with 400 naming it',
+    async (field) => {
+      const answer = await post(rig, JSON.stringify(chatBody({ [field]: {} })));
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toMatchObject({ param: field, type: 'invalid_request_error' });
+      expect(answer.body.error.message).toContain(`"${field}"`);
+    },
+  );
+
+  it('forwards a field the deployment allows (EXTRA_REQUEST_FIELDS) and the OpenAI ones', async () => {
+    const answer = await fetch(`${rig.sidecar.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: rig.headers(),
+      body: JSON.stringify(
+        chatBody({
+          priority: 0,
+          response_format: { type: 'json_object' },
+          tool_choice: 'auto',
+          parallel_tool_calls: false,
+          logit_bias: { '1000': -5 },
+          top_k: 20,
+          min_tokens: 1,
+          stop_token_ids: [2],
+          metadata: { team: 'a' },
+        }),
+      ),
+    });
+    expect(answer.status).toBe(200);
+    expect(rig.stub.received.at(-1)?.body).toMatchObject({ priority: 0, top_k: 20, tool_choice: 'auto' });
+  });
+});
+
 describe('the request memory budget', () => {
   let rig: Rig;
   beforeAll(async () => {

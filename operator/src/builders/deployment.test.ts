@@ -5,7 +5,7 @@ import {
   aPixtralDeployment,
   FIXTURE_UID,
 } from '../../../test/fixtures/pixtral-deployment.ts';
-import { CONFIG_HASH_ANNOTATION, deployment, replicasHandoff } from './deployment.ts';
+import { CONFIG_HASH_ANNOTATION, deployment, replicasHandoff, sidecarNodeOptions } from './deployment.ts';
 
 const build = (spec: Parameters<typeof aPixtralDeployment>[0] = {}, config = anOperatorConfig()) =>
   deployment({ cr: aPixtralDeployment(spec), config });
@@ -106,6 +106,7 @@ describe('serving Deployment', () => {
       MAX_BODY_BYTES: String(64 * 1024 * 1024),
       MAX_CONTEXT_LENGTH: '32768',
       MAX_IMAGES_PER_REQUEST: '4',
+      NODE_OPTIONS: '--max-old-space-size=768',
       SERVED_MODEL_NAME: 'mistral/pixtral-12b-2409:bf16',
       SIDECAR_PORT: '8080',
       UPSTREAM_URL: 'http://127.0.0.1:8000',
@@ -218,5 +219,13 @@ describe('serving Deployment', () => {
     } as const;
     expect(build(spec)).toEqual(build(spec));
     expect(JSON.stringify(build(spec))).toBe(JSON.stringify(build(spec)));
+  });
+});
+
+describe('the sidecar heap', () => {
+  it('is three quarters of its memory limit, and left to V8 without a limit', () => {
+    expect(sidecarNodeOptions('1Gi')).toBe('--max-old-space-size=768');
+    expect(sidecarNodeOptions('2G')).toBe('--max-old-space-size=1430');
+    expect(sidecarNodeOptions(undefined)).toBeUndefined();
   });
 });

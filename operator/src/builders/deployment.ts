@@ -9,7 +9,7 @@ import { childMetadata, selectorLabels, sortedRecord, standardLabels } from './l
 import { apiKeyHashesSecretName, weightsPvcName, workloadName } from './names.ts';
 import { catalogModel, GPU_RESOURCE, placement } from './placement.ts';
 import { HTTP_PORT, NOAUTH_PORT, portPlan, VLLM_PORT } from './ports.ts';
-import { mergeResources, normalizeQuantity } from './quantity.ts';
+import { mergeResources, normalizeQuantity, quantityValue } from './quantity.ts';
 import type { BuildInput } from './types.ts';
 
 /** Where the weights cache is mounted, read-only, in both containers. */
@@ -96,10 +96,23 @@ function vllmContainer(input: BuildInput): V1Container {
   };
 }
 
+/**
+ * The sidecar's V8 heap: three quarters of its memory limit. Under a cgroup limit V8 alone takes
+ * a quarter, too little for one request with 12 large images (their strings live on the heap);
+ * the sidecar's memory budget keeps requests within the rest.
+ */
+export function sidecarNodeOptions(memoryLimit: string | undefined): string | undefined {
+  if (memoryLimit === undefined) return undefined;
+  const mib = Math.floor((quantityValue(memoryLimit) * 0.75) / 2 ** 20);
+  return mib >= 64 ? `--max-old-space-size=${mib}` : undefined;
+}
+
 function sidecarContainer(input: BuildInput): V1Container {
   const { cr, config } = input;
   const model = catalogModel(cr);
   const ports = portPlan(cr);
+  const resources = mergeResources(config.resources.sidecar, cr.spec.resources?.sidecar);
+  const nodeOptions = sidecarNodeOptions(resources.limits?.memory);
   return {
     name: 'sidecar',
     image: config.images.runtime,
@@ -108,9 +121,13 @@ function sidecarContainer(input: BuildInput): V1Container {
     env: env({
       API_KEY_HASHES_FILE: `${API_KEY_HASHES_DIR}/${API_KEY_HASHES_FILE}`,
       DISABLE_AUTH: String(ports.disableAuth),
+      ...(config.sidecar.extraRequestFields.length > 0
+        ? { EXTRA_REQUEST_FIELDS: config.sidecar.extraRequestFields.join(',') }
+        : {}),
       MAX_BODY_BYTES: String(config.sidecar.maxBodyBytes),
       MAX_CONTEXT_LENGTH: String(cr.spec.maxContextLength ?? model.maxContextLength),
       MAX_IMAGES_PER_REQUEST: String(cr.spec.maxImagesPerRequest ?? model.maxImagesPerRequest),
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
       SERVED_MODEL_NAME: model.name,
       SIDECAR_PORT: String(HTTP_PORT.number),
       ...(ports.noauthPort ? { SIDECAR_NOAUTH_PORT: String(NOAUTH_PORT.number) } : {}),
@@ -129,7 +146,7 @@ function sidecarContainer(input: BuildInput): V1Container {
       timeoutSeconds: 3,
       failureThreshold: 3,
     },
-    resources: mergeResources(config.resources.sidecar, cr.spec.resources?.sidecar),
+    resources,
     securityContext: {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },

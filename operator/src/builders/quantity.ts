@@ -84,6 +84,20 @@ function formatNanos(nanos: bigint, format: 'binary' | 'decimal' | 'exponent'): 
   return `${sign}${value}${suffix}`;
 }
 
+/** The value of a quantity as a number (bytes for a memory quantity), rounded up to a whole unit. */
+export function quantityValue(input: string | number): number {
+  const canonical = normalizeQuantity(input);
+  const match = /^(-?\d+)(.*)$/.exec(canonical) as RegExpExecArray;
+  const [, digits, suffix = ''] = match;
+  const scale =
+    suffix in BINARY_SUFFIX
+      ? 2 ** (BINARY_SUFFIX[suffix] as number)
+      : suffix.startsWith('e')
+        ? 10 ** Number(suffix.slice(1))
+        : 10 ** (DECIMAL_SUFFIX[suffix] as number);
+  return Math.ceil(Number(digits) * scale);
+}
+
 /** A resource list with canonical quantities and sorted keys; undefined when empty. */
 export function normalizeResourceList(
   list: Readonly<Record<string, string | number>> | undefined,

@@ -50,7 +50,8 @@ export interface BodyLimits extends JsonBounds {
   maxBytes: number;
   /**
    * Called with the declared Content-Length before any byte is read, then with each chunk's size
-   * beyond what was declared; throws (a 503) to refuse. Default: no admission.
+   * beyond what was declared; throws (a 503) to refuse, after the rest of the body is read and
+   * dropped. Default: no admission.
    */
   admit?: (bytes: number) => void;
 }
@@ -68,14 +69,23 @@ export function readJsonBody(
   const declaredHeader = req.headers['content-length'];
   const declared = declaredHeader === undefined ? 0 : Number(declaredHeader);
   if (declared > limit) return Promise.reject(bodyTooLarge(limit));
-  try {
-    limits.admit?.(declared);
-  } catch (error) {
-    return Promise.reject(error);
-  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // A refusal of admission (the memory budget is spent) is sent once the body has been read
+    // and dropped: the client is legitimate and should see the 503, which a client still
+    // uploading would not if the connection closed under it. Dropped bytes cost no memory.
+    let refusal: { error: unknown } | undefined;
+    const admit = (bytes: number): void => {
+      if (refusal !== undefined || limits.admit === undefined) return;
+      try {
+        limits.admit(bytes);
+      } catch (error) {
+        refusal = { error };
+        chunks.length = 0;
+      }
+    };
+    admit(declared);
     const fail = (error: unknown): void => {
       cleanup();
       req.pause();
@@ -88,18 +98,15 @@ export function readJsonBody(
         fail(bodyTooLarge(limit));
         return;
       }
-      if (size > declared && limits.admit !== undefined) {
-        try {
-          limits.admit(size - Math.max(before, declared));
-        } catch (error) {
-          fail(error);
-          return;
-        }
-      }
-      chunks.push(chunk);
+      if (size > declared) admit(size - Math.max(before, declared));
+      if (refusal === undefined) chunks.push(chunk);
     };
     const onEnd = (): void => {
       cleanup();
+      if (refusal !== undefined) {
+        reject(refusal.error);
+        return;
+      }
       try {
         resolve({
           value: parseBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), limits),

@@ -1,7 +1,10 @@
 /**
  * The OpenAI chat completion request as the sidecar accepts it, in zod. Fields vLLM reads that
- * can hurt the server (n, best_of, max_tokens, logprobs) are range-checked; unknown top-level
- * fields pass through to vLLM, which knows them (response_format, ...). Content parts
+ * can hurt the server (n, best_of, max_tokens, logprobs) are range-checked; top-level fields
+ * outside REQUEST_FIELDS (plus the deployment's EXTRA_REQUEST_FIELDS) are refused with a 400
+ * naming the field, since vLLM's own extras can change the prompt behind the sidecar's count
+ * (`mm_processor_kwargs`, `chat_template`, `truncate_prompt_tokens`) or cost the engine far more
+ * than a request should (`prompt_logprobs`, `guided_regex`, `priority`). Content parts
  * other than `text` and `image_url` are refused: audio, video and file parts have no place in
  * front of Pixtral and video frames have exhausted vLLM's memory before (CVE-2026-5497).
  */
@@ -92,6 +95,58 @@ const probability = z.number().min(0).max(1);
 const penalty = z.number().min(-2).max(2);
 const tokenCount = z.number().int().min(1).max(131_072).nullable().optional();
 
+/**
+ * The top-level fields forwarded to vLLM: OpenAI's chat completion fields, and vLLM's sampling
+ * extras that change neither the prompt nor anything beyond this request's own output.
+ */
+export const REQUEST_FIELDS: readonly string[] = [
+  // OpenAI
+  'model',
+  'messages',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'max_tokens',
+  'max_completion_tokens',
+  'stream',
+  'stream_options',
+  'temperature',
+  'top_p',
+  'n',
+  'presence_penalty',
+  'frequency_penalty',
+  'logit_bias',
+  'seed',
+  'stop',
+  'logprobs',
+  'top_logprobs',
+  'response_format',
+  'user',
+  'metadata',
+  'store',
+  'service_tier',
+  'prompt_cache_key',
+  'safety_identifier',
+  // vLLM sampling extras
+  'top_k',
+  'min_p',
+  'repetition_penalty',
+  'best_of',
+  'min_tokens',
+  'ignore_eos',
+  'stop_token_ids',
+  'skip_special_tokens',
+  'spaces_between_special_tokens',
+  'include_stop_str_in_output',
+];
+
+/** The allowed top-level fields: REQUEST_FIELDS plus a deployment's own (EXTRA_REQUEST_FIELDS). */
+export function allowedRequestFields(extra: readonly string[] = []): ReadonlySet<string> {
+  return new Set([...REQUEST_FIELDS, ...extra]);
+}
+
+const DEFAULT_FIELDS = allowedRequestFields();
+
 /** The request body schema; `.parse` output is what gets forwarded (re-serialized). */
 export const ChatCompletionRequestSchema = z.looseObject({
   model: z.string().min(1),
@@ -112,6 +167,30 @@ export const ChatCompletionRequestSchema = z.looseObject({
       });
     }),
   tools: z.array(Tool).max(128).nullable().optional(),
+  tool_choice: z
+    .union([
+      z.enum(['none', 'auto', 'required']),
+      z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: functionName }) }),
+    ])
+    .nullable()
+    .optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
+  logit_bias: z
+    .record(z.string().regex(/^\d{1,7}$/, 'Logit bias keys are token ids.'), z.number().min(-100).max(100))
+    .refine((bias) => Object.keys(bias).length <= 300, 'At most 300 logit_bias entries.')
+    .nullable()
+    .optional(),
+  metadata: z.record(z.string().max(64), z.string().max(512)).nullable().optional(),
+  store: z.boolean().nullable().optional(),
+  service_tier: z.string().max(32).nullable().optional(),
+  prompt_cache_key: z.string().max(256).nullable().optional(),
+  safety_identifier: z.string().max(256).nullable().optional(),
+  min_tokens: z.number().int().min(0).max(131_072).nullable().optional(),
+  ignore_eos: z.boolean().nullable().optional(),
+  stop_token_ids: z.array(z.number().int().min(0)).max(64).nullable().optional(),
+  skip_special_tokens: z.boolean().nullable().optional(),
+  spaces_between_special_tokens: z.boolean().nullable().optional(),
+  include_stop_str_in_output: z.boolean().nullable().optional(),
   max_tokens: tokenCount,
   max_completion_tokens: tokenCount,
   stream: z.boolean().nullable().optional(),
@@ -142,9 +221,21 @@ export const ChatCompletionRequestSchema = z.looseObject({
  * Validates a parsed JSON body. Returns the validated request, or throws a 400 ApiError whose
  * message names the offending field (for example `messages[0].content[1].type`).
  */
-export function validateChatRequest(body: unknown): ChatCompletionRequest {
+export function validateChatRequest(
+  body: unknown,
+  allowedFields: ReadonlySet<string> = DEFAULT_FIELDS,
+): ChatCompletionRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw badRequest('invalid_body', 'The request body must be a JSON object.');
+  }
+  for (const field in body) {
+    if (!allowedFields.has(field)) {
+      throw badRequest(
+        'unsupported_field',
+        `The request field ${JSON.stringify(field.slice(0, 64))} is not supported by this server (vLLM-only fields that change the prompt or the engine's work are refused; a platform team can allow a field with the sidecar's EXTRA_REQUEST_FIELDS).`,
+        field.slice(0, 64),
+      );
+    }
   }
   const result = ChatCompletionRequestSchema.safeParse(body);
   if (result.success) return result.data as ChatCompletionRequest;

@@ -35,7 +35,7 @@ import {
 import type { RequestPreparer } from './prepare.ts';
 import { internalError, methodNotAllowed, notFound, shuttingDown, unauthorized } from './refusals.ts';
 import { Relay } from './relay.ts';
-import { checkModel, validateChatRequest } from './schema.ts';
+import { allowedRequestFields, checkModel, validateChatRequest } from './schema.ts';
 import { codeOf, Upstream, upstreamError } from './upstream.ts';
 
 /** What the sidecar needs besides its configuration. */
@@ -140,6 +140,7 @@ export async function createSidecar(
     ROUTES.map((route) => [route, metrics.inFlight.labels({ route })]),
   ) as Record<RouteLabel, ReturnType<SidecarMetrics['inFlight']['labels']>>;
   const retryAfter = String(config.retryAfterSeconds);
+  const allowedFields = allowedRequestFields(config.extraRequestFields);
   // Request ids: a random prefix per process plus a counter, unique enough to correlate our
   // log line with vLLM's, and far cheaper than a UUID per request.
   const idPrefix = randomBytes(6).toString('base64url');
@@ -219,7 +220,7 @@ export async function createSidecar(
     });
     log.bytesIn = bytes;
     metrics.requestBytes.inc(bytes);
-    const request = validateChatRequest(value);
+    const request = validateChatRequest(value, allowedFields);
     checkModel(request, config.servedModelName);
     log.stream = request.stream === true;
     const prepared = await preparer(request, signal, admission.add);
