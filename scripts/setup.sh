@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian 12 machine for this project. Idempotent; prints what it does.
-#   scripts/setup.sh        npm dependencies (Node 24 arrives as the npm package `node`)
+#   scripts/setup.sh        npm dependencies (Node 24 arrives as the npm package `node`) and the
+#                           model's tokenizer file, what `npm start` needs
 #   scripts/setup.sh test   also what the test suite needs: Debian packages, the Kubernetes test
 #                           binaries (built from the Go module proxy into a per-user cache) and the
 #                           Python oracle for token counts
@@ -16,6 +17,30 @@ if [[ ! -e .cache ]]; then mkdir -p "$CACHE_HOME" && ln -s "$CACHE_HOME" .cache;
 
 say "installing npm dependencies (npm ci; brings Node 24 as node_modules/.bin/node)"
 npm ci --no-audit --no-fund --loglevel=error
+
+# The model's tokenizer file (Tekken, Apache-2.0), which mistral-common's wheel ships: the sidecar
+# that `npm start` runs locally counts tokens with it, as a serving pod does with the weights' copy.
+tekken=.cache/tekken/tekken.json
+if [[ ! -s "$tekken" ]]; then
+  version="$(sed -n 's/^mistral-common[^=]*==\([0-9.]*\).*/\1/p' test/oracle/requirements.txt)"
+  say "fetching the model's tokenizer file from the mistral-common $version wheel (PyPI) into $tekken"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    say "installing Debian's python3-pip (pip downloads the wheel)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  wheels="$(mktemp -d)"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$wheels" "mistral-common==$version"
+  mkdir -p "$(dirname "$tekken")"
+  python3 - "$wheels" "$tekken.tmp" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(f"{sys.argv[1]}/mistral_common-*.whl")[0]
+with zipfile.ZipFile(wheel) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("mistral_common/data/tekken_240911.json"))
+PY
+  mv "$tekken.tmp" "$tekken"
+  rm -rf "$wheels"
+fi
 [[ "${1:-}" == test ]] || exit 0
 
 # prometheus (with promtool) tests the alert rules and the dashboard's queries; lua5.1 runs the

@@ -51,7 +51,12 @@ export async function served(client: KubeClient, kind: KindRef, namespace?: stri
 export async function addPixtralController(
   manager: Manager,
   config: OperatorConfig,
-  options: { workers?: number; now?: () => Date } = {},
+  options: {
+    workers?: number;
+    now?: () => Date;
+    /** WeightsReady's reason and message when no verified download happens (local mode). */
+    weightsSource?: { reason: string; message: string };
+  } = {},
 ): Promise<Controller> {
   const kedaInstalled = await served(manager.client, Kinds.ScaledObject, manager.config.namespace);
   const karpenter = config.nodePools.provider === 'karpenter';
@@ -92,6 +97,7 @@ export async function addPixtralController(
     config,
     now: options.now ?? (() => new Date()),
     kedaInstalled,
+    weightsSource: options.weightsSource,
   });
   const controller = new Controller({
     name: 'pixtraldeployment',

@@ -12,6 +12,12 @@ import { loadKubeConfig, NoClusterConfiguredError } from './runtime/index.ts';
 /** A running local cluster. */
 export interface LocalCluster {
   kubeConfig: KubeConfig;
+  /** Its folder (certificates, data, logs, pid files); removed by stop(). */
+  dir: string;
+  kubeconfigPath: string;
+  /** The kubectl binary of the pinned version. */
+  kubectl: string;
+  /** Stops every process of the cluster and removes its folder. */
   stop(): Promise<void>;
 }
 
@@ -19,14 +25,13 @@ const ROOT = join(import.meta.dirname, '..', '..');
 
 /**
  * The cluster to run against: the one `loadKubeConfig` finds or, when it finds none configured,
- * a local cluster (`local`, to stop at exit). `PIXTRAL_LOCAL_CLUSTER=true` forces the local
- * cluster, `false` forbids it.
+ * `{ local: true }` (start a local one). `PIXTRAL_LOCAL_CLUSTER=true` forces the local cluster,
+ * `false` forbids it.
  */
-export async function connectCluster(
-  log: Logger,
+export function chooseCluster(
   kubeconfigPath: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ kubeConfig: KubeConfig; local?: LocalCluster }> {
+): { kubeConfig: KubeConfig } | { local: true } {
   if (env.PIXTRAL_LOCAL_CLUSTER !== 'true') {
     try {
       return { kubeConfig: loadKubeConfig({ kubeconfigPath: kubeconfigPath || undefined, env }) };
@@ -34,29 +39,50 @@ export async function connectCluster(
       if (env.PIXTRAL_LOCAL_CLUSTER === 'false' || !(error instanceof NoClusterConfiguredError)) throw error;
     }
   }
-  const local = await startLocalCluster(log, { sample: env.PIXTRAL_LOCAL_SAMPLE !== 'false' });
-  return { kubeConfig: local.kubeConfig, local };
+  return { local: true };
 }
 
 /**
  * Starts the embedded control plane, installs the CRDs, creates simulated GPU nodes (2 x H100,
- * 1 x H100-2) and, unless `sample` is false, applies the minimal sample PixtralDeployment.
+ * 1 x H100-2) and, unless `sample` is false, applies the minimal sample PixtralDeployment. Logs a
+ * line per step, and every 30 s while the Kubernetes binaries are built the first time.
  */
 export async function startLocalCluster(
   log: Logger,
   options: { sample?: boolean } = {},
 ): Promise<LocalCluster> {
-  log.info(
-    'No cluster given: starting a local control plane with simulated GPU nodes (first run builds the Kubernetes binaries)',
-  );
   const harness = await import('../../test/harness/index.ts');
-  const crd = join(ROOT, 'crds', 'inference.pixtral.dev_pixtraldeployments.yaml');
-  const cp = await harness.startControlPlane({ full: true, verbose: false, crds: [crd] });
-  try {
+  const { locateBinaries } = await import('../../test/harness/binaries.ts');
+  const { missing } = locateBinaries();
+  if (missing.length > 0) {
+    const started = Date.now();
     log.info(
-      { kubeconfig: cp.kubeconfigPath, server: cp.apiServerUrl },
-      'Started local control plane with the PixtralDeployment CRD',
+      { missing },
+      'First run: building the Kubernetes binaries from source into the per-user cache (about 8 min on 2 cores; later runs start at once)',
     );
+    const ticker = setInterval(
+      () =>
+        log.info(
+          `Still building the Kubernetes binaries (${Math.round((Date.now() - started) / 60_000)} min so far)`,
+        ),
+      30_000,
+    );
+    try {
+      await harness.findBinaries();
+    } finally {
+      clearInterval(ticker);
+    }
+    log.info(`Built the Kubernetes binaries in ${Math.round((Date.now() - started) / 1000)} s`);
+  }
+  log.info('Starting a local Kubernetes control plane on 127.0.0.1 (kwok simulates the GPU nodes)');
+  const crd = join(ROOT, 'crds', 'inference.pixtral.dev_pixtraldeployments.yaml');
+  const cp = await harness.startControlPlane({
+    full: true,
+    crds: [crd],
+    progress: (message) => log.info(`Control plane: ${message}`),
+  });
+  try {
+    log.info({ kubeconfig: cp.kubeconfigPath, server: cp.apiServerUrl }, 'Started the local control plane');
     const kc = cp.kubeConfig();
     const nodes = [
       ...(await harness.createGpuNodes(kc, 'H100', 2, { prefix: 'h100' })),
@@ -73,10 +99,13 @@ export async function startLocalCluster(
       if (result.code !== 0) throw new Error(`Applying ${sample} failed: ${result.stderr}`);
       log.info({ sample }, 'Applied the sample PixtralDeployment default/vision');
     }
-    log.info(
-      `Try: KUBECONFIG=${cp.kubeconfigPath} ${cp.bins.kubectl} get pxd -A -w   (Ctrl-C stops the operator and the local cluster)`,
-    );
-    return { kubeConfig: kc, stop: () => cp.stop() };
+    return {
+      kubeConfig: kc,
+      dir: cp.dir,
+      kubeconfigPath: cp.kubeconfigPath,
+      kubectl: cp.bins.kubectl,
+      stop: () => cp.stop(),
+    };
   } catch (error) {
     await cp.stop();
     throw error;

@@ -42,6 +42,8 @@ export interface ControlPlaneOptions {
   crds?: string[];
   /** Print what starts to stderr. Default true. */
   verbose?: boolean;
+  /** Receives each progress line instead of stderr (the operator's local mode logs them). */
+  progress?: (message: string) => void;
 }
 
 /** Result of a kubectl run. */
@@ -136,7 +138,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const withScheduler = options.scheduler ?? full;
   const withKwok = options.kwok ?? full;
   const verbose = options.verbose ?? true;
-  const say = (message: string) => verbose && process.stderr.write(`[control-plane] ${message}\n`);
+  const say = (message: string) => {
+    if (options.progress) options.progress(message);
+    else if (verbose) process.stderr.write(`[control-plane] ${message}\n`);
+  };
   const started = Date.now();
 
   const bins = await findBinaries();

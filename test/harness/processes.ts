@@ -50,7 +50,10 @@ export class Component {
   /** Starts the process; `exitedEarly` rejects if it stops before `stop()` is called. */
   start(): void {
     const log = openSync(this.logPath, 'a');
-    const child = spawn(this.command, this.args, { stdio: ['ignore', log, log] });
+    // A process group of its own: Ctrl-C at a terminal signals the whole foreground group, and the
+    // API server must outlive the operator that still needs it to release its Lease. Whoever
+    // started the cluster stops it (stop(), the exit hook, or the watchdog).
+    const child = spawn(this.command, this.args, { stdio: ['ignore', log, log], detached: true });
     closeSync(log);
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));

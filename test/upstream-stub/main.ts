@@ -1,6 +1,7 @@
 /**
  * Runs the vLLM-compatible stub as its own process (benchmarks, local runs):
  *   node test/upstream-stub/main.ts --port 8000 --tokens 16 --token-interval-ms 20 --latency-ms 50
+ *   node test/upstream-stub/main.ts --answer 'A canned answer.'   (its words are the tokens)
  * Prints one JSON line `{"url": ...}` on stdout once listening; stops on SIGTERM/SIGINT.
  */
 import { parseArgs } from 'node:util';
@@ -13,6 +14,7 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '8' },
     'token-interval-ms': { type: 'string', default: '0' },
     'latency-ms': { type: 'string', default: '0' },
+    answer: { type: 'string' },
   },
 });
 
@@ -29,6 +31,7 @@ const stub = await startUpstreamStub({
   tokenIntervalMs: int('token-interval-ms', values['token-interval-ms']),
   latencyMs: int('latency-ms', values['latency-ms']),
   ...(values.model === undefined ? {} : { model: values.model }),
+  ...(values.answer === undefined ? {} : { answer: values.answer }),
 });
 process.stdout.write(`${JSON.stringify({ url: stub.url })}\n`);
 const stop = (): void => {

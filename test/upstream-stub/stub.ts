@@ -22,6 +22,8 @@ export interface StubBehaviour {
   latencyMs: number;
   /** Completion tokens to produce when the request has no max_tokens. */
   tokens: number;
+  /** A canned answer: its words are the tokens (`tokens` is then ignored). Default `tok0 tok1 …`. */
+  answer?: string;
   /** Delay between streamed tokens, in ms; 0 writes them back to back. */
   tokenIntervalMs: number;
   /** Answer every chat request with this vLLM error instead. */
@@ -170,8 +172,10 @@ async function chat(req: IncomingMessage, res: ServerResponse, stub: UpstreamStu
   const id = `chatcmpl-${randomBytes(16).toString('hex')}`;
   const created = Math.floor(Date.now() / 1000);
   const maxTokens = (body.max_completion_tokens ?? body.max_tokens) as number | undefined;
-  const count = Math.max(1, Math.min(maxTokens ?? b.tokens, b.tokens));
-  const finish = maxTokens !== undefined && maxTokens <= b.tokens ? 'length' : 'stop';
+  const canned = b.answer?.match(/\S+\s*/g) ?? undefined;
+  const available = canned?.length ?? b.tokens;
+  const count = Math.max(1, Math.min(maxTokens ?? available, available));
+  const finish = maxTokens !== undefined && maxTokens <= available ? 'length' : 'stop';
   const usage = {
     prompt_tokens: promptTokens(body.messages),
     total_tokens: 0,
@@ -179,7 +183,7 @@ async function chat(req: IncomingMessage, res: ServerResponse, stub: UpstreamStu
     prompt_tokens_details: null,
   };
   usage.total_tokens = usage.prompt_tokens + count;
-  const words = Array.from({ length: count }, (_, i) => `tok${i} `);
+  const words = canned?.slice(0, count) ?? Array.from({ length: count }, (_, i) => `tok${i} `);
   const seconds = (ms: number): number => ms / 1000;
   let firstTokenAt = 0;
   const finished = (): void => {

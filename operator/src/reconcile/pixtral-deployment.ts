@@ -65,6 +65,8 @@ export interface ReconcilerDeps {
   now: () => Date;
   /** Whether KEDA's ScaledObject API is served (autoscaling needs it). */
   kedaInstalled: boolean;
+  /** WeightsReady's reason and message when the weights are not a verified download (local mode). */
+  weightsSource?: { reason: string; message: string } | undefined;
 }
 
 /** Reported when a deployment asks for autoscaling and KEDA is not there. */
@@ -126,6 +128,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
         pods: serving,
         endpoints: desired.endpoints,
         configError: desired.problems[0] ?? (kedaMissing ? KEDA_MISSING : undefined),
+        weightsSource: this.#d.weightsSource,
       },
       this.#d.now(),
     );

@@ -39,6 +39,11 @@ export interface Observed {
   endpoints: { public?: string | undefined; private?: string | undefined };
   /** A reason the spec cannot be served with the operator's configuration, if any. */
   configError?: { reason: string; message: string } | undefined;
+  /**
+   * What WeightsReady says once the weights Job succeeded, when that is not a verified download
+   * (local mode: kwok completes the Job, nothing is fetched). Default: WeightsVerified.
+   */
+  weightsSource?: { reason: string; message: string } | undefined;
 }
 
 /** A short, user-facing summary of why weights provisioning failed, from the Job and its pods. */
@@ -102,8 +107,10 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
     set({
       type: ConditionType.WeightsReady,
       status: 'True',
-      reason: Reason.WeightsVerified,
-      message: 'Every weights file is present and matches its SHA-256',
+      ...(observed.weightsSource ?? {
+        reason: Reason.WeightsVerified,
+        message: 'Every weights file is present and matches its SHA-256',
+      }),
     });
   else if (w.state === 'failed')
     set({

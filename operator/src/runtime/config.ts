@@ -19,8 +19,11 @@ export const RuntimeConfigSchema = z
     namespace: z.string().default(''),
     /** Port of /healthz, /readyz and /metrics. Default 8080; 0 = pick a free port. */
     healthPort: port.default(8080),
-    /** Address the health server binds. Default 0.0.0.0. */
-    healthHost: z.string().min(1).default('0.0.0.0'),
+    /**
+     * Address the health server binds. Default 0.0.0.0 (a pod's probes come from the node); in
+     * local mode (`npm start` with no cluster) 127.0.0.1, since nothing outside this machine needs it.
+     */
+    healthHost: z.string().min(1).optional(),
     /** Reconcile workers per controller. Default 4. */
     workers: z.coerce.number().int().min(1).max(64).default(4),
     /** Whether to elect a leader before reconciling. Default true. */
@@ -49,6 +52,11 @@ export const RuntimeConfigSchema = z
     shutdownTimeoutMs: ms(0).default(20_000),
     /** pino level. Default info. */
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /**
+     * `json`: one JSON object a line, for log collectors. `pretty`: short human lines. Default
+     * `auto`: pretty when stdout is a terminal, JSON otherwise.
+     */
+    logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
   })
   .strict()
   .refine((c) => c.retryPeriodMs < c.renewDeadlineMs && c.renewDeadlineMs < c.leaseDurationMs, {

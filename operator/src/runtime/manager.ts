@@ -145,7 +145,7 @@ export class Manager {
         unsynced: () => [...this.#caches.entries()].filter(([, c]) => !c.synced).map(([id]) => id),
         stopping: () => this.#stopping,
       },
-      cfg.healthHost,
+      cfg.healthHost ?? '0.0.0.0',
       cfg.healthPort,
     );
     this.log.info({ health: this.#health.url, identity: cfg.identity }, 'Started manager');

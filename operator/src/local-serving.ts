@@ -1,0 +1,316 @@
+/**
+ * Local serving: in local mode kwok only pretends to run the serving pods, so for every Ready
+ * PixtralDeployment this starts what such a pod runs, as processes on 127.0.0.1: the real limits
+ * sidecar, configured from the sidecar container the operator's builders put in the applied
+ * Deployment (its env, with the pod's addresses and mounts replaced by local ones) and the key
+ * hashes from the deployment's hashes Secret; and, in vLLM's place, the vLLM-compatible stand-in,
+ * whose canned answer says it is one. Level-triggered like the reconciler: each change of a
+ * PixtralDeployment, its Deployment or its hashes Secret re-checks that deployment, a changed
+ * sidecar container restarts the sidecar on the same port, and a changed Secret rewrites the
+ * hashes file, which the sidecar reloads as it does from a Secret volume.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { V1Container, V1Deployment, V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { PixtralDeployment } from './api/pixtral-deployment.ts';
+import { apiKeyHashesSecretName, apiKeysSecretName, workloadName } from './builders/names.ts';
+import { Kinds } from './kinds.ts';
+import { freeLocalPort } from './local-ports.ts';
+import { LocalProcess } from './local-processes.ts';
+import type { LocalEndpoint } from './local-ready-block.ts';
+import { type Informer, type KubeClient, keyString } from './runtime/index.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+/** The sidecar's entry point, the same file the runtime image runs. */
+export const SIDECAR_MAIN = join(ROOT, 'runtime-image', 'src', 'sidecar', 'main.ts');
+/** The vLLM-compatible stand-in (routes, objects and errors as vLLM's OpenAI server has them). */
+export const STAND_IN_MAIN = join(ROOT, 'test', 'upstream-stub', 'main.ts');
+/** What the stand-in answers to every chat request. */
+export const STAND_IN_ANSWER =
+  'This answer comes from the local stand-in for vLLM, not from Pixtral: no GPU or model weights run here. ' +
+  'Your request passed the real limits sidecar (API key, image limits, exact token count) on its way.';
+
+/** Where the serving pod's sidecar finds things, and where the local one does instead. */
+export interface LocalSidecarPlaces {
+  port: number;
+  /** Used only when the pod's sidecar opens its keyless second port. */
+  noauthPort: number;
+  upstreamUrl: string;
+  apiKeyHashesFile: string;
+  /** Folder holding the model's tekken.json. */
+  weightsDir: string;
+}
+
+/** The sidecar container of a serving Deployment; throws naming what is missing. */
+export function sidecarContainer(deployment: V1Deployment): V1Container {
+  const container = deployment.spec?.template?.spec?.containers?.find((c) => c.name === 'sidecar');
+  if (!container)
+    throw new Error(
+      `Deployment ${deployment.metadata?.namespace}/${deployment.metadata?.name} has no sidecar container`,
+    );
+  return container;
+}
+
+/**
+ * The local sidecar's environment: the serving pod's sidecar env, with the listening addresses,
+ * the upstream, and the mounted files replaced by their local places. No shutdown delay (there
+ * is no Service endpoint to be removed from first) and a short grace, so Ctrl-C is quick.
+ */
+export function localSidecarEnv(
+  deployment: V1Deployment,
+  places: LocalSidecarPlaces,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const variable of sidecarContainer(deployment).env ?? []) {
+    if (variable.value === undefined)
+      throw new Error(
+        `The sidecar's ${variable.name} comes from ${JSON.stringify(variable.valueFrom)}, which local mode cannot resolve`,
+      );
+    env[variable.name] = variable.value;
+  }
+  return {
+    ...env,
+    SIDECAR_HOST: '127.0.0.1',
+    SIDECAR_PORT: String(places.port),
+    ...(env.SIDECAR_NOAUTH_PORT ? { SIDECAR_NOAUTH_PORT: String(places.noauthPort) } : {}),
+    UPSTREAM_URL: places.upstreamUrl,
+    ...(env.API_KEY_HASHES_FILE ? { API_KEY_HASHES_FILE: places.apiKeyHashesFile } : {}),
+    WEIGHTS_DIR: places.weightsDir,
+    SHUTDOWN_DELAY_MS: '0',
+    SHUTDOWN_GRACE_MS: '1500',
+  };
+}
+
+/** The first non-empty key of a keys Secret (values base64, as the API returns them). */
+export function firstApiKey(secret: V1Secret | undefined): string | undefined {
+  for (const [, value] of Object.entries(secret?.data ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const key = Buffer.from(value, 'base64').toString('utf8').trim();
+    if (key) return key;
+  }
+  return undefined;
+}
+
+/** One deployment served locally. */
+interface Served {
+  sidecar: LocalProcess;
+  standIn: LocalProcess;
+  /** The pod's sidecar env it was started from: a change restarts it. */
+  podEnv: string;
+  ports: { port: number; noauthPort: number; standIn: number };
+  hashes: string;
+  folder: string;
+}
+
+/** What LocalServing needs. */
+export interface LocalServingOptions {
+  client: KubeClient;
+  pixtralDeployments: Informer<PixtralDeployment>;
+  deployments: Informer<V1Deployment>;
+  /** Secrets the operator manages (the hashes Secrets are among them). */
+  managedSecrets: Informer<V1Secret>;
+  /** Folder for logs, pid files and key hashes; removed with the local cluster. */
+  dir: string;
+  /** Folder holding tekken.json. */
+  tokenizerDir: string;
+  log: Logger;
+  /** Called once per deployment, when it first answers on 127.0.0.1. */
+  onServing: (endpoint: LocalEndpoint) => void;
+  /** How long a process may take to answer /health. Default 60 s. */
+  startTimeoutMs?: number;
+}
+
+async function healthy(url: string, process: LocalProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!process.running) throw new Error(`${process.name} exited; its output ends:\n${process.tail()}`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await response.body?.cancel();
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `${process.name} did not answer ${url} within ${timeoutMs} ms; its output ends:\n${process.tail()}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Serves every Ready PixtralDeployment on 127.0.0.1 (see the file comment). */
+export class LocalServing {
+  readonly #o: LocalServingOptions;
+  readonly #served = new Map<string, Served>();
+  /** Per deployment, the sync in progress: syncs of one deployment never overlap. */
+  readonly #syncs = new Map<string, Promise<void>>();
+  readonly #pending = new Set<string>();
+  #stopped = false;
+  #unsubscribe: (() => void)[] = [];
+
+  constructor(options: LocalServingOptions) {
+    this.#o = options;
+  }
+
+  /** Starts following the caches (before or after they sync). */
+  start(): void {
+    const { pixtralDeployments, deployments, managedSecrets } = this.#o;
+    const byNamespace = (namespace: string | undefined) =>
+      pixtralDeployments.list(namespace ?? '').map((cr) => this.#key(cr));
+    this.#unsubscribe = [
+      pixtralDeployments.subscribe((event) => {
+        if (event.type === 'sync') for (const cr of pixtralDeployments.list()) this.#enqueue(this.#key(cr));
+        else this.#enqueue(this.#key(event.object));
+      }),
+      deployments.subscribe((event) => {
+        if (event.type !== 'sync')
+          for (const key of byNamespace(event.object.metadata?.namespace)) this.#enqueue(key);
+      }),
+      managedSecrets.subscribe((event) => {
+        if (event.type !== 'sync')
+          for (const key of byNamespace(event.object.metadata?.namespace)) this.#enqueue(key);
+      }),
+    ];
+  }
+
+  /** Stops every process it started; resolves when they are gone. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    await Promise.allSettled(this.#syncs.values());
+    await Promise.all([...this.#served.keys()].map((key) => this.#stopServing(key)));
+  }
+
+  #key(cr: PixtralDeployment): string {
+    return keyString({ namespace: cr.metadata.namespace ?? '', name: cr.metadata.name ?? '' });
+  }
+
+  #enqueue(key: string): void {
+    if (this.#stopped) return;
+    if (this.#syncs.has(key)) {
+      this.#pending.add(key);
+      return;
+    }
+    const run = this.#sync(key)
+      .catch((err: unknown) => this.#o.log.error({ pxd: key, err }, 'Could not serve the deployment locally'))
+      .finally(() => {
+        this.#syncs.delete(key);
+        if (this.#pending.delete(key)) this.#enqueue(key);
+      });
+    this.#syncs.set(key, run);
+  }
+
+  async #sync(key: string): Promise<void> {
+    const [namespace = '', name = ''] = key.split('/');
+    const cr = this.#o.pixtralDeployments.get(namespace, name);
+    if (!cr || cr.metadata.deletionTimestamp) {
+      await this.#stopServing(key);
+      return;
+    }
+    const served = this.#served.get(key);
+    // Serve from the first Ready on; a rollout later does not stop what already answers.
+    if (!served && cr.status?.phase !== 'Ready') return;
+    const deployment = this.#o.deployments.get(namespace, workloadName(cr));
+    if (!deployment) return;
+    const hashesSecret = this.#o.managedSecrets.get(namespace, apiKeyHashesSecretName(cr));
+    const hashes = Buffer.from(hashesSecret?.data?.hashes ?? '', 'base64').toString('utf8');
+    const podEnv = JSON.stringify(sidecarContainer(deployment).env ?? []);
+    if (served && served.podEnv === podEnv) {
+      if (served.hashes !== hashes) {
+        writeAtomically(join(served.folder, 'hashes'), hashes);
+        served.hashes = hashes;
+        this.#o.log.info({ pxd: key }, "Updated the local sidecar's API key hashes");
+      }
+      return;
+    }
+    if (served) this.#o.log.info({ pxd: key }, 'The sidecar container changed: restarting the local sidecar');
+    await this.#stopServing(key);
+    if (this.#stopped) return;
+    await this.#startServing(key, cr, deployment, hashes, podEnv, served?.ports);
+  }
+
+  async #startServing(
+    key: string,
+    cr: PixtralDeployment,
+    deployment: V1Deployment,
+    hashes: string,
+    podEnv: string,
+    previousPorts: Served['ports'] | undefined,
+  ): Promise<void> {
+    const { dir, log } = this.#o;
+    const namespace = cr.metadata.namespace ?? '';
+    const name = cr.metadata.name ?? '';
+    const id = `${namespace}_${name}`;
+    const folder = join(dir, 'serving', id);
+    mkdirSync(folder, { recursive: true });
+    writeAtomically(join(folder, 'hashes'), hashes);
+    const ports = previousPorts ?? {
+      port: await freeLocalPort(),
+      noauthPort: await freeLocalPort(),
+      standIn: await freeLocalPort(),
+    };
+    const env = localSidecarEnv(deployment, {
+      port: ports.port,
+      noauthPort: ports.noauthPort,
+      upstreamUrl: `http://127.0.0.1:${ports.standIn}`,
+      apiKeyHashesFile: join(folder, 'hashes'),
+      weightsDir: this.#o.tokenizerDir,
+    });
+    const model = env.SERVED_MODEL_NAME ?? String(cr.spec.model);
+    const timeoutMs = this.#o.startTimeoutMs ?? 60_000;
+    const path = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    const standIn = LocalProcess.start({
+      name: `${id}-vllm-stand-in`,
+      script: STAND_IN_MAIN,
+      args: ['--port', String(ports.standIn), '--model', model, '--answer', STAND_IN_ANSWER],
+      env: path,
+      dir,
+    });
+    const sidecar = LocalProcess.start({
+      name: `${id}-sidecar`,
+      script: SIDECAR_MAIN,
+      env: { ...path, ...env },
+      dir,
+    });
+    const served: Served = { sidecar, standIn, podEnv, ports, hashes, folder };
+    this.#served.set(key, served);
+    await healthy(`http://127.0.0.1:${ports.standIn}/health`, standIn, timeoutMs);
+    await healthy(`http://127.0.0.1:${ports.port}/health`, sidecar, timeoutMs);
+    log.info(
+      { pxd: key, sidecarLog: sidecar.logPath, standInLog: standIn.logPath },
+      'Started the sidecar and the vLLM stand-in on 127.0.0.1',
+    );
+    if (previousPorts) return;
+    const keysSecret = await this.#o.client.get<V1Secret>(Kinds.Secret, {
+      namespace,
+      name: apiKeysSecretName(cr),
+    });
+    const authOff = env.DISABLE_AUTH === 'true';
+    this.#o.onServing({
+      namespace,
+      name,
+      baseUrl: `http://127.0.0.1:${ports.port}/v1`,
+      model,
+      apiKey: authOff ? undefined : firstApiKey(keysSecret),
+      keySecret: `${namespace}/${apiKeysSecretName(cr)}`,
+      maxImagesPerRequest: Number(env.MAX_IMAGES_PER_REQUEST ?? 12),
+      standIn: 'a stand-in for vLLM',
+    });
+  }
+
+  async #stopServing(key: string): Promise<void> {
+    const served = this.#served.get(key);
+    if (!served) return;
+    this.#served.delete(key);
+    // The sidecar first: it stops taking requests, then its upstream goes.
+    await served.sidecar.stop();
+    await served.standIn.stop();
+  }
+}
+
+/** Writes `text` to `path` through a rename, so a reader never sees half a file. */
+function writeAtomically(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
+}
