@@ -16,8 +16,10 @@ describe('npm start with no cluster given', () => {
       env: { ...process.env, PIXTRAL_LOCAL_CLUSTER: 'true', KUBECONFIG: '', PXD_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const lines: { msg?: string; kubeconfig?: string }[] = [];
+    const lines: { msg?: string; kubeconfig?: string; endpoint?: string; keySecret?: string }[] = [];
+    const raw: string[] = [];
     createInterface({ input: child.stdout }).on('line', (line) => {
+      raw.push(line);
       try {
         lines.push(JSON.parse(line));
       } catch {
@@ -63,6 +65,21 @@ describe('npm start with no cluster given', () => {
         'Created simulated nodes (GPU nodes for serving, a CPU node for weights Jobs)',
       );
       expect(messages).toContain('Started controller');
+      // Not a terminal: JSON lines only. The deployment is served locally, and the line saying
+      // so names the keys Secret, never the key.
+      const serving = await eventually(
+        () => {
+          const found = lines.find((l) => l.endpoint);
+          expect(found).toBeTruthy();
+          return found as { endpoint: string; keySecret: string };
+        },
+        { timeoutMs: 60_000 },
+      );
+      expect(serving.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+      expect(serving.keySecret).toBe('default/vision-api-keys');
+      expect((await fetch(`${serving.endpoint}/models`)).status).toBe(401);
+      expect(raw.every((line) => line.startsWith('{'))).toBe(true);
+      expect(raw.some((line) => line.includes('pxd_'))).toBe(false);
       child.kill('SIGINT');
       expect(await exited).toBe(0);
       expect(existsSync(kubeconfig)).toBe(false);
