@@ -120,9 +120,15 @@ export interface LocalServingOptions {
   startTimeoutMs?: number;
 }
 
-async function healthy(url: string, process: LocalProcess, timeoutMs: number): Promise<void> {
+async function healthy(
+  url: string,
+  process: LocalProcess,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (signal.aborted) throw new Error(`Stopped before ${process.name} answered`);
     if (!process.running) throw new Error(`${process.name} exited; its output ends:\n${process.tail()}`);
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
@@ -146,7 +152,7 @@ export class LocalServing {
   /** Per deployment, the sync in progress: syncs of one deployment never overlap. */
   readonly #syncs = new Map<string, Promise<void>>();
   readonly #pending = new Set<string>();
-  #stopped = false;
+  readonly #stopping = new AbortController();
   #unsubscribe: (() => void)[] = [];
 
   constructor(options: LocalServingOptions) {
@@ -176,7 +182,7 @@ export class LocalServing {
 
   /** Stops every process it started; resolves when they are gone. */
   async stop(): Promise<void> {
-    this.#stopped = true;
+    this.#stopping.abort();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     await Promise.allSettled(this.#syncs.values());
     await Promise.all([...this.#served.keys()].map((key) => this.#stopServing(key)));
@@ -187,13 +193,16 @@ export class LocalServing {
   }
 
   #enqueue(key: string): void {
-    if (this.#stopped) return;
+    if (this.#stopping.signal.aborted) return;
     if (this.#syncs.has(key)) {
       this.#pending.add(key);
       return;
     }
     const run = this.#sync(key)
-      .catch((err: unknown) => this.#o.log.error({ pxd: key, err }, 'Could not serve the deployment locally'))
+      .catch((err: unknown) => {
+        if (!this.#stopping.signal.aborted)
+          this.#o.log.error({ pxd: key, err }, 'Could not serve the deployment locally');
+      })
       .finally(() => {
         this.#syncs.delete(key);
         if (this.#pending.delete(key)) this.#enqueue(key);
@@ -226,7 +235,7 @@ export class LocalServing {
     }
     if (served) this.#o.log.info({ pxd: key }, 'The sidecar container changed: restarting the local sidecar');
     await this.#stopServing(key);
-    if (this.#stopped) return;
+    if (this.#stopping.signal.aborted) return;
     await this.#startServing(key, cr, deployment, hashes, podEnv, served?.ports);
   }
 
@@ -275,8 +284,9 @@ export class LocalServing {
     });
     const served: Served = { sidecar, standIn, podEnv, ports, hashes, folder };
     this.#served.set(key, served);
-    await healthy(`http://127.0.0.1:${ports.standIn}/health`, standIn, timeoutMs);
-    await healthy(`http://127.0.0.1:${ports.port}/health`, sidecar, timeoutMs);
+    const stopping = this.#stopping.signal;
+    await healthy(`http://127.0.0.1:${ports.standIn}/health`, standIn, timeoutMs, stopping);
+    await healthy(`http://127.0.0.1:${ports.port}/health`, sidecar, timeoutMs, stopping);
     log.info(
       { pxd: key, sidecarLog: sidecar.logPath, standInLog: standIn.logPath },
       'Started the sidecar and the vLLM stand-in on 127.0.0.1',
