@@ -89,7 +89,10 @@ export async function runLocalMode(options: LocalModeOptions): Promise<number> {
       onServing: (endpoint: LocalEndpoint) => {
         const pxd = `${endpoint.namespace}/${endpoint.name}`;
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
-        if (options.human) process.stdout.write(readyBlock({ ...endpoint, watchCommand: watch }));
+        if (options.human) {
+          process.stdout.write(readyBlock({ ...endpoint, watchCommand: watch }));
+          return;
+        }
         // The JSON line carries no key (logs never do): the Secret it is in is named instead.
         log.info(
           { pxd, endpoint: endpoint.baseUrl, model: endpoint.model, keySecret: endpoint.keySecret, seconds },
