@@ -66,10 +66,20 @@ function descendants(pid: number): number[] {
   return found;
 }
 
+/** The program name of `pid`, for the timing line. */
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return String(pid);
+  }
+}
+
+/** Whether `pid` still runs: a zombie (exited, not yet reaped by init) does not. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -124,7 +134,8 @@ describe('npm start in a fresh clone', () => {
 
   afterAll(() => {
     if (terminal?.pid)
-      for (const pid of [terminal.pid, ...descendants(terminal.pid)]) process.kill(pid, 'SIGKILL');
+      for (const pid of [terminal.pid, ...descendants(terminal.pid)])
+        if (alive(pid)) process.kill(pid, 'SIGKILL');
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -217,6 +228,12 @@ describe('npm start in a fresh clone', () => {
     const apiPort = Number(/"server":"https:\/\/127\.0\.0\.1:(\d+)"/.exec(output)?.[1]);
     const ports = [port, healthPort, ...(apiPort ? [apiPort] : [])];
     const interrupted = Date.now();
+    const names = new Map(processes.map((pid) => [pid, `${commandOf(pid)}(${pid})`]));
+    const goneAt = new Map<string, number>();
+    const watcher = setInterval(() => {
+      for (const [pid, name] of names)
+        if (!goneAt.has(name) && !alive(pid)) goneAt.set(name, Date.now() - interrupted);
+    }, 50);
     terminal.stdin?.write('\x03');
     const leftovers = async () => ({
       processes: processes.filter(alive),
@@ -228,10 +245,11 @@ describe('npm start in a fresh clone', () => {
       { timeoutMs: 5_000, intervalMs: 100 },
     );
     const goneSeconds = (Date.now() - interrupted) / 1000;
+    clearInterval(watcher);
     expect(await exited).toBe(0);
     expect(output).toContain('Stopped the local sidecars, stand-ins and control plane');
     process.stderr.write(
-      `npm start: Ready block after ${readySeconds.toFixed(1)} s; Ctrl-C to nothing left in ${goneSeconds.toFixed(1)} s (${processes.length} processes, ports ${ports.join(', ')})\n`,
+      `npm start: Ready block after ${readySeconds.toFixed(1)} s; Ctrl-C to nothing left in ${goneSeconds.toFixed(1)} s (ports ${ports.join(', ')}; each process gone after, ms: ${[...goneAt].map(([n, ms]) => `${n} ${ms}`).join(', ')})\n`,
     );
   }, 600_000);
 });
