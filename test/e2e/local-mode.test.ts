@@ -80,6 +80,32 @@ describe('npm start with no cluster given', () => {
       expect((await fetch(`${serving.endpoint}/models`)).status).toBe(401);
       expect(raw.every((line) => line.startsWith('{'))).toBe(true);
       expect(raw.some((line) => line.includes('pxd_'))).toBe(false);
+
+      // A key added to the keys Secret works without a restart, and stops working once removed:
+      // the operator updates the hashes Secret, local serving rewrites the sidecar's hashes file.
+      const added = 'pxd_added-while-serving-0123456789abcdefghijklmnopq';
+      const models = () =>
+        fetch(`${serving.endpoint}/models`, { headers: { authorization: `Bearer ${added}` } }).then(
+          async (r) => {
+            await r.body?.cancel();
+            return r.status;
+          },
+        );
+      const patch = (data: Record<string, string | null>) =>
+        runKubectl(bins.kubectl, kubeconfig, [
+          'patch',
+          'secret',
+          'vision-api-keys',
+          '-n',
+          'default',
+          '--type=merge',
+          '-p',
+          JSON.stringify({ data }),
+        ]);
+      expect((await patch({ added: Buffer.from(added).toString('base64') })).code).toBe(0);
+      await eventually(async () => expect(await models()).toBe(200), { timeoutMs: 30_000 });
+      expect((await patch({ added: null })).code).toBe(0);
+      await eventually(async () => expect(await models()).toBe(401), { timeoutMs: 30_000 });
       child.kill('SIGINT');
       expect(await exited).toBe(0);
       expect(existsSync(kubeconfig)).toBe(false);
