@@ -68,7 +68,15 @@ export async function runLocalMode(options: LocalModeOptions): Promise<number> {
   ]);
 
   const started = Date.now();
-  const cluster: LocalCluster = await startLocalCluster(log, { sample: options.sample ?? true });
+  let cluster: LocalCluster;
+  try {
+    cluster = await startLocalCluster(log, { sample: options.sample ?? true });
+  } catch (error) {
+    // Ctrl-C while the binaries build reaches the build too, which then fails: that is a stop.
+    if (!signal.aborted) throw error;
+    log.info('Stopped before the local cluster was up');
+    return 0;
+  }
   let serving: LocalServing | undefined;
   try {
     if (signal.aborted) return 0;
