@@ -123,7 +123,6 @@ describe('hostile request bodies', () => {
       setTimeout(() => reject(new Error('the connection stayed open')), 10_000).unref();
     });
     expect(result.answer).toMatch(/^HTTP\/1.1 401 Unauthorized/);
-    expect(result.answer.toLowerCase()).toContain('connection: close');
     expect(result.sent).toBeLessThan(256 * 1024 * 1024);
   });
 

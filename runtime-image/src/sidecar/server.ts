@@ -92,6 +92,39 @@ interface RequestContext {
   admission?: Admission;
 }
 
+/** How long, and how many bytes, a refused request's unread body is still read before closing. */
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Closes the connection of a request refused before its body was read, after a short lingering
+ * read (nginx's lingering close): closing at once while the client is still sending makes the
+ * kernel reset the connection, and the client loses the answer it has not read yet. So the rest
+ * of the body is read and dropped for up to LINGER_MS or LINGER_BYTES, then the socket closes.
+ * `Connection: close` is not sent, since node:http would then close the socket at once itself.
+ */
+function lingerThenClose(req: IncomingMessage): void {
+  const socket = req.socket;
+  if (req.complete) {
+    socket.end();
+    return;
+  }
+  // node:http drops a refused request's body itself (no 'data' events), so the bytes are
+  // watched on the socket.
+  const start = socket.bytesRead;
+  const started = Date.now();
+  const timer = setInterval(() => {
+    if (socket.bytesRead - start > LINGER_BYTES || Date.now() - started > LINGER_MS) socket.destroy();
+  }, 25);
+  timer.unref();
+  req.once('end', () => {
+    clearInterval(timer);
+    socket.end();
+  });
+  socket.once('close', () => clearInterval(timer));
+  req.resume();
+}
+
 const clientGone = (): Error =>
   Object.assign(new Error('The client closed the connection'), { name: 'AbortError' });
 
@@ -181,11 +214,10 @@ export async function createSidecar(
     const code = codeOf(apiError.cause);
     if (code !== undefined) log.upstreamError = code;
     metrics.refusals.inc({ reason: apiError.reason });
-    const headers = { ...apiError.headers };
-    // The body may be partly unread (a 413, or a refusal before reading it): closing beats
-    // draining megabytes we will not use.
-    if (!req.complete) headers.connection = 'close';
-    sendJson(res, apiError.status, apiError.toBody(), headers);
+    // The body may be partly unread (a 413, or a refusal before reading it): the connection
+    // closes rather than the sidecar draining megabytes it will not use.
+    if (!req.complete) res.once('finish', () => lingerThenClose(req));
+    sendJson(res, apiError.status, apiError.toBody(), { ...apiError.headers });
   };
 
   const authenticate = (req: IncomingMessage, { keys, log }: RequestContext): void => {
