@@ -106,7 +106,7 @@ describe('serving Deployment', () => {
       MAX_BODY_BYTES: String(64 * 1024 * 1024),
       MAX_CONTEXT_LENGTH: '32768',
       MAX_IMAGES_PER_REQUEST: '4',
-      NODE_OPTIONS: '--max-old-space-size=768',
+      NODE_OPTIONS: '--max-old-space-size=768 --expose-gc',
       SERVED_MODEL_NAME: 'mistral/pixtral-12b-2409:bf16',
       SIDECAR_PORT: '8080',
       UPSTREAM_URL: 'http://127.0.0.1:8000',
@@ -224,8 +224,8 @@ describe('serving Deployment', () => {
 
 describe('the sidecar heap', () => {
   it('is three quarters of its memory limit, and left to V8 without a limit', () => {
-    expect(sidecarNodeOptions('1Gi')).toBe('--max-old-space-size=768');
-    expect(sidecarNodeOptions('2G')).toBe('--max-old-space-size=1430');
+    expect(sidecarNodeOptions('1Gi')).toBe('--max-old-space-size=768 --expose-gc');
+    expect(sidecarNodeOptions('2G')).toBe('--max-old-space-size=1430 --expose-gc');
     expect(sidecarNodeOptions(undefined)).toBeUndefined();
   });
 });

@@ -101,6 +101,42 @@ function findVocab(bytes: Buffer): { start: number; end: number } | undefined {
 const RANK_KEY = Buffer.from('"rank"');
 const BYTES_KEY = Buffer.from('"token_bytes"');
 
+/** The non-negative integer at `at` (after optional spaces), or -1. */
+function readInteger(bytes: Buffer, at: number): number {
+  let i = at;
+  while (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09) i++;
+  let value = -1;
+  for (let b = bytes[i] as number; b >= 0x30 && b <= 0x39; b = bytes[++i] as number) {
+    value = (value < 0 ? 0 : value * 10) + (b - 0x30);
+  }
+  return value;
+}
+
+const BASE64_VALUE = new Int8Array(256).fill(-1);
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries()) {
+  BASE64_VALUE[c.charCodeAt(0)] = i;
+}
+
+/** Decodes base64 `src[start..end)` into `out` at `at`; returns the bytes written, or -1 if invalid. */
+function decodeBase64(src: Buffer, start: number, end: number, out: Buffer, at: number): number {
+  let bits = 0;
+  let buffered = 0;
+  let n = at;
+  for (let i = start; i < end; i++) {
+    const c = src[i] as number;
+    if (c === 0x3d) break; // '=' padding
+    const v = BASE64_VALUE[c] as number;
+    if (v < 0) return -1;
+    bits = (bits << 6) | v;
+    buffered += 6;
+    if (buffered >= 8) {
+      buffered -= 8;
+      out[n++] = (bits >> buffered) & 0xff;
+    }
+  }
+  return n - at;
+}
+
 /** Parses the bytes of a tekken.json file; throws an Error naming what is wrong. */
 export function parseTekkenFile(bytes: Buffer): TekkenFile {
   const span = findVocab(bytes);
@@ -111,7 +147,7 @@ export function parseTekkenFile(bytes: Buffer): TekkenFile {
   // Only the first vocab_size - num_special entries take part in merges (mistral-common's
   // _reload_mergeable_ranks cuts the list there); using more would change the encodings.
   const inner = head.config.default_vocab_size - head.config.default_num_special_tokens;
-  const tokens = Buffer.allocUnsafe(span.end - span.start); // decoded bytes are fewer than the text
+  let tokens = Buffer.allocUnsafe(1024 * 1024);
   const offsets = new Int32Array(inner + 1);
   const ranks = new Int32Array(inner);
   let count = 0;
@@ -125,15 +161,23 @@ export function parseTekkenFile(bytes: Buffer): TekkenFile {
     if (rankAt === -1 || rankAt > end || bytesAt === -1 || bytesAt > end) {
       throw new Error(`Tekken file: vocab entry ${count} lacks rank or token_bytes`);
     }
-    const rankText = /^\s*:\s*(\d+)/.exec(bytes.toString('latin1', rankAt + RANK_KEY.length, end));
+    const rank = readInteger(bytes, bytes.indexOf(0x3a, rankAt + RANK_KEY.length) + 1);
     const open = bytes.indexOf(QUOTE, bytesAt + BYTES_KEY.length);
     const close = bytes.indexOf(QUOTE, open + 1);
-    if (rankText === null || open === -1 || close > end) {
+    if (rank < 0 || open === -1 || close > end)
       throw new Error(`Tekken file: vocab entry ${count} is malformed`);
+    if (used + close - open > tokens.length) {
+      const grown = Buffer.allocUnsafe(tokens.length * 2);
+      tokens.copy(grown, 0, 0, used);
+      tokens = grown;
     }
-    ranks[count] = Number(rankText[1]);
+    ranks[count] = rank;
     offsets[count] = used;
-    used += tokens.write(bytes.toString('latin1', open + 1, close), used, 'base64');
+    // Decoded from the file's bytes in place: a string per entry would leave 130,000 of them
+    // for the garbage collector and the heap grown by their size.
+    const written = decodeBase64(bytes, open + 1, close, tokens, used);
+    if (written < 0) throw new Error(`Tekken file: vocab entry ${count} has invalid base64`);
+    used += written;
     count++;
     i = end;
   }
