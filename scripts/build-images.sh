@@ -12,6 +12,11 @@
 #   scripts/build-images.sh base        only the base image
 #   scripts/build-images.sh runtime     base if missing, then the runtime image
 #   scripts/build-images.sh operator    base if missing, then the operator image
+#   scripts/build-images.sh vllm        base if missing, then the vLLM stand-in (test/upstream-stub),
+#                                       pixtral-vllm-standin:<tag>, for tests on a real node
+#   scripts/build-images.sh pause       the pod sandbox image of the tests' real node: Kubernetes'
+#                                       own pause.c, compiled static by test/bin/ensure-k8s-bins.sh
+#                                       node (no base image, nothing pulled)
 #
 # Environment: DEBIAN_MIRROR (default http://deb.debian.org/debian), IMAGE_TAG (default dev),
 # DOCKERD_LOG (default .cache/docker/dockerd.log), REBUILD_BASE=1 to redo the rootfs.
@@ -22,7 +27,7 @@ say() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[images] error: %s\n' "$*" >&2; exit 1; }
 
 WHAT=${1:-all}
-case "$WHAT" in all | base | runtime | operator) ;; *) die "unknown target '$WHAT' (all, base, runtime, operator)" ;; esac
+case "$WHAT" in all | base | runtime | operator | vllm | pause) ;; *) die "unknown target '$WHAT' (all, base, runtime, operator, vllm, pause)" ;; esac
 BASE_IMAGE=pixtral-base:bookworm
 TAG=${IMAGE_TAG:-dev}
 VERSION=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' package.json)
@@ -127,12 +132,28 @@ build() {
   say "built $name: $(docker image inspect -f '{{.Size}}' "$name" | awk '{printf "%.0f MB", $1 / 1e6}'), $((SECONDS - started)) s"
 }
 
+# The pause image the real node's containerd names as its sandbox_image (test/harness/real-node.ts).
+PAUSE_IMAGE=pixtral-pause:3.10
+build_pause() {
+  local bins ctx
+  bins=$(bash test/bin/ensure-k8s-bins.sh node | tail -1)
+  ctx=$(mktemp -d)
+  cp "$bins/pause" "$ctx/pause"
+  printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$ctx/Dockerfile"
+  say "docker build $PAUSE_IMAGE from $bins/pause"
+  docker build -q -t "$PAUSE_IMAGE" "$ctx" >/dev/null
+  rm -rf "$ctx"
+}
+
 ensure_dockerd
+if [[ "$WHAT" == pause ]]; then build_pause; say "done"; exit 0; fi
 ensure_base
 RUNTIME=(pixtral-runtime:"$TAG" ghcr.io/pixtral-operator/runtime:"$VERSION" runtime-image/Dockerfile)
 OPERATOR=(pixtral-operator:"$TAG" ghcr.io/pixtral-operator/operator:"$VERSION" operator/Dockerfile)
+VLLM_STANDIN=(pixtral-vllm-standin:"$TAG" pixtral-vllm-standin:latest test/upstream-stub/Dockerfile)
 case "$WHAT" in
-  all) build "${RUNTIME[@]}" && build "${OPERATOR[@]}" ;;
+  all) build "${RUNTIME[@]}" && build "${OPERATOR[@]}" && build "${VLLM_STANDIN[@]}" && build_pause ;;
+  vllm) build "${VLLM_STANDIN[@]}" ;;
   runtime) build "${RUNTIME[@]}" ;;
   operator) build "${OPERATOR[@]}" ;;
   base) ;;

@@ -28,8 +28,10 @@ export type Toleration = z.infer<typeof TolerationSchema>;
 
 /** The GPU taint NVIDIA's GPU operator and most clouds put on GPU nodes. */
 export const GPU_TOLERATION: Toleration = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' };
-/** Default command of the vLLM container. */
-export const VLLM_COMMAND = ['python3', '-m', 'vllm.entrypoints.openai.api_server'];
+/** The vLLM version the defaults pin; test/vllm-flags holds its `vllm serve` option table. */
+export const VLLM_VERSION = '0.33.0';
+/** Default command of the vLLM container: vLLM's CLI (the api_server module is deprecated). */
+export const VLLM_COMMAND = ['vllm', 'serve'];
 /** The well-known label that names a node's instance type. */
 export const INSTANCE_TYPE_LABEL = 'node.kubernetes.io/instance-type';
 
@@ -82,14 +84,11 @@ export const OperatorConfigSchema = z.strictObject({
     .prefault({}),
   images: z
     .strictObject({
-      /** vLLM OpenAI server image. Default `vllm/vllm-openai:v0.11.0`. */
-      vllm: z.string().min(1).default('vllm/vllm-openai:v0.11.0'),
+      /** vLLM OpenAI server image. Default `vllm/vllm-openai:v0.33.0`. */
+      vllm: z.string().min(1).default(`vllm/vllm-openai:v${VLLM_VERSION}`),
       /** The runtime image: runs the limits sidecar (`sidecar`) and the weights provisioner (`provision-weights`). */
       runtime: z.string().min(1).default('ghcr.io/pixtral-operator/runtime:0.1.0'),
-      /**
-       * Command of the vLLM container. Default the OpenAI server module, which takes `--model`
-       * (the image's `vllm serve` entrypoint wants the model as a positional argument instead).
-       */
+      /** Command of the vLLM container. Default `vllm serve`, whose parser accepts `--model` (test/vllm-flags checks every argument). */
       vllmCommand: z.array(z.string().min(1)).min(1).default(VLLM_COMMAND),
       /** imagePullPolicy of every container. Default IfNotPresent. */
       pullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),

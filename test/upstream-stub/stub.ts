@@ -289,9 +289,9 @@ function models(res: ServerResponse, b: StubBehaviour): void {
 
 /** Starts the stub on 127.0.0.1 (`port` 0 picks a free one). */
 export async function startUpstreamStub(
-  options: Partial<StubBehaviour> & { port?: number } = {},
+  options: Partial<StubBehaviour> & { port?: number; host?: string } = {},
 ): Promise<UpstreamStub> {
-  const { port: wanted = 0, ...behaviour } = options;
+  const { port: wanted = 0, host = '127.0.0.1', ...behaviour } = options;
   let server: Server;
   const stub: UpstreamStub = {
     url: '',
@@ -330,8 +330,8 @@ export async function startUpstreamStub(
     }
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(wanted, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(wanted, host, resolve));
   stub.port = (server.address() as AddressInfo).port;
-  stub.url = `http://127.0.0.1:${stub.port}`;
+  stub.url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${stub.port}`;
   return stub;
 }

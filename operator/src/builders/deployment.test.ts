@@ -54,7 +54,8 @@ describe('serving Deployment', () => {
     expect(flag(args, '--limit-mm-per-prompt')).toBe('{"image":8}');
     expect(flag(args, '--host')).toBe('127.0.0.1');
     expect(flag(args, '--port')).toBe('8000');
-    expect(flag(args, '--model')).toBe('/weights');
+    expect(vllm.command).toEqual(['vllm', 'serve']);
+    expect(args[0]).toBe('/weights');
     expect(flag(args, '--tokenizer-mode')).toBe('mistral');
     expect(vllm.resources!.limits!['nvidia.com/gpu']).toBe('2');
     expect(vllm.resources!.requests!['nvidia.com/gpu']).toBe('2');

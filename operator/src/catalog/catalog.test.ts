@@ -56,7 +56,7 @@ describe('model catalog', () => {
       port: 8000,
     });
     expect(args.join(' ')).toBe(
-      '--model /weights/m --served-model-name mistral/pixtral-12b-2409:bf16 --tokenizer-mode mistral --config-format mistral --load-format mistral --enable-auto-tool-choice --tool-call-parser mistral --tensor-parallel-size 2 --max-model-len 65536 --limit-mm-per-prompt {"image":8} --host 127.0.0.1 --port 8000',
+      '/weights/m --served-model-name mistral/pixtral-12b-2409:bf16 --tokenizer-mode mistral --config-format mistral --load-format mistral --enable-auto-tool-choice --tool-call-parser mistral --tensor-parallel-size 2 --max-model-len 65536 --limit-mm-per-prompt {"image":8} --host 127.0.0.1 --port 8000',
     );
   });
 

@@ -15,7 +15,9 @@ export interface VllmArgsInput {
 }
 
 /**
- * The vLLM OpenAI server arguments for one deployment, deterministic for a given input.
+ * The `vllm serve` arguments for one deployment, deterministic for a given input. The model
+ * folder comes first, as the positional model tag: vLLM 0.33 still takes `--model` but warns that
+ * it will be removed (checked against its parser by test/vllm-flags).
  *
  * `--max-model-len` is always set: without it vLLM derives 128000 from Mistral's params.json,
  * not the 131072 the catalog promises. `--limit-mm-per-prompt` is JSON because vLLM's older
@@ -28,7 +30,6 @@ export function vllmArgs(input: VllmArgsInput): string[] {
     throw new Error(`Model ${input.model.name} does not run on node type ${input.nodeType}`);
   }
   return [
-    '--model',
     input.modelDir,
     '--served-model-name',
     input.model.name,
