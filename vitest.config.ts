@@ -11,6 +11,10 @@ const clusterTests = [
   'test/chart/**/*.test.ts',
 ];
 
+// Tests on a real node (containerd, kubelet, kube-proxy, CoreDNS on a local bridge): one file at a
+// time, since kube-proxy's iptables chains are the machine's.
+const realNodeTests = ['test/realnode/**/*.test.ts'];
+
 export default defineConfig({
   test: {
     reporters: ['default', new PlainSummaryReporter()],
@@ -24,7 +28,7 @@ export default defineConfig({
             'test/**/*.test.ts',
             'scripts/**/*.test.ts',
           ],
-          exclude: ['**/node_modules/**', ...clusterTests],
+          exclude: ['**/node_modules/**', ...clusterTests, ...realNodeTests],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },
@@ -38,6 +42,15 @@ export default defineConfig({
           hookTimeout: 600_000,
           // Cluster tests wait on the API server far more than they use CPU.
           maxWorkers: 3,
+        },
+      },
+      {
+        test: {
+          name: 'realnode',
+          include: realNodeTests,
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
         },
       },
     ],

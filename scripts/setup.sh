@@ -44,8 +44,9 @@ fi
 [[ "${1:-}" == test ]] || exit 0
 
 # prometheus (with promtool) tests the alert rules and the dashboard's queries; lua5.1 runs the
-# Argo CD health check (Argo CD's Lua is 5.1).
-APT_PACKAGES=(nginx-light wrk openssl curl python3-venv procps prometheus lua5.1)
+# Argo CD health check (Argo CD's Lua is 5.1). containerd, runc, the CNI plugins, iptables and
+# conntrack: the real node of test/realnode (gcc and libc6-dev compile its pause binary).
+APT_PACKAGES=(nginx-light wrk openssl curl python3-venv procps prometheus lua5.1 containerd runc containernetworking-plugins iptables conntrack gcc libc6-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -65,6 +66,8 @@ done
 
 say "making sure the Kubernetes test binaries are built (cold: ~8 min on 2 cores; warm: instant)"
 bash test/bin/ensure-k8s-bins.sh >/dev/null
+say "making sure the real node's binaries are built (kubelet, kube-proxy, CoreDNS, pause; warm Go cache: ~1 min)"
+bash test/bin/ensure-k8s-bins.sh node >/dev/null
 
 say "setting up the token-count oracle (mistral-common from PyPI in .cache/oracle-venv)"
 bash test/oracle/setup.sh

@@ -147,3 +147,71 @@ async function resolveBinaries(): Promise<BinaryPaths> {
   }
   return second.found as BinaryPaths;
 }
+
+/** Pinned versions of the real node's Go-built tools; keep in step with ensure-k8s-bins.sh. */
+export const NODE_BINARY_VERSIONS = { coredns: '1.15.0', traefik: '3.7.13' } as const;
+
+/** The real node's binaries built by `ensure-k8s-bins.sh node` (the pause binary goes into an image). */
+export interface NodeBinaryPaths {
+  kubelet: string;
+  kubeProxy: string;
+  coredns: string;
+  pause: string;
+}
+
+const NODE_FILE_NAMES: Record<keyof NodeBinaryPaths, string> = {
+  kubelet: 'kubelet',
+  kubeProxy: 'kube-proxy',
+  coredns: 'coredns',
+  pause: 'pause',
+};
+
+/** The per-user cache folder of a target of ensure-k8s-bins.sh besides the control plane's. */
+export function targetCacheFolder(target: 'node' | 'ingress'): string {
+  const root = dirname(cacheFolder());
+  return target === 'node'
+    ? join(root, `node-k8s-${BINARY_VERSIONS.kubernetes}-coredns-${NODE_BINARY_VERSIONS.coredns}`)
+    : join(root, `traefik-${NODE_BINARY_VERSIONS.traefik}`);
+}
+
+const pendingTargets = new Map<string, Promise<string>>();
+
+/** The cache folder of `target`, built first when missing (prints the build's progress). */
+function ensureTarget(target: 'node' | 'ingress'): Promise<string> {
+  let pending = pendingTargets.get(target);
+  if (!pending) {
+    pending = (async () => {
+      const folder = targetCacheFolder(target);
+      if (existsSync(join(folder, '.complete'))) return folder;
+      process.stderr.write(`${target} binaries missing: building them into ${folder}\n`);
+      try {
+        const child = execFileAsync('bash', [ENSURE_SCRIPT, target], { maxBuffer: 64 * 1024 * 1024 });
+        child.child.stderr?.pipe(process.stderr);
+        await child;
+      } catch (error) {
+        throw new Error(
+          `Building the ${target} binaries failed (test/bin/ensure-k8s-bins.sh ${target} exited ${(error as { code?: number }).code}); its output above says why`,
+          { cause: error },
+        );
+      }
+      return folder;
+    })();
+    pendingTargets.set(target, pending);
+  }
+  return pending;
+}
+
+/** The real node's binaries, built into the per-user cache first when missing. */
+export async function findNodeBinaries(): Promise<NodeBinaryPaths> {
+  const folder = await ensureTarget('node');
+  const paths = {} as NodeBinaryPaths;
+  for (const key of Object.keys(NODE_FILE_NAMES) as (keyof NodeBinaryPaths)[]) {
+    paths[key] = join(folder, NODE_FILE_NAMES[key]);
+  }
+  return paths;
+}
+
+/** Traefik's binary, built into the per-user cache first when missing. */
+export async function findTraefik(): Promise<string> {
+  return join(await ensureTarget('ingress'), 'traefik');
+}

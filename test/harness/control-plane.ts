@@ -44,6 +44,17 @@ export interface ControlPlaneOptions {
   verbose?: boolean;
   /** Receives each progress line instead of stderr (the operator's local mode logs them). */
   progress?: (message: string) => void;
+  /**
+   * The address kube-apiserver listens on and advertises (the `kubernetes` Service's endpoint).
+   * Default 127.0.0.1; a real node's pods need an address they can reach, its bridge's.
+   */
+  bindAddress?: string;
+  /**
+   * The ServiceAccount admission plugin, which mounts a token into every pod. Off by default (pods
+   * created right after their namespace would race the default ServiceAccount's creation); a
+   * real node's pods that talk to the API server need it.
+   */
+  serviceAccountAdmission?: boolean;
 }
 
 /** Result of a kubectl run. */
@@ -72,6 +83,8 @@ export interface ControlPlane extends Cluster {
   dir: string;
   /** Set when started with auditLog. */
   auditLogPath?: string;
+  /** The certificates (the CA signs a real node's kubelet certificate). */
+  pki: Pki;
   /** Stops kube-apiserver only (etcd keeps the data). */
   stopApiServer(): Promise<void>;
   /** Starts kube-apiserver again on the same port and waits for /readyz. */
@@ -159,11 +172,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await mkdir(join(dir, 'logs'));
     await mkdir(join(dir, 'pki'));
     say(`generating certificates in ${dir}`);
-    const pki = await writePki(join(dir, 'pki'));
+    const bindAddress = options.bindAddress ?? '127.0.0.1';
+    const pki = await writePki(join(dir, 'pki'), bindAddress === '127.0.0.1' ? [] : [bindAddress]);
     const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedulerPort] = await Promise.all(
       Array.from({ length: 5 }, () => freePort()),
     );
-    const apiServerUrl = `https://127.0.0.1:${apiPort}`;
+    const apiServerUrl = `https://${bindAddress}:${apiPort}`;
     const kubeconfigPath = join(dir, 'admin.kubeconfig');
     await writeFile(kubeconfigPath, await kubeconfigYaml(pki, apiServerUrl), { mode: 0o600 });
 
@@ -194,9 +208,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     }
     const apiServer = new Component(dir, 'kube-apiserver', bins.kubeApiserver, [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${bindAddress}`,
+      `--advertise-address=${bindAddress}`,
       `--secure-port=${apiPort}`,
+      // For logs and exec on a real node's kubelet, which authorizes the admin through RBAC.
+      `--kubelet-client-certificate=${pki.adminCert}`,
+      `--kubelet-client-key=${pki.adminKey}`,
+      // A real node's name resolves nowhere; its InternalIP is the bridge address.
+      '--kubelet-preferred-address-types=InternalIP,Hostname',
       `--cert-dir=${join(dir, 'apiserver-certs')}`,
       `--tls-cert-file=${pki.servingCert}`,
       `--tls-private-key-file=${pki.servingKey}`,
@@ -209,7 +228,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--allow-privileged=true',
       // Pods created right after their namespace would otherwise race the controller manager's
       // creation of the default service account (envtest disables it for the same reason).
-      '--disable-admission-plugins=ServiceAccount',
+      ...(options.serviceAccountAdmission ? [] : ['--disable-admission-plugins=ServiceAccount']),
       '--profiling=false',
       `--watch-cache=${options.watchCache ?? true}`,
       ...(auditLogPath
@@ -308,6 +327,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
     return {
       dir,
+      pki,
       kubeconfigPath,
       apiServerUrl,
       bins,

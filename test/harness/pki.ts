@@ -24,15 +24,62 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
 }
 
 /**
- * Writes a CA, an API server serving certificate (SANs localhost, 127.0.0.1 and the in-cluster
- * names), an admin client certificate in group system:masters, and a service-account key pair.
+ * Issues a client certificate `<name>.crt`/`<name>.key` signed by the CA in `dir` (written by
+ * writePki), e.g. a kubelet's: subject `/O=system:nodes/CN=system:node:<node>`.
  */
-export async function writePki(dir: string): Promise<Pki> {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+export async function issueClientCertificate(
+  dir: string,
+  name: string,
+  subject: string,
+): Promise<{ cert: string; key: string }> {
+  await issue(dir, name, subject, 'client.ext');
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+}
+
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+async function issue(dir: string, name: string, subject: string, ext: string): Promise<void> {
+  await openssl(dir, [
+    'req',
+    '-new',
+    ...EC,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    subject,
+  ]);
+  await openssl(dir, [
+    'x509',
+    '-req',
+    '-sha256',
+    '-days',
+    '3650',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${name}.crt`,
+    '-extfile',
+    ext,
+  ]);
+}
+
+/**
+ * Writes a CA, an API server serving certificate (SANs localhost, 127.0.0.1, `extraIps` and the
+ * in-cluster names), an admin client certificate in group system:masters, and a service-account
+ * key pair.
+ */
+export async function writePki(dir: string, extraIps: string[] = []): Promise<Pki> {
   await openssl(dir, [
     'req',
     '-x509',
-    ...ec,
+    ...EC,
     '-sha256',
     '-days',
     '3650',
@@ -53,7 +100,7 @@ export async function writePki(dir: string): Promise<Pki> {
       'basicConstraints=critical,CA:FALSE',
       'keyUsage=critical,digitalSignature,keyEncipherment',
       'extendedKeyUsage=serverAuth',
-      'subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1',
+      `subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1${extraIps.map((ip) => `,IP:${ip}`).join('')}`,
       '',
     ].join('\n'),
   );
@@ -61,39 +108,8 @@ export async function writePki(dir: string): Promise<Pki> {
     join(dir, 'client.ext'),
     'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n',
   );
-  const issue = async (name: string, subject: string, ext: string) => {
-    await openssl(dir, [
-      'req',
-      '-new',
-      ...ec,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      subject,
-    ]);
-    await openssl(dir, [
-      'x509',
-      '-req',
-      '-sha256',
-      '-days',
-      '3650',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-extfile',
-      ext,
-    ]);
-  };
-  await issue('apiserver', '/CN=kube-apiserver', 'server.ext');
-  await issue('admin', '/O=system:masters/CN=pixtral-test-admin', 'client.ext');
+  await issue(dir, 'apiserver', '/CN=kube-apiserver', 'server.ext');
+  await issue(dir, 'admin', '/O=system:masters/CN=pixtral-test-admin', 'client.ext');
   await openssl(dir, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'sa.key']);
   await openssl(dir, ['ec', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
   const path = (file: string) => join(dir, file);

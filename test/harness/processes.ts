@@ -1,7 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+
+/** A script in a cluster folder that undoes what its processes leave behind (mounts, links, rules). */
+export const TEARDOWN_SCRIPT = 'teardown.sh';
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it; a tiny race with other processes remains). */
 export function freePort(): Promise<number> {
@@ -110,7 +113,12 @@ function hookExit(): void {
   exitHooked = true;
   process.once('exit', () => {
     for (const child of liveChildren) child.kill('SIGKILL');
-    for (const dir of liveFolders) rmSync(dir, { recursive: true, force: true });
+    for (const dir of liveFolders) {
+      // A real node's folder holds mounts and names a bridge and rules: undo them before deleting.
+      if (existsSync(join(dir, TEARDOWN_SCRIPT)))
+        spawnSync('bash', [join(dir, TEARDOWN_SCRIPT)], { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     // Exit (running the 'exit' cleanup) only when nobody else handles the signal: a process that
@@ -124,7 +132,8 @@ function hookExit(): void {
 
 /**
  * A detached shell that outlives a killed test process: when the process `parentPid` is gone but
- * the cluster folder still exists, it kills every pid recorded there and deletes the folder.
+ * the cluster folder still exists, it kills every pid recorded there, runs the folder's
+ * teardown.sh if there is one, and deletes the folder.
  */
 export function startWatchdog(dir: string, parentPid = process.pid): void {
   hookExit();
@@ -134,6 +143,7 @@ while kill -0 ${parentPid} 2>/dev/null && [ -d "$1" ]; do sleep 1; done
 for f in "$1"/*.pid; do [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null; done
 sleep 3
 for f in "$1"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null; done
+[ -f "$1/${TEARDOWN_SCRIPT}" ] && bash "$1/${TEARDOWN_SCRIPT}" >/dev/null 2>&1
 rm -rf "$1"`;
   const watchdog = spawn('bash', ['-c', script, 'pixtral-cp-watchdog', dir], {
     detached: true,
