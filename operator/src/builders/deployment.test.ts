@@ -78,6 +78,19 @@ describe('serving Deployment', () => {
     expect(vllm.startupProbe!.periodSeconds! * vllm.startupProbe!.failureThreshold!).toBe(1800);
   });
 
+  it('runs every container as non-root with RuntimeDefault seccomp and no capabilities', () => {
+    const spec = build().spec!.template.spec!;
+    expect(spec.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    for (const c of spec.containers) {
+      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    }
+    expect(container(build(), 'vllm').env).toContainEqual({ name: 'HOME', value: '/home/vllm' });
+  });
+
   it('mounts the weights read-only in both containers and /dev/shm as memory', () => {
     const d = build();
     for (const name of ['vllm', 'sidecar']) {
@@ -88,7 +101,7 @@ describe('serving Deployment', () => {
       });
     }
     const volumes = d.spec!.template.spec!.volumes!;
-    expect(volumes.map((v) => v.name)).toEqual(['api-key-hashes', 'dshm', 'weights']);
+    expect(volumes.map((v) => v.name)).toEqual(['api-key-hashes', 'dshm', 'vllm-home', 'weights']);
     expect(volumes.find((v) => v.name === 'dshm')!.emptyDir).toEqual({ medium: 'Memory', sizeLimit: '16Gi' });
     expect(volumes.find((v) => v.name === 'weights')!.persistentVolumeClaim).toEqual({
       claimName: expect.stringMatching(/^weights-mistral-pixtral-12b-2409-bf16-/),

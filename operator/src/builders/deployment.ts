@@ -10,6 +10,7 @@ import { apiKeyHashesSecretName, weightsPvcName, workloadName } from './names.ts
 import { catalogModel, GPU_RESOURCE, placement } from './placement.ts';
 import { HTTP_PORT, NOAUTH_PORT, portPlan, VLLM_PORT } from './ports.ts';
 import { mergeResources, normalizeQuantity, quantityValue } from './quantity.ts';
+import { RESTRICTED_CONTAINER, restrictedPodSecurity } from './security.ts';
 import type { BuildInput } from './types.ts';
 
 /** Where the weights cache is mounted, read-only, in both containers. */
@@ -22,6 +23,8 @@ export const API_KEY_HASHES_FILE = 'hashes';
 export const CONFIG_HASH_ANNOTATION = 'pixtral.dev/config-hash';
 /** Command of the sidecar in the runtime image. */
 export const SIDECAR_COMMAND = ['sidecar'];
+/** vLLM's HOME: an emptyDir, since the image's own home belongs to root. */
+export const VLLM_HOME = '/home/vllm';
 
 /** `spec.maxSize`, or `minSize` when absent. */
 export function maxReplicas(input: BuildInput): number {
@@ -74,6 +77,9 @@ function vllmContainer(input: BuildInput): V1Container {
     }),
     env: env({
       DO_NOT_TRACK: '1',
+      // The pod runs as a non-root user the image does not know: caches (torch, triton, vLLM) go
+      // under a writable home instead of /root.
+      HOME: VLLM_HOME,
       // The weights are local; vLLM must never reach the hub from a serving pod.
       HF_HUB_OFFLINE: '1',
       // The sidecar turns every image into a data: URL; vLLM never fetches (pixtral.md §4.6).
@@ -87,10 +93,11 @@ function vllmContainer(input: BuildInput): V1Container {
     }),
     startupProbe: vllmHealthProbe(config.probes.startupPeriodSeconds, config.probes.startupFailureThreshold),
     livenessProbe: vllmHealthProbe(30, 3),
-    securityContext: { allowPrivilegeEscalation: false },
+    securityContext: RESTRICTED_CONTAINER,
     terminationMessagePolicy: 'FallbackToLogsOnError',
     volumeMounts: [
       { name: 'dshm', mountPath: '/dev/shm' },
+      { name: 'vllm-home', mountPath: VLLM_HOME },
       { name: 'weights', mountPath: WEIGHTS_DIR, readOnly: true },
     ],
   };
@@ -148,13 +155,7 @@ function sidecarContainer(input: BuildInput): V1Container {
       failureThreshold: 3,
     },
     resources,
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] },
-      readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-      runAsUser: 65532,
-    },
+    securityContext: { ...RESTRICTED_CONTAINER, readOnlyRootFilesystem: true },
     terminationMessagePolicy: 'FallbackToLogsOnError',
     volumeMounts: [
       { name: 'api-key-hashes', mountPath: API_KEY_HASHES_DIR, readOnly: true },
@@ -179,10 +180,14 @@ export function servingPodSpec(input: BuildInput): V1PodSpec {
       : {}),
     nodeSelector: place.nodeSelector,
     ...(cr.spec.pod?.priorityClassName ? { priorityClassName: cr.spec.pod.priorityClassName } : {}),
+    // No fsGroup: the weights are mounted read-only and already readable; an fsGroup would make
+    // the kubelet walk the volume on every mount.
+    securityContext: restrictedPodSecurity(),
     tolerations: place.tolerations,
     volumes: [
       { name: 'api-key-hashes', secret: { secretName: apiKeyHashesSecretName(cr) } },
       { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: normalizeQuantity(config.shmSize) } },
+      { name: 'vllm-home', emptyDir: {} },
       {
         name: 'weights',
         persistentVolumeClaim: { claimName: weightsPvcName(catalogModel(cr)), readOnly: true },

@@ -17,6 +17,7 @@ import { APP_NAME, MANAGED_BY, ownerReference, sortedRecord } from './labels.ts'
 import { weightsPvcName } from './names.ts';
 import { catalogModel } from './placement.ts';
 import { normalizeQuantity } from './quantity.ts';
+import { RESTRICTED_CONTAINER, restrictedPodSecurity } from './security.ts';
 import type { BuildInput } from './types.ts';
 
 /** Where the provisioner mounts the cache (read-write) and fills it. */
@@ -29,8 +30,6 @@ export const PROVISIONER_COMMAND = ['provision-weights'];
 export const MODEL_ANNOTATION = 'pixtral.dev/model';
 /** Annotation naming the pinned revision a cache holds. */
 export const REVISION_ANNOTATION = 'pixtral.dev/revision';
-/** UID and GID of the runtime image's user; the cache is group-writable for it through fsGroup. */
-export const RUNTIME_UID = 65532;
 
 /** Labels of the shared cache and its Job: no `instance`, since no single deployment owns them. */
 export function weightsLabels(component: 'weights' | 'weights-provisioner'): Record<string, string> {
@@ -140,12 +139,7 @@ export function weightsJob(input: BuildInput, pvcUid: string): V1Job {
               limits: { memory: '2Gi' },
               requests: { cpu: '1', memory: '512Mi' },
             },
-            securityContext: {
-              allowPrivilegeEscalation: false,
-              capabilities: { drop: ['ALL'] },
-              readOnlyRootFilesystem: true,
-              runAsNonRoot: true,
-            },
+            securityContext: { ...RESTRICTED_CONTAINER, readOnlyRootFilesystem: true },
             terminationMessagePolicy: 'FallbackToLogsOnError',
             volumeMounts: [
               ...(tokenSecret ? [{ name: 'hub-token', mountPath: HUB_TOKEN_DIR, readOnly: true }] : []),
@@ -158,7 +152,8 @@ export function weightsJob(input: BuildInput, pvcUid: string): V1Job {
           ? { imagePullSecrets: [...config.images.pullSecrets].sort().map((name) => ({ name })) }
           : {}),
         restartPolicy: 'Never',
-        securityContext: { fsGroup: RUNTIME_UID, runAsGroup: RUNTIME_UID, runAsUser: RUNTIME_UID },
+        // fsGroup: the fresh volume belongs to root; the non-root provisioner writes through the group.
+        securityContext: restrictedPodSecurity({ fsGroup: true }),
         volumes: [
           ...(tokenSecret ? [{ name: 'hub-token', secret: { secretName: tokenSecret } }] : []),
           { name: 'weights', persistentVolumeClaim: { claimName: pvcName } },
