@@ -7,6 +7,8 @@ export const Kinds = {
   ...CoreKinds,
   PixtralDeployment: { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, namespaced: true },
   Pod: { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true },
+  /** core/v1 Events: what controllers said about an object (read by involvedObject.uid; written as events.k8s.io). */
+  CoreEvent: { apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true },
   ScaledObject: {
     apiVersion: 'keda.sh/v1alpha1',
     kind: 'ScaledObject',

@@ -46,8 +46,24 @@ export const Reason = {
   MinimumReplicasAvailable: 'MinimumReplicasAvailable',
   /** Fewer than minSize replicas are ready. */
   MinimumReplicasUnavailable: 'MinimumReplicasUnavailable',
+  /** Pods are Pending because no node fits for another reason (selector, taint, volume); the scheduler's message says which. */
+  Unschedulable: 'Unschedulable',
   /** Serving containers restart repeatedly (CrashLoopBackOff). */
   CrashLooping: 'CrashLooping',
+  /** A container's image cannot be pulled (ErrImagePull, ImagePullBackOff, InvalidImageName). */
+  ImagePullFailed: 'ImagePullFailed',
+  /** A container cannot be created from its configuration (CreateContainerConfigError). */
+  ContainerConfigInvalid: 'ContainerConfigInvalid',
+  /** A ReplicaSet or Job cannot create pods (missing PriorityClass, quota, PodSecurity). */
+  PodCreateFailed: 'PodCreateFailed',
+  /** The Deployment made no progress within its progress deadline. */
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  /** The weights PersistentVolumeClaim stays Pending (no such StorageClass, no provisioner, no volume). */
+  VolumePending: 'VolumePending',
+  /** The API server refused a write the operator cannot retry away (403, quota, admission webhook). */
+  ApplyFailed: 'ApplyFailed',
+  /** An object with a child's name exists and is not controlled by this resource; it is left untouched. */
+  AlreadyOwned: 'AlreadyOwned',
   /** The spec passed the schema but cannot be served with the operator's configuration (e.g. no baseDomain for a public endpoint). */
   InvalidConfiguration: 'InvalidConfiguration',
   /** Everything the spec asks for is in place and serving. */

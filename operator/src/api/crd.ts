@@ -70,8 +70,8 @@ export function pixtralDeploymentCrd(): Record<string, unknown> {
             {
               name: 'Endpoint',
               type: 'string',
-              jsonPath: '.status.endpoints.public',
-              description: 'Public URL',
+              jsonPath: '.status.endpoint',
+              description: 'The public URL, else the in-cluster one',
             },
             {
               name: 'Private Endpoint',

@@ -277,6 +277,11 @@ export const PixtralDeploymentStatusSchema = z
         private: z.string().max(2048).optional().describe('In-cluster URL of the private endpoint.'),
       })
       .optional(),
+    endpoint: z
+      .string()
+      .max(2048)
+      .optional()
+      .describe('The URL clients use: endpoints.public when there is one, else endpoints.private.'),
     readyReplicas: z.int().min(0).optional(),
     observedGeneration: z.int().min(0).meta({ format: 'int64' }).optional(),
     conditions: z

@@ -86,7 +86,10 @@ describe('serving Deployment', () => {
       seccompProfile: { type: 'RuntimeDefault' },
     });
     for (const c of spec.containers) {
-      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(c.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      });
     }
     expect(container(build(), 'vllm').env).toContainEqual({ name: 'HOME', value: '/home/vllm' });
   });

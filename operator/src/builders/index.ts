@@ -42,7 +42,7 @@ export * from './names.ts';
 export { nodePool } from './node-pool.ts';
 export { type Placement, placement } from './placement.ts';
 export { normalizeQuantity } from './quantity.ts';
-export { apiKeyHashesSecret, generatedApiKeysSecret, keyHashesFile } from './secrets.ts';
+export { apiKeyHashesSecret, GENERATED_KEY_ID, generatedApiKeysSecret, keyHashesFile } from './secrets.ts';
 export { service } from './service.ts';
 export type { BuildInput, Manifest, NodePool, ScaledObject } from './types.ts';
 export { weightsFieldManager, weightsJob, weightsPvc } from './weights.ts';

@@ -13,7 +13,7 @@ import { childMetadata } from './labels.ts';
 import { apiKeyHashesSecretName, apiKeysSecretName } from './names.ts';
 
 /** Data key of the generated key in the generated Secret (its id in the sidecar's logs). */
-const GENERATED_KEY_ID = 'api-key';
+export const GENERATED_KEY_ID = 'api-key';
 
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 

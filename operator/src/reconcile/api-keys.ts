@@ -1,7 +1,7 @@
 /** The API keys Secret a deployment's sidecars check requests against (through its hashes). */
 import type { V1Secret } from '@kubernetes/client-node';
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
-import { apiKeysSecretName, generatedApiKeysSecret } from '../builders/index.ts';
+import { apiKeysSecretName, GENERATED_KEY_ID, generatedApiKeysSecret } from '../builders/index.ts';
 import { generateApiKey } from '../keys.ts';
 import { Kinds } from '../kinds.ts';
 import { isApiError } from '../runtime/index.ts';
@@ -32,7 +32,7 @@ export async function ensureApiKeys(
         'Normal',
         'ApiKeyGenerated',
         'Create',
-        `Generated an API key in Secret ${name}; read it with kubectl get secret ${name} -o jsonpath='{.data}'`,
+        `Generated an API key in Secret ${name}; print it with: kubectl get secret ${name} -n ${cr.metadata.namespace} -o go-template='{{index .data "${GENERATED_KEY_ID}" | base64decode}}'`,
       );
     } catch (err) {
       if (!isApiError(err, 409))

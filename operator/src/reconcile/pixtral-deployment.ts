@@ -5,6 +5,7 @@
  * sends no write at all (the Writer skips applies whose fields are already in place).
  */
 import type {
+  CoreV1Event,
   KubernetesObject,
   V1Deployment,
   V1Job,
@@ -20,6 +21,7 @@ import { instanceLabel } from '../builders/labels.ts';
 import { type CatalogModel, findModel } from '../catalog/index.ts';
 import type { OperatorConfig } from '../config.ts';
 import { Kinds } from '../kinds.ts';
+import { controllerRef } from '../runtime/apply.ts';
 import type {
   EventRecorder,
   KubeClient,
@@ -28,10 +30,11 @@ import type {
   Reconciler,
   Writer,
 } from '../runtime/index.ts';
-import { type Informer, type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
+import { type Informer, isApiError, type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
 import { ensureApiKeys } from './api-keys.ts';
 import { finalize, NODE_POOL_FINALIZER, syncNodePools } from './finalize.ts';
 import { resource, uidOf, wrap } from './resource.ts';
+import { claimProblem, deploymentProblem, jobProblem, podsProblem, type Stall } from './stalls.ts';
 import { computeStatus } from './status.ts';
 import { planWeights, type WeightsPlan, weightsDigest } from './weights-state.ts';
 
@@ -68,6 +71,9 @@ export interface ReconcilerDeps {
   /** WeightsReady's reason and message when the weights are not a verified download (local mode). */
   weightsSource?: { reason: string; message: string } | undefined;
 }
+
+/** How often a claim or Job that may be stuck is looked at, ms: a stall shows within a minute. */
+const STALL_CHECK_MS = 10_000;
 
 /** Reported when a deployment asks for autoscaling and KEDA is not there. */
 const KEDA_MISSING = {
@@ -108,9 +114,9 @@ export class PixtralDeploymentReconciler implements Reconciler {
     const apiKeys = await ensureApiKeys(cr, this.#d, signal);
     // The namespace's managed pods: the weights Job's and the serving ones, told apart by label.
     const pods = caches.pods.list(key.namespace);
-    const { desired, plan } = await this.#syncWeights(cr, model, apiKeys, pods, ctx);
+    const { desired, plan, weightsStall } = await this.#syncWeights(cr, model, apiKeys, pods, ctx);
     const deploymentName = desired.deployment.metadata!.name!;
-    await this.#applyChildren(cr, desired, plan.state.state === 'ready', signal);
+    const applyProblem = await this.#applyChildren(cr, desired, plan.state.state === 'ready', signal);
 
     const serving = pods.filter(
       (p) =>
@@ -118,17 +124,20 @@ export class PixtralDeploymentReconciler implements Reconciler {
         p.metadata?.labels?.['app.kubernetes.io/component'] === 'server',
     );
     const kedaMissing = desired.scaledObject !== undefined && !this.#d.kedaInstalled;
+    const deployment = caches.deployments.get(key.namespace, deploymentName);
     const status = computeStatus(
       cr,
       {
         weights: plan.state,
         weightsIdentity: { revision: model.weights.revision, digest: weightsDigest(model) },
         weightsAttempts: { attempts: plan.attempts, lastFailureTime: plan.lastFailureTime },
-        deployment: caches.deployments.get(key.namespace, deploymentName),
+        deployment,
         pods: serving,
         endpoints: desired.endpoints,
-        configError: desired.problems[0] ?? (kedaMissing ? KEDA_MISSING : undefined),
+        configError: desired.problems[0] ?? applyProblem ?? (kedaMissing ? KEDA_MISSING : undefined),
         weightsSource: this.#d.weightsSource,
+        weightsStall,
+        servingStall: podsProblem(serving) ?? deploymentProblem(deployment),
       },
       this.#d.now(),
     );
@@ -149,7 +158,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
     apiKeys: Record<string, string>,
     pods: V1Pod[],
     ctx: ReconcileContext,
-  ): Promise<{ desired: DesiredChildren; plan: WeightsPlan }> {
+  ): Promise<{ desired: DesiredChildren; plan: WeightsPlan; weightsStall: Stall | undefined }> {
     const { caches, config } = this.#d;
     const namespace = cr.metadata.namespace!;
     const pvc = caches.pvcs.get(namespace, weightsPvcName(model));
@@ -175,23 +184,75 @@ export class PixtralDeploymentReconciler implements Reconciler {
         { propagationPolicy: 'Background', signal: ctx.signal },
       );
     }
-    return { desired, plan };
+    const weightsStall =
+      plan.state.state === 'provisioning' || plan.state.state === 'absent'
+        ? await this.#weightsStall(
+            pvc ?? (applied.object as V1PersistentVolumeClaim | undefined),
+            job,
+            jobPods,
+            ctx,
+          )
+        : undefined;
+    // A Pending claim or a Job without pods changes nothing we watch when it gets stuck: only its
+    // Events say so, hence a closer look than the Job's usual 30 s.
+    const watchClosely = pvc?.status?.phase === 'Pending' || (job !== undefined && jobPods.length === 0);
+    if (watchClosely) plan.requeueAfterMs = Math.min(plan.requeueAfterMs ?? STALL_CHECK_MS, STALL_CHECK_MS);
+    return { desired, plan, weightsStall };
+  }
+
+  /**
+   * Why the weights cache is stuck, if it is: the claim's Events while it is Pending, then the Job
+   * pod's state, then the Job's FailedCreate Events when it has no pod. Events are read by the
+   * object's uid only in those cases (they are not cached: the operator has no use for the rest).
+   */
+  async #weightsStall(
+    pvc: V1PersistentVolumeClaim | undefined,
+    job: V1Job | undefined,
+    jobPods: V1Pod[],
+    ctx: ReconcileContext,
+  ): Promise<Stall | undefined> {
+    const eventsAbout = async (obj: KubernetesObject | undefined) => {
+      const uid = obj?.metadata?.uid;
+      if (!uid) return [];
+      const list = await this.#d.client.list<CoreV1Event>(Kinds.CoreEvent, {
+        namespace: obj.metadata?.namespace,
+        fieldSelector: `involvedObject.uid=${uid}`,
+        signal: ctx.signal,
+      });
+      return list.items;
+    };
+    const claim =
+      pvc?.status?.phase === 'Pending' ? claimProblem(pvc, await eventsAbout(pvc), this.#d.now()) : undefined;
+    if (claim) return claim;
+    const pod = podsProblem(jobPods);
+    if (pod) return pod;
+    const failed = job?.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True');
+    return job && !failed && jobPods.length === 0
+      ? jobProblem(job, jobPods, await eventsAbout(job))
+      : undefined;
   }
 
   /**
    * Applies everything else the CR owns and deletes what it no longer asks for. The Deployment is
    * created only once the weights are verified (vLLM must never start on missing files), and kept
    * afterwards (a re-provisioning does not take a serving deployment down).
+   *
+   * Returns what the user must act on: an object with a child's name that this CR does not control
+   * (left untouched: never adopted, never overwritten), or a write the API server refused for
+   * good (403, quota, an admission webhook's denial). Retryable failures throw and back off.
    */
   async #applyChildren(
     cr: PixtralDeployment,
     desired: DesiredChildren,
     weightsReady: boolean,
     signal: AbortSignal,
-  ) {
+  ): Promise<Stall | undefined> {
     const { caches, config } = this.#d;
     const namespace = cr.metadata.namespace!;
     const deployment = caches.deployments.get(namespace, desired.deployment.metadata!.name!);
+    if (deployment && controllerRef(deployment)?.uid !== uidOf(cr)) {
+      return notOwned(cr, deployment, 'Deployment');
+    }
     const apply: { kind: KindRef; object: KubernetesObject }[] = [
       { kind: Kinds.Secret, object: desired.apiKeyHashesSecret },
       { kind: Kinds.Service, object: desired.service },
@@ -214,12 +275,27 @@ export class PixtralDeploymentReconciler implements Reconciler {
     if (desired.scaledObject && this.#d.kedaInstalled) {
       apply.push({ kind: Kinds.ScaledObject, object: desired.scaledObject as KubernetesObject });
     }
+    let problem: Stall | undefined;
     for (const { kind, object } of apply) {
-      const current = caches.owned.get(kind.kind)?.get(namespace, object.metadata?.name ?? '');
+      const name = object.metadata?.name ?? '';
+      // A cache miss is read back once: a label-selected cache (Secrets) does not hold objects
+      // someone else made under the same name, and those must not be overwritten either.
+      const current =
+        caches.owned.get(kind.kind)?.get(namespace, name) ??
+        (await this.#d.client.get(kind, { namespace, name }, signal));
+      if (current && controllerRef(current)?.uid !== uidOf(cr)) {
+        problem ??= notOwned(cr, current, kind.kind);
+        continue;
+      }
       try {
         await this.#d.writer.apply(kind, object, current, signal);
       } catch (err) {
-        throw wrap(err, cr, `Applying ${kind.kind} ${namespace}/${object.metadata?.name} failed`);
+        const error = wrap(err, cr, `Applying ${kind.kind} ${namespace}/${name} failed`);
+        if (error.retry === 'transient') throw error;
+        problem ??= {
+          reason: Reason.ApplyFailed,
+          message: `The API server refused ${kind.kind} ${namespace}/${name}: ${apiMessage(err)}`,
+        };
       }
     }
     const wanted = new Set(apply.map((a) => `${a.kind.kind}/${a.object.metadata?.name}`));
@@ -227,6 +303,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
     if (config.nodePools.provider === 'karpenter') {
       await syncNodePools(this.#d, desired.nodePool as KubernetesObject | undefined, signal);
     }
+    return problem;
   }
 
   /** Deletes children this CR controls that the spec no longer asks for (a public endpoint removed, autoscaling off). */
@@ -257,6 +334,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
     signal: AbortSignal,
   ): Promise<void> {
     const before = cr.status?.phase;
+    const degradedBefore = cr.status?.conditions?.find((c) => c.type === ConditionType.Degraded);
     const { written } = await this.#d.writer.applyStatus(
       Kinds.PixtralDeployment,
       cr,
@@ -274,6 +352,15 @@ export class PixtralDeploymentReconciler implements Reconciler {
         phaseNote(status, ready?.message),
       );
     }
+    // Each new reason something needs attention is an Event too (kubectl describe, event exporters).
+    const degraded = status.conditions?.find((c) => c.type === ConditionType.Degraded);
+    if (
+      written &&
+      degraded?.status === 'True' &&
+      (degradedBefore?.status !== 'True' || degradedBefore.reason !== degraded.reason)
+    ) {
+      await this.#d.events.record(cr, 'Warning', degraded.reason, 'Reconcile', degraded.message);
+    }
   }
 }
 
@@ -286,6 +373,22 @@ function phaseNote(status: PixtralDeploymentStatus, degraded: string | undefined
     default:
       return `Phase is now ${status.phase}`;
   }
+}
+
+/** The AlreadyOwned problem for `existing`, which has a child's name but another (or no) controller. */
+function notOwned(cr: PixtralDeployment, existing: KubernetesObject, kind: string): Stall {
+  const ref = controllerRef(existing);
+  const what = `${kind} ${existing.metadata?.namespace}/${existing.metadata?.name}`;
+  const by = ref ? `is controlled by ${ref.kind} ${ref.name}` : 'exists and has no controller';
+  return {
+    reason: Reason.AlreadyOwned,
+    message: `${what} ${by}, so PixtralDeployment ${cr.metadata.name} leaves it untouched; delete or rename it and the operator creates its own`,
+  };
+}
+
+/** The API server's own message of a refused request (its Status message), else the error's. */
+function apiMessage(err: unknown): string {
+  return isApiError(err) ? `${err.detail} (${err.code} ${err.reason})` : String((err as Error).message);
 }
 
 /** Whether `manager` owns the Deployment's spec.replicas. */

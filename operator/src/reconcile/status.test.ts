@@ -1,6 +1,7 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
+import { podsProblem } from './stalls.ts';
 import { computeStatus, deletingStatus, type Observed } from './status.ts';
 
 const now = new Date('2026-11-27T10:00:00Z');
@@ -97,10 +98,26 @@ describe('computeStatus', () => {
         ],
       },
     };
-    const status = computeStatus(cr(), observed({ deployment: deployment(0), pods: [pending] }), now);
+    const status = computeStatus(
+      cr(),
+      observed({ deployment: deployment(0), pods: [pending], servingStall: podsProblem([pending]) }),
+      now,
+    );
     expect(status.phase).toBe('Deploying');
     expect(condition(status, 'Degraded')).toMatchObject({ status: 'True', reason: 'InsufficientGPU' });
     expect(condition(status, 'Degraded')?.message).toContain('Insufficient nvidia.com/gpu');
+  });
+
+  it('reports a stuck weights claim in WeightsReady and Degraded while the phase stays ProvisioningWeights', () => {
+    const stall = { reason: 'VolumePending', message: 'PersistentVolumeClaim team-a/w is Pending: no class' };
+    const status = computeStatus(
+      cr(),
+      observed({ weights: { state: 'provisioning', message: 'x' }, weightsStall: stall }),
+      now,
+    );
+    expect(status.phase).toBe('ProvisioningWeights');
+    expect(condition(status, 'WeightsReady')).toMatchObject({ status: 'False', ...stall });
+    expect(condition(status, 'Degraded')).toMatchObject({ status: 'True', ...stall });
   });
 
   it('goes to Error with the failure and the retry delay when the weights Job failed', () => {

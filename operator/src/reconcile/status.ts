@@ -13,6 +13,7 @@ import {
   setCondition,
 } from '../api/conditions.ts';
 import type { Phase, PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
+import type { Stall } from './stalls.ts';
 
 /** The weights cache as observed: its Job's state, or a failure the reconciler is backing off from. */
 export type WeightsState =
@@ -44,6 +45,10 @@ export interface Observed {
    * (local mode: kwok completes the Job, nothing is fetched). Default: WeightsVerified.
    */
   weightsSource?: { reason: string; message: string } | undefined;
+  /** Why the weights cache does not move on (a Pending claim, a Job pod that cannot run), if it is stuck. */
+  weightsStall?: Stall | undefined;
+  /** Why the serving pods do not move on (image pull, crash loop, unschedulable, FailedCreate), if stuck. */
+  servingStall?: Stall | undefined;
 }
 
 /** A short, user-facing summary of why weights provisioning failed, from the Job and its pods. */
@@ -57,27 +62,6 @@ export function weightsFailureMessage(job: V1Job, pods: V1Pod[]): string {
   if (failed?.reason) parts.push(`(${failed.reason}${failed.message ? `: ${failed.message}` : ''})`);
   if (termination) parts.push(`- ${termination.trim().split('\n').slice(-3).join(' ')}`);
   return parts.join(' ');
-}
-
-/** Pods the scheduler could not place, with its message (e.g. "0/3 nodes are available: 3 Insufficient nvidia.com/gpu"). */
-function unschedulable(pods: V1Pod[]): string | undefined {
-  for (const pod of pods) {
-    const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
-    if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable')
-      return scheduled.message ?? 'no node fits';
-  }
-  return undefined;
-}
-
-function crashLooping(pods: V1Pod[]): string | undefined {
-  for (const pod of pods) {
-    for (const s of pod.status?.containerStatuses ?? []) {
-      if (s.state?.waiting?.reason === 'CrashLoopBackOff') {
-        return `Container ${s.name} of pod ${pod.metadata?.name} keeps crashing (restarted ${s.restartCount} times)`;
-      }
-    }
-  }
-  return undefined;
 }
 
 function rolledOut(deployment: V1Deployment | undefined): boolean {
@@ -119,6 +103,8 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
       reason: w.reason,
       message: `${w.message}; retrying in ${Math.ceil(w.retryInMs / 1000)} s`,
     });
+  else if (observed.weightsStall)
+    set({ type: ConditionType.WeightsReady, status: 'False', ...observed.weightsStall });
   else
     set({
       type: ConditionType.WeightsReady,
@@ -147,20 +133,20 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
   );
 
   // Degraded: what needs a human.
-  const noGpu = unschedulable(observed.pods);
-  const crash = crashLooping(observed.pods);
+  const stall = w.state === 'ready' ? observed.servingStall : observed.weightsStall;
   if (observed.configError) set({ type: ConditionType.Degraded, status: 'True', ...observed.configError });
   else if (w.state === 'failed')
     set({ type: ConditionType.Degraded, status: 'True', reason: w.reason, message: w.message });
-  else if (noGpu)
+  else if (stall)
     set({
       type: ConditionType.Degraded,
       status: 'True',
-      reason: Reason.InsufficientGPU,
-      message: `Serving pods cannot be scheduled: ${noGpu}. Add ${cr.spec.nodeType} nodes with free GPUs or lower spec.minSize`,
+      reason: stall.reason,
+      message:
+        stall.reason === Reason.InsufficientGPU
+          ? `${stall.message}. Add ${cr.spec.nodeType} nodes with free GPUs or lower spec.minSize`
+          : stall.message,
     });
-  else if (crash)
-    set({ type: ConditionType.Degraded, status: 'True', reason: Reason.CrashLooping, message: crash });
   else
     set({
       type: ConditionType.Degraded,
@@ -190,9 +176,9 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
     set({
       type: ConditionType.Progressing,
       status: 'True',
-      reason: noGpu ? Reason.InsufficientGPU : loading ? Reason.ModelLoading : Reason.RollingOut,
-      message: noGpu
-        ? 'Waiting for GPU capacity'
+      reason: stall ? stall.reason : loading ? Reason.ModelLoading : Reason.RollingOut,
+      message: stall
+        ? `Waiting: ${stall.message}`
         : loading
           ? 'vLLM is loading the weights'
           : 'Rolling out serving pods',
@@ -245,6 +231,7 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
     uuid: String(cr.metadata.uid),
     phase,
     endpoints,
+    ...(endpoints.public || endpoints.private ? { endpoint: endpoints.public ?? endpoints.private } : {}),
     readyReplicas,
     observedGeneration: generation,
     conditions,

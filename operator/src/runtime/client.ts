@@ -94,6 +94,7 @@ export class KubeClient {
     options: {
       namespace?: string;
       labelSelector?: string;
+      fieldSelector?: string;
       limit?: number;
       continue?: string;
       signal?: AbortSignal;
@@ -102,7 +103,12 @@ export class KubeClient {
     return this.#json('list', 'GET', collectionPath(kind, options.namespace), {
       resource: kind.plural,
       signal: options.signal,
-      query: { labelSelector: options.labelSelector, limit: options.limit, continue: options.continue },
+      query: {
+        labelSelector: options.labelSelector,
+        fieldSelector: options.fieldSelector,
+        limit: options.limit,
+        continue: options.continue,
+      },
     });
   }
 

@@ -29,6 +29,8 @@ export class ApiError extends Error {
   readonly verb: string;
   readonly path: string;
   readonly retry: RetryClass;
+  /** The API server's own message (its Status `message`), without the request line. */
+  readonly detail: string;
 
   constructor(
     init: { code: number; reason: string; verb: string; path: string; message: string },
@@ -42,6 +44,7 @@ export class ApiError extends Error {
     this.reason = init.reason;
     this.verb = init.verb;
     this.path = init.path;
+    this.detail = init.message;
     this.retry =
       init.code === 0 || init.code === 409 || init.code === 429 || init.code >= 500
         ? 'transient'
