@@ -1,7 +1,9 @@
 /**
  * Wires the PixtralDeployment controller into a runtime Manager: which kinds are cached, which
  * events enqueue which PixtralDeployment, and the reconciler's dependencies. Optional APIs (KEDA,
- * Karpenter) are discovered first: caching a kind the server does not serve would never sync.
+ * Karpenter) are probed at start and then followed through a watch on their CRDs: a kind is cached
+ * only once the server serves it (a cache of a kind that is not served would never sync), and
+ * installing or removing KEDA or Karpenter is picked up without a restart.
  */
 import type {
   KubernetesObject,
@@ -17,7 +19,9 @@ import { apiKeysSecretName } from './builders/names.ts';
 import type { OperatorConfig } from './config.ts';
 import { registerDeploymentMetrics } from './deployment-metrics.ts';
 import { Kinds } from './kinds.ts';
+import type { Integration, Integrations } from './reconcile/integrations.ts';
 import { PixtralDeploymentReconciler } from './reconcile/pixtral-deployment.ts';
+import { ownerKey } from './runtime/controller.ts';
 import {
   Controller,
   type Informer,
@@ -30,21 +34,63 @@ import {
 
 const MANAGED = 'app.kubernetes.io/managed-by=pixtral-operator';
 
+const CustomResourceDefinition: KindRef = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  plural: 'customresourcedefinitions',
+  namespaced: false,
+};
+
 /**
  * Whether the API server serves `kind` (a CRD may not be installed). Lists inside `namespace`
  * when the operator watches one, so it needs no cluster-wide rights there.
  */
-export async function served(client: KubeClient, kind: KindRef, namespace?: string): Promise<boolean> {
+export async function served(client: KubeClient, kind: KindRef, namespace?: string): Promise<Integration> {
   try {
     await client.list(kind, { limit: 1, ...(namespace && kind.namespaced ? { namespace } : {}) });
-    return true;
+    return { available: true };
   } catch (err) {
     // 404: the CRD is not installed. 403: installed, but this operator may not use it (the chart's
     // rbac.keda off); either way the feature is unavailable, and deployments that need it say so.
     const code = (err as { code?: number }).code;
-    if (code === 404 || code === 403) return false;
+    if (code === 404) return { available: false, why: 'not-installed' };
+    if (code === 403) return { available: false, why: 'forbidden' };
     throw err;
   }
+}
+
+/**
+ * `served` for a CRD that just turned Established: the API server's discovery may lag behind the
+ * condition for a moment, so a 404 is asked again a few times before it counts.
+ */
+async function servedSoon(client: KubeClient, kind: KindRef, namespace?: string): Promise<Integration> {
+  let result: Integration = { available: false, why: 'not-installed' };
+  for (let attempt = 0; attempt < 20; attempt++) {
+    result = await served(client, kind, namespace).catch(() => result);
+    if (result.available || result.why === 'forbidden') return result;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return result;
+}
+
+/** The CRD of each optional API, by its name. */
+const OPTIONAL_CRDS = {
+  keda: { crd: `${Kinds.ScaledObject.plural}.keda.sh`, kind: Kinds.ScaledObject },
+  karpenter: { crd: `${Kinds.NodePool.plural}.karpenter.sh`, kind: Kinds.NodePool },
+} as const;
+
+/** Whether a CRD is established and serves `version`. */
+function established(crd: KubernetesObject | undefined, version: string): boolean {
+  const c = crd as
+    | {
+        spec?: { versions?: { name: string; served?: boolean }[] };
+        status?: { conditions?: { type: string; status: string }[] };
+      }
+    | undefined;
+  return (
+    c?.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True') === true &&
+    c.spec?.versions?.some((v) => v.name === version && v.served) === true
+  );
 }
 
 /** Registers the PixtralDeployment controller on `manager`. Call before `manager.start`. */
@@ -58,13 +104,12 @@ export async function addPixtralController(
     weightsSource?: { reason: string; message: string };
   } = {},
 ): Promise<Controller> {
-  const kedaInstalled = await served(manager.client, Kinds.ScaledObject, manager.config.namespace);
   const karpenter = config.nodePools.provider === 'karpenter';
-  if (karpenter && !(await served(manager.client, Kinds.NodePool))) {
-    throw new Error(
-      'nodePools.provider is karpenter, but the API server does not serve karpenter.sh/v1 NodePool: install Karpenter or set nodePools.provider to none',
-    );
-  }
+  const integrations: Integrations = {
+    keda: await served(manager.client, Kinds.ScaledObject, manager.config.namespace),
+    karpenter: karpenter ? await served(manager.client, Kinds.NodePool) : { available: false },
+  };
+  const kedaInstalled = integrations.keda.available;
   const ownedKinds: KindRef[] = [
     Kinds.Deployment,
     Kinds.Service,
@@ -85,7 +130,10 @@ export async function addPixtralController(
     jobs: manager.cache<V1Job>({ ...Kinds.Job, labelSelector: MANAGED }),
     pods: manager.cache<V1Pod>({ ...Kinds.Pod, labelSelector: MANAGED }),
     owned,
-    nodePools: karpenter ? manager.cache({ ...Kinds.NodePool, labelSelector: MANAGED }) : undefined,
+    nodePools:
+      karpenter && integrations.karpenter.available
+        ? manager.cache({ ...Kinds.NodePool, labelSelector: MANAGED })
+        : undefined,
   };
   const reconciler = new PixtralDeploymentReconciler({
     caches,
@@ -96,7 +144,7 @@ export async function addPixtralController(
     events: manager.events,
     config,
     now: options.now ?? (() => new Date()),
-    kedaInstalled,
+    integrations,
     weightsSource: options.weightsSource,
   });
   const controller = new Controller({
@@ -139,5 +187,48 @@ export async function addPixtralController(
   watch(caches.pvcs, inNamespace);
   watch(caches.jobs, inNamespace);
   if (caches.nodePools) watch(caches.nodePools, () => roots.list());
+
+  // Optional APIs that come or go while running. Each CRD is watched by name (RBAC can grant
+  // exactly those two names). When one becomes usable its kind gets a cache, wired like the others;
+  // either way every deployment is looked at again, so a status that named it missing is updated.
+  const follow = (name: keyof typeof OPTIONAL_CRDS, onAvailable: () => void) => {
+    const { crd, kind } = OPTIONAL_CRDS[name];
+    if (name === 'karpenter' && !karpenter) return;
+    const cache = manager.cache({ ...CustomResourceDefinition, fieldSelector: `metadata.name=${crd}` });
+    let checking = Promise.resolve();
+    cache.subscribe(() => {
+      checking = checking.then(async () => {
+        const nowEstablished = established(cache.get('', crd), kind.apiVersion.split('/')[1]!);
+        const before = integrations[name];
+        if (nowEstablished === before.available && before.why !== 'forbidden') return;
+        const next: Integration = nowEstablished
+          ? await servedSoon(manager.client, kind, kind.namespaced ? manager.config.namespace : undefined)
+          : { available: false, why: 'not-installed' };
+        const changed = next.available !== before.available || next.why !== before.why;
+        integrations[name] = next;
+        if (!changed) return;
+        manager.log.info({ integration: name, ...next }, 'Optional API changed');
+        if (next.available) onAvailable();
+        enqueue(roots.list());
+      });
+    });
+  };
+  follow('keda', () => {
+    if (owned.has(Kinds.ScaledObject.kind)) return;
+    const scaledObjects = manager.cache(Kinds.ScaledObject);
+    owned.set(Kinds.ScaledObject.kind, scaledObjects);
+    scaledObjects.subscribe((event) => {
+      if (event.type === 'sync') return;
+      for (const obj of event.type === 'update' ? [event.old, event.object] : [event.object]) {
+        const owner = ownerKey(obj, Kinds.PixtralDeployment);
+        if (owner) controller.queue?.add(owner);
+      }
+    });
+  });
+  follow('karpenter', () => {
+    if (caches.nodePools) return;
+    caches.nodePools = manager.cache({ ...Kinds.NodePool, labelSelector: MANAGED });
+    watch(caches.nodePools, () => roots.list());
+  });
   return controller;
 }

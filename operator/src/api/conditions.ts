@@ -62,6 +62,8 @@ export const Reason = {
   VolumePending: 'VolumePending',
   /** The API server refused a write the operator cannot retry away (403, quota, admission webhook). */
   ApplyFailed: 'ApplyFailed',
+  /** The spec needs an optional API (KEDA, Karpenter) that is not installed or not permitted. */
+  IntegrationMissing: 'IntegrationMissing',
   /** An object with a child's name exists and is not controlled by this resource; it is left untouched. */
   AlreadyOwned: 'AlreadyOwned',
   /** The spec passed the schema but cannot be served with the operator's configuration (e.g. no baseDomain for a public endpoint). */

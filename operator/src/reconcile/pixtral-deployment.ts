@@ -33,8 +33,16 @@ import type {
 import { type Informer, isApiError, type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
 import { ensureApiKeys } from './api-keys.ts';
 import { finalize, NODE_POOL_FINALIZER, syncNodePools } from './finalize.ts';
+import { type Integrations, missingMessage } from './integrations.ts';
 import { resource, uidOf, wrap } from './resource.ts';
-import { claimProblem, deploymentProblem, jobProblem, podsProblem, type Stall } from './stalls.ts';
+import {
+  claimProblem,
+  deploymentProblem,
+  jobProblem,
+  latestEvent,
+  podsProblem,
+  type Stall,
+} from './stalls.ts';
 import { computeStatus } from './status.ts';
 import { planWeights, type WeightsPlan, weightsDigest } from './weights-state.ts';
 
@@ -66,8 +74,8 @@ export interface ReconcilerDeps {
   config: OperatorConfig;
   /** Wall-clock time for status timestamps and backoff. */
   now: () => Date;
-  /** Whether KEDA's ScaledObject API is served (autoscaling needs it). */
-  kedaInstalled: boolean;
+  /** Which optional APIs (KEDA, Karpenter) are available right now; kept current by the controller. */
+  integrations: Integrations;
   /** WeightsReady's reason and message when the weights are not a verified download (local mode). */
   weightsSource?: { reason: string; message: string } | undefined;
 }
@@ -75,12 +83,21 @@ export interface ReconcilerDeps {
 /** How often a claim or Job that may be stuck is looked at, ms: a stall shows within a minute. */
 const STALL_CHECK_MS = 10_000;
 
-/** Reported when a deployment asks for autoscaling and KEDA is not there. */
-const KEDA_MISSING = {
-  reason: Reason.InvalidConfiguration,
-  message:
-    'spec.maxSize > spec.minSize needs KEDA (keda.sh/v1alpha1 ScaledObject), which is not installed; install KEDA or set spec.maxSize to spec.minSize',
-};
+/** The status problem of a deployment that needs an optional API that is not available. */
+function integrationProblem(
+  integrations: Integrations,
+  wantsKeda: boolean,
+  wantsKarpenter: boolean,
+): Stall | undefined {
+  for (const [name, wanted] of [
+    ['karpenter', wantsKarpenter],
+    ['keda', wantsKeda],
+  ] as const) {
+    if (wanted && !integrations[name].available)
+      return { reason: Reason.IntegrationMissing, message: missingMessage(name, integrations[name]) };
+  }
+  return undefined;
+}
 
 /** Reconciles one PixtralDeployment. */
 export class PixtralDeploymentReconciler implements Reconciler {
@@ -123,7 +140,11 @@ export class PixtralDeploymentReconciler implements Reconciler {
         p.metadata?.labels?.['app.kubernetes.io/instance'] === instanceLabel(cr) &&
         p.metadata?.labels?.['app.kubernetes.io/component'] === 'server',
     );
-    const kedaMissing = desired.scaledObject !== undefined && !this.#d.kedaInstalled;
+    const missing = integrationProblem(
+      this.#d.integrations,
+      desired.scaledObject !== undefined,
+      config.nodePools.provider === 'karpenter',
+    );
     const deployment = caches.deployments.get(key.namespace, deploymentName);
     const status = computeStatus(
       cr,
@@ -134,7 +155,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
         deployment,
         pods: serving,
         endpoints: desired.endpoints,
-        configError: desired.problems[0] ?? applyProblem ?? (kedaMissing ? KEDA_MISSING : undefined),
+        configError: desired.problems[0] ?? applyProblem ?? missing,
         weightsSource: this.#d.weightsSource,
         weightsStall,
         servingStall: podsProblem(serving) ?? deploymentProblem(deployment),
@@ -221,10 +242,12 @@ export class PixtralDeploymentReconciler implements Reconciler {
       });
       return list.items;
     };
-    const claim =
-      pvc?.status?.phase === 'Pending' ? claimProblem(pvc, await eventsAbout(pvc), this.#d.now()) : undefined;
-    if (claim) return claim;
-    const pod = podsProblem(jobPods);
+    // A claim's Warning (no such class, provisioning failed) says most; otherwise the pod's own
+    // state (the scheduler names the volume it cannot bind), then a claim pending past its grace.
+    const claimEvents = pvc?.status?.phase === 'Pending' ? await eventsAbout(pvc) : [];
+    const claim = claimProblem(pvc, claimEvents, this.#d.now());
+    if (claim && latestEvent(claimEvents)?.type === 'Warning') return claim;
+    const pod = podsProblem(jobPods) ?? claim;
     if (pod) return pod;
     const failed = job?.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True');
     return job && !failed && jobPods.length === 0
@@ -271,8 +294,8 @@ export class PixtralDeploymentReconciler implements Reconciler {
       }
       apply.push({ kind: Kinds.Deployment, object: desired.deployment });
     }
-    // Without KEDA the ScaledObject is not applied; status reports it (KEDA_MISSING).
-    if (desired.scaledObject && this.#d.kedaInstalled) {
+    // Without KEDA the ScaledObject is not applied; status reports it (integrationProblem).
+    if (desired.scaledObject && this.#d.integrations.keda.available) {
       apply.push({ kind: Kinds.ScaledObject, object: desired.scaledObject as KubernetesObject });
     }
     let problem: Stall | undefined;
@@ -300,7 +323,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
     }
     const wanted = new Set(apply.map((a) => `${a.kind.kind}/${a.object.metadata?.name}`));
     await this.#deleteUnwanted(cr, wanted, deployment !== undefined || weightsReady, signal);
-    if (config.nodePools.provider === 'karpenter') {
+    if (config.nodePools.provider === 'karpenter' && this.#d.integrations.karpenter.available) {
       await syncNodePools(this.#d, desired.nodePool as KubernetesObject | undefined, signal);
     }
     return problem;
@@ -314,7 +337,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
     signal: AbortSignal,
   ): Promise<void> {
     const kinds: KindRef[] = [Kinds.Deployment, Kinds.Service, Kinds.Ingress, Kinds.PodDisruptionBudget];
-    if (this.#d.kedaInstalled) kinds.push(Kinds.ScaledObject);
+    if (this.#d.integrations.keda.available) kinds.push(Kinds.ScaledObject);
     for (const kind of kinds) {
       for (const child of this.#d.caches.owned.get(kind.kind)?.byOwner(uidOf(cr)) ?? []) {
         const id = `${kind.kind}/${child.metadata?.name}`;

@@ -208,6 +208,7 @@ export class KubeClient {
     options: {
       namespace?: string;
       labelSelector?: string;
+      fieldSelector?: string;
       resourceVersion: string;
       timeoutSeconds: number;
       idleTimeoutMs: number;
@@ -240,6 +241,7 @@ export class KubeClient {
           resourceVersion: options.resourceVersion,
           timeoutSeconds: options.timeoutSeconds,
           labelSelector: options.labelSelector,
+          fieldSelector: options.fieldSelector,
         },
       });
       if (!response.body) return;

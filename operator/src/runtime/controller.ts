@@ -29,8 +29,8 @@ export interface Reconciler {
   reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<Outcome>;
 }
 
-/** A kind to cache, optionally narrowed by a label selector. */
-export type WatchedKind = KindRef & { labelSelector?: string };
+/** A kind to cache, optionally narrowed by a label or field selector. */
+export type WatchedKind = KindRef & { labelSelector?: string; fieldSelector?: string };
 
 /** Options of `Controller`. */
 export interface ControllerOptions {

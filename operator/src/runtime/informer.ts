@@ -36,6 +36,8 @@ export interface InformerOptions {
   /** Watch one namespace only; all namespaces when empty. */
   namespace?: string;
   labelSelector?: string;
+  /** A field selector, e.g. `metadata.name=x` to cache one object. */
+  fieldSelector?: string;
   clock?: Clock;
   log?: Logger;
   metrics?: RuntimeMetrics;
@@ -59,7 +61,9 @@ const HEALTHY_WATCH_MS = 10_000;
 /** A cache of one kind kept current by list and watch. Do not mutate returned objects. */
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly kind: KindRef;
-  readonly #o: Required<Omit<InformerOptions, 'namespace' | 'labelSelector' | 'log' | 'metrics'>> &
+  readonly #o: Required<
+    Omit<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector' | 'log' | 'metrics'>
+  > &
     InformerOptions;
   readonly #store = new Map<string, T>();
   /** Controller-owner uid → keys of the objects it controls. */
@@ -181,6 +185,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       const page = await this.#o.client.list<T>(this.kind, {
         namespace: this.#o.namespace,
         labelSelector: this.#o.labelSelector,
+        fieldSelector: this.#o.fieldSelector,
         limit: this.#o.pageSize || undefined,
         continue: continueToken,
         signal,
@@ -224,6 +229,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     const events = this.#o.client.watch<T>(this.kind, {
       namespace: this.#o.namespace,
       labelSelector: this.#o.labelSelector,
+      fieldSelector: this.#o.fieldSelector,
       resourceVersion: this.#resourceVersion,
       timeoutSeconds,
       // The server closes the watch after timeoutSeconds; silence well past that is a dead link.

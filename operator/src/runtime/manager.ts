@@ -91,13 +91,14 @@ export class Manager {
 
   /** The shared cache of `kind` (same kind and selector → same cache); created on first use. */
   cache<T extends KubernetesObject = KubernetesObject>(kind: WatchedKind): Informer<T> {
-    const id = `${kind.apiVersion}/${kind.kind}?${kind.labelSelector ?? ''}`;
+    const id = `${kind.apiVersion}/${kind.kind}?${kind.labelSelector ?? ''}&${kind.fieldSelector ?? ''}`;
     let informer = this.#caches.get(id);
     if (!informer) {
       informer = new Informer({
         client: this.client,
         kind,
         labelSelector: kind.labelSelector,
+        fieldSelector: kind.fieldSelector,
         namespace: kind.namespaced ? this.config.namespace || undefined : undefined,
         clock: this.#clock,
         log: this.log,
