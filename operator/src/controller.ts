@@ -21,6 +21,7 @@ import { registerDeploymentMetrics } from './deployment-metrics.ts';
 import { Kinds } from './kinds.ts';
 import type { Integration, Integrations } from './reconcile/integrations.ts';
 import { PixtralDeploymentReconciler } from './reconcile/pixtral-deployment.ts';
+import type { WatchedKind } from './runtime/controller.ts';
 import { ownerKey } from './runtime/controller.ts';
 import {
   Controller,
@@ -110,12 +111,15 @@ export async function addPixtralController(
     karpenter: karpenter ? await served(manager.client, Kinds.NodePool) : { available: false },
   };
   const kedaInstalled = integrations.keda.available;
-  const ownedKinds: KindRef[] = [
+  // Secrets only with our label: a cluster's other Secrets (Helm releases, certificates) are
+  // never listed, watched or cached. A user-named key Secret is watched by its name (below).
+  const ownedSecrets = { ...Kinds.Secret, labelSelector: MANAGED };
+  const ownedKinds: WatchedKind[] = [
     Kinds.Deployment,
     Kinds.Service,
     Kinds.Ingress,
     Kinds.PodDisruptionBudget,
-    Kinds.Secret,
+    ownedSecrets,
   ];
   if (kedaInstalled) ownedKinds.push(Kinds.ScaledObject);
 
@@ -124,8 +128,8 @@ export async function addPixtralController(
   const caches = {
     pixtralDeployments: roots,
     deployments: manager.cache<V1Deployment>(Kinds.Deployment),
-    // All Secrets: a user's API key Secret carries none of our labels.
-    secrets: manager.cache<V1Secret>(Kinds.Secret),
+    secrets: manager.cache<V1Secret>(ownedSecrets),
+    namedSecret: (namespace: string, name: string) => namedSecret(namespace, name),
     pvcs: manager.cache<V1PersistentVolumeClaim>({ ...Kinds.PersistentVolumeClaim, labelSelector: MANAGED }),
     jobs: manager.cache<V1Job>({ ...Kinds.Job, labelSelector: MANAGED }),
     pods: manager.cache<V1Pod>({ ...Kinds.Pod, labelSelector: MANAGED }),
@@ -172,9 +176,25 @@ export async function addPixtralController(
       if (event.type === 'update') enqueue(map(event.old));
     });
   // A user's API key Secret: the CRs that name it.
-  watch(caches.secrets, (secret) =>
-    inNamespace(secret).filter((cr) => apiKeysSecretName(cr) === secret.metadata?.name),
-  );
+  const namingIt = (secret: KubernetesObject) =>
+    inNamespace(secret).filter((cr) => apiKeysSecretName(cr) === secret.metadata?.name);
+  watch(caches.secrets, namingIt);
+  // One cache per user-named key Secret, by namespace and name: the operator reads no other
+  // Secret of the user's. Kept for the process's life (a handful of names, each one object).
+  const named = new Map<string, Informer<V1Secret>>();
+  function namedSecret(namespace: string, name: string): Informer<V1Secret> {
+    const id = `${namespace}/${name}`;
+    let cache = named.get(id);
+    if (!cache) {
+      cache = manager.cache<V1Secret>({
+        ...Kinds.Secret,
+        fieldSelector: `metadata.namespace=${namespace},metadata.name=${name}`,
+      });
+      named.set(id, cache);
+      watch(cache, namingIt);
+    }
+    return cache;
+  }
   // Serving pods (owned by ReplicaSets): the CR of their instance label, for InsufficientGPU and readiness.
   watch(caches.pods, (pod) =>
     inNamespace(pod).filter(
@@ -191,9 +211,18 @@ export async function addPixtralController(
   // Optional APIs that come or go while running. Each CRD is watched by name (RBAC can grant
   // exactly those two names). When one becomes usable its kind gets a cache, wired like the others;
   // either way every deployment is looked at again, so a status that named it missing is updated.
-  const follow = (name: keyof typeof OPTIONAL_CRDS, onAvailable: () => void) => {
+  const follow = async (name: keyof typeof OPTIONAL_CRDS, onAvailable: () => void) => {
     const { crd, kind } = OPTIONAL_CRDS[name];
     if (name === 'karpenter' && !karpenter) return;
+    try {
+      await manager.client.get(CustomResourceDefinition, { namespace: '', name: crd });
+    } catch (err) {
+      // RBAC older than this operator: a cache that may not list would never sync and keep the
+      // operator unready, so the optional API stays as probed at start.
+      if ((err as { code?: number }).code !== 403) throw err;
+      manager.log.warn({ crd }, 'May not read the CRD; changes to it need an operator restart');
+      return;
+    }
     const cache = manager.cache({ ...CustomResourceDefinition, fieldSelector: `metadata.name=${crd}` });
     let checking = Promise.resolve();
     cache.subscribe(() => {
@@ -213,7 +242,7 @@ export async function addPixtralController(
       });
     });
   };
-  follow('keda', () => {
+  await follow('keda', () => {
     if (owned.has(Kinds.ScaledObject.kind)) return;
     const scaledObjects = manager.cache(Kinds.ScaledObject);
     owned.set(Kinds.ScaledObject.kind, scaledObjects);
@@ -225,7 +254,7 @@ export async function addPixtralController(
       }
     });
   });
-  follow('karpenter', () => {
+  await follow('karpenter', () => {
     if (caches.nodePools) return;
     caches.nodePools = manager.cache({ ...Kinds.NodePool, labelSelector: MANAGED });
     watch(caches.nodePools, () => roots.list());

@@ -194,11 +194,11 @@ describe('chart on a real API server', () => {
   });
 
   it('renders objects that all pass server-side dry-run validation (cluster-wide and single-namespace)', async () => {
-    // One namespace without Karpenter needs no cluster-wide rights: no ClusterRole at all.
+    // One namespace keeps a ClusterRole only to read the two optional CRDs by name.
     const clusterWide = ['ClusterRole', 'ClusterRoleBinding'];
     const variants: [extra: string[], clusterKinds: string[]][] = [
       [[], clusterWide],
-      [['--set', `watchNamespace=${watched}`], []],
+      [['--set', `watchNamespace=${watched}`], clusterWide],
     ];
     for (const [extra, clusterKinds] of variants) {
       const rendered = await helmOk([
@@ -316,6 +316,8 @@ describe('chart on a real API server', () => {
       ['patch', 'scaledobjects.keda.sh', '-n', watched],
       ['patch', 'nodepools.karpenter.sh'],
       ['list', 'pods', '-n', watched],
+      ['watch', 'customresourcedefinitions.apiextensions.k8s.io/scaledobjects.keda.sh'],
+      ['list', 'events', '-n', watched],
       ['create', 'events.events.k8s.io', '-n', watched],
       ['update', 'leases.coordination.k8s.io', '-n', namespace],
       ['create', 'leases.coordination.k8s.io', '-n', namespace],
@@ -333,6 +335,10 @@ describe('chart on a real API server', () => {
       ['create', 'rolebindings.rbac.authorization.k8s.io', '-n', watched],
       ['delete', 'pixtraldeployments.inference.pixtral.dev', '-n', watched],
       ['delete', 'customresourcedefinitions.apiextensions.k8s.io'],
+      ['get', 'customresourcedefinitions.apiextensions.k8s.io/pixtraldeployments.inference.pixtral.dev'],
+      // Secrets: never updated or deleted (the generated key is created once, hashes are applied).
+      ['update', 'secrets', '-n', watched],
+      ['delete', 'secrets', '-n', watched],
       ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
     ];
     const answers = await Promise.all([...allowed, ...denied].map(canI));

@@ -19,7 +19,16 @@ export async function ensureApiKeys(
   signal: AbortSignal,
 ): Promise<Record<string, string>> {
   const name = apiKeysSecretName(cr);
-  let secret = deps.caches.secrets.get(cr.metadata.namespace!, name);
+  const namespace = cr.metadata.namespace!;
+  let secret = deps.caches.secrets.get(namespace, name);
+  if (!secret && cr.spec.apiKeys?.secretName) {
+    // The user's own Secret carries none of our labels: its by-name cache, read directly until
+    // that cache has loaded.
+    const named = deps.caches.namedSecret(namespace, name);
+    secret = named.synced
+      ? named.get(namespace, name)
+      : await deps.client.get<V1Secret>(Kinds.Secret, { namespace, name }, signal);
+  }
   if (!secret) {
     const body = generatedApiKeysSecret(cr, generateApiKey());
     try {

@@ -50,7 +50,10 @@ import { planWeights, type WeightsPlan, weightsDigest } from './weights-state.ts
 export interface Caches {
   pixtralDeployments: Informer<PixtralDeployment>;
   deployments: Informer<V1Deployment>;
+  /** Secrets the operator made (label-selected): generated keys and key hashes. */
   secrets: Informer<V1Secret>;
+  /** The cache of one user-named key Secret (`spec.apiKeys.secretName`), made on first use. */
+  namedSecret: (namespace: string, name: string) => Informer<V1Secret>;
   pvcs: Informer<V1PersistentVolumeClaim>;
   jobs: Informer<V1Job>;
   pods: Informer<V1Pod>;
