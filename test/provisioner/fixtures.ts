@@ -13,7 +13,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { type HubFile, type HubServer, startHub } from './hub-server.ts';
+import { gitBlobId, type HubFile, type HubServer, startHub } from './hub-server.ts';
+
+export { gitBlobId };
+
 import { writeRandomFile } from './random-file.ts';
 
 /** The model files the tests serve. */
@@ -22,10 +25,18 @@ const BIG_SIZE = 256 * 1024 * 1024;
 const FIXTURE_DIR = join(tmpdir(), 'pixtral-provisioner-fixtures-v1');
 const MAIN = resolve(import.meta.dirname, '../../runtime-image/src/provisioner/main.ts');
 
+/** The file the hub keeps in plain git (no LFS): verified by its git blob id. */
+export const PLAIN_FILE = 'params.json';
+
+/** How the hub stores a generated file: params.json in plain git, the rest with LFS (as on the real hub). */
+function withHubIds(files: HubFile[]): HubFile[] {
+  return files.map((f) => ({ ...f, lfs: f.name !== PLAIN_FILE }));
+}
+
 /** Returns the generated files, creating them on first use. */
 export async function weightFiles(): Promise<HubFile[]> {
   const index = join(FIXTURE_DIR, 'index.json');
-  if (existsSync(index)) return JSON.parse(await readFile(index, 'utf8')) as HubFile[];
+  if (existsSync(index)) return withHubIds(JSON.parse(await readFile(index, 'utf8')));
   const building = `${FIXTURE_DIR}.${process.pid}.${randomBytes(4).toString('hex')}`;
   await mkdir(building, { recursive: true });
   const files: HubFile[] = [];
@@ -49,7 +60,7 @@ export async function weightFiles(): Promise<HubFile[]> {
   await writeFile(join(building, 'index.json'), JSON.stringify(files));
   // Another test file may have won the race; its copy is as good as ours.
   await rename(building, FIXTURE_DIR).catch(() => rm(building, { recursive: true, force: true }));
-  return JSON.parse(await readFile(index, 'utf8')) as HubFile[];
+  return withHubIds(JSON.parse(await readFile(index, 'utf8')));
 }
 
 /** SHA-256 hex of a buffer. */
@@ -69,7 +80,10 @@ export function specFor(hub: HubServer, files: HubFile[], kind: 'hub' | 'url' = 
             revision: 'b1ca26d8fd4ba4e8b0ce6c6ab0c3b1a8d1b0d1f2',
           }
         : { kind: 'url', baseUrl: hub.mirrorUrl },
-    files: files.map(({ name, size, sha256 }) => ({ name, size, sha256 })),
+    // As the catalog pins them: SHA-256 for LFS files (from the hub), nothing for the plain file.
+    files: files.map(({ name, size, sha256, lfs }) =>
+      lfs !== false || kind === 'url' ? { name, size, sha256 } : { name, size },
+    ),
   };
 }
 

@@ -5,7 +5,8 @@
  * mirror paths `/mirror/<file>`. Tests inject faults (500s, cut connections, a wrong byte, stalls,
  * throttling, a changed ETag) and read what was requested and how many body bytes were sent.
  */
-import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +17,25 @@ export interface HubFile {
   path: string;
   size: number;
   sha256: string;
+  /** Stored with LFS (the hub gives its SHA-256) rather than as a plain git file (only a blob id). Default true. */
+  lfs?: boolean;
+  /** Git blob id: of the content for a plain file, of the LFS pointer for an LFS file. Default: computed. */
+  gitOid?: string;
+}
+
+/** Git's blob id of `content`: SHA-1 over `blob <size>\0` and the bytes. */
+export function gitBlobId(content: Buffer | string): string {
+  const bytes = Buffer.from(content);
+  return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
+}
+
+/** The git blob id the hub reports for `file`. */
+function gitOidOf(file: HubFile): string {
+  if (file.gitOid !== undefined) return file.gitOid;
+  if (file.lfs === false) return gitBlobId(readFileSync(file.path));
+  return gitBlobId(
+    `version https://git-lfs.github.com/spec/v1\noid sha256:${file.sha256}\nsize ${file.size}\n`,
+  );
 }
 
 /** Faults the store injects; each counter is consumed by the responses it hits. */
@@ -34,6 +54,8 @@ export interface Faults {
   etagSuffix?: string;
   /** Serve 200 with the whole file whatever the Range (a server without range support). */
   ignoreRange?: boolean;
+  /** Report these ids for a file in paths-info instead of the real ones (a hub that disagrees). */
+  wrongIds?: { file: string; sha256?: string; gitOid?: string; size?: number };
 }
 
 /** A request the hub or the store received. */
@@ -111,6 +133,10 @@ export async function startHub(
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"Invalid credentials"}');
       return;
     }
+    if (url.pathname === `/api/models/${options.repo}/paths-info/${encodeURIComponent(options.revision)}`) {
+      void pathsInfo(state, byName, req, res);
+      return;
+    }
     const file = url.pathname.startsWith(prefix)
       ? byName.get(decodeURIComponent(url.pathname.slice(prefix.length)))
       : undefined;
@@ -155,6 +181,43 @@ export async function startHub(
   state.hubUrl = await listen(hub);
   state.mirrorUrl = `${storeUrl}/mirror`;
   return state;
+}
+
+/**
+ * Hugging Face's paths-info answer: for each requested path that exists, its size and git blob id,
+ * plus `lfs: { oid: <sha256>, size, pointerSize }` for LFS files (the shape huggingface_hub reads).
+ */
+async function pathsInfo(
+  state: HubServer,
+  byName: Map<string, HubFile>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  if (req.method !== 'POST') {
+    res.writeHead(405).end();
+    return;
+  }
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const form = new URLSearchParams(body);
+  const entries = form
+    .getAll('paths')
+    .map((path) => byName.get(path))
+    .filter((f): f is HubFile => f !== undefined)
+    .map((f) => {
+      const wrong = state.faults.wrongIds?.file === f.name ? state.faults.wrongIds : undefined;
+      const oid = wrong?.gitOid ?? gitOidOf(f);
+      return f.lfs !== false
+        ? {
+            type: 'file',
+            path: f.name,
+            size: wrong?.size ?? f.size,
+            oid,
+            lfs: { oid: wrong?.sha256 ?? f.sha256, size: wrong?.size ?? f.size, pointerSize: 134 },
+          }
+        : { type: 'file', path: f.name, size: wrong?.size ?? f.size, oid };
+    });
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(entries));
 }
 
 async function serveBytes(

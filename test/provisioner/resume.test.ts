@@ -85,9 +85,10 @@ describe('provision-weights resume', () => {
 
     expect(stopped.code).toBe(143);
     expect(stopped.lines.at(-1)).toMatchObject({ level: 'error', code: 'Interrupted' });
-    expect(await readFile(ws.terminationLog, 'utf8')).toMatch(
-      /Interrupted by SIGTERM; partial downloads are kept/,
-    );
+    expect(JSON.parse(await readFile(ws.terminationLog, 'utf8'))).toMatchObject({
+      code: 'Interrupted',
+      message: expect.stringMatching(/Interrupted by SIGTERM; partial downloads are kept/),
+    });
     const state = await savedState(ws);
     expect(doneOf(state)).toBeGreaterThanOrEqual(20 * MiB);
 

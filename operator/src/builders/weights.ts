@@ -96,7 +96,12 @@ export function provisionSpec(model: CatalogModel): string {
     source: { kind: 'hub', repo: model.weights.huggingFaceRepo, revision: model.weights.revision },
     files: [...model.weights.files]
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-      .map((f) => ({ name: f.path, size: f.sizeBytes, sizeIsExact: f.sizeIsExact, sha256: f.sha256 })),
+      .map((f) => ({
+        name: f.path,
+        size: f.sizeBytes,
+        sizeIsExact: f.sizeIsExact,
+        ...(f.sha256 ? { sha256: f.sha256 } : {}),
+      })),
   });
 }
 
@@ -121,6 +126,16 @@ export function weightsJob(input: BuildInput, pvcUid: string): V1Job {
   };
   const spec = {
     backoffLimit: config.weights.jobBackoffLimit,
+    // Exit codes that another pod would only repeat (bad spec, digest mismatch, token refused, not
+    // found: provision-weights' EXIT_CODES) fail the Job at once; the operator reads the report.
+    podFailurePolicy: {
+      rules: [
+        {
+          action: 'FailJob',
+          onExitCodes: { containerName: 'provisioner', operator: 'In', values: [2, 3, 4, 5] },
+        },
+      ],
+    },
     activeDeadlineSeconds: config.weights.jobActiveDeadlineSeconds,
     template: {
       metadata: {

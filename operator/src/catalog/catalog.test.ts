@@ -16,7 +16,10 @@ describe('model catalog', () => {
   it.each(MODEL_CATALOG.map((m) => [m.name, m] as const))('%s pins its weights exactly', (_name, model) => {
     expect(model.weights.revision).toMatch(/^[0-9a-f]{40}$/);
     for (const file of model.weights.files) {
-      expect(file.sha256, file.path).toMatch(/^[0-9a-f]{64}$/);
+      // LFS files pin the hub's SHA-256; plain git files pin nothing (the hub's blob id is checked).
+      if (file.storage === 'lfs') expect(file.sha256, file.path).toMatch(/^[0-9a-f]{64}$/);
+      else expect(file.sha256, file.path).toBeUndefined();
+      expect(file.provenance, file.path).not.toMatch(/reconstruct/i);
       expect(file.sizeBytes, file.path).toBeGreaterThan(0);
     }
     expect(new Set(model.weights.files.map((f) => f.path)).size).toBe(model.weights.files.length);

@@ -14,10 +14,11 @@ import type { CatalogModel } from './types.ts';
  *   a9da202). The page only gives the size rounded ("25.4 GB"), so `sizeIsExact` is false.
  * - tekken.json: SHA-256 from the pointer page at blob/a9da202…/tekken.json; size "19.3 MB", rounded.
  *   (Mistral's PyPI tekken_240911.json is a different file: it renames the `multimodal` key.)
- * - params.json: a plain git file, so the page shows its text, not a hash. Its 22 lines written
- *   with 2-space indentation and a final newline give exactly the 453 bytes the page lists; the
- *   SHA-256 is of that reconstruction. UNVERIFIED against the real bytes: the first provisioner
- *   run on a machine with Hugging Face access must confirm it (a mismatch fails loudly).
+ * - params.json: a plain git file; the hub publishes no SHA-256 for it, only its git blob id. The
+ *   catalog pins none: the provisioner asks the hub (paths-info) for the blob id at the pinned
+ *   revision and verifies the bytes against it, so the revision alone pins the content.
+ * Both SHA-256 values are the hub's own (`lfs.oid`); the provisioner refuses to start if the hub
+ * says otherwise at the revision.
  */
 export const pixtral12b2409Bf16: CatalogModel = {
   name: 'mistral/pixtral-12b-2409:bf16',
@@ -37,23 +38,27 @@ export const pixtral12b2409Bf16: CatalogModel = {
         path: 'consolidated.safetensors',
         sizeBytes: 25_400_000_000,
         sizeIsExact: false,
+        storage: 'lfs',
         sha256: '4816a81eef8c05103d7b6df82bf27d3d59f6066e8f1e4245568aaa39326cf4b4',
-        provenance: 'huggingface.co blob page, Xet pointer details (size rounded to 25.4 GB)',
+        provenance:
+          'learned from the hub: Xet pointer of the blob page (size rounded to 25.4 GB); checked against paths-info at every provisioning',
       },
       {
         path: 'params.json',
         sizeBytes: 453,
         sizeIsExact: true,
-        sha256: '596d74a584871531806558c2c9b53836f81bb4565366adf5adb14903f3b07ac6',
+        storage: 'git',
         provenance:
-          'size from the huggingface.co tree page; sha256 of the text reconstructed from the blob page (unverified)',
+          'size from the huggingface.co tree page; verified by the git blob id the hub gives at the revision (no SHA-256 pinned)',
       },
       {
         path: 'tekken.json',
         sizeBytes: 19_300_000,
         sizeIsExact: false,
+        storage: 'lfs',
         sha256: '386b1f98fba69b38c3de512a4eb602dc69a95dae0e54e6ce048ea3e29a2627a8',
-        provenance: 'huggingface.co blob page at a9da202, Xet pointer details (size rounded to 19.3 MB)',
+        provenance:
+          'learned from the hub: Xet pointer of the blob page at a9da202 (size rounded to 19.3 MB); checked against paths-info at every provisioning',
       },
     ],
   },

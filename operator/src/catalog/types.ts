@@ -27,8 +27,16 @@ export interface WeightsFile {
   readonly sizeBytes: number;
   /** Whether `sizeBytes` is the exact byte count. */
   readonly sizeIsExact: boolean;
-  /** Lower-case hex SHA-256 of the whole file; the provisioner refuses a file that does not match. */
-  readonly sha256: string;
+  /**
+   * Lower-case hex SHA-256 of an LFS/Xet file, as the hub itself publishes it (`lfs.oid`); the
+   * provisioner checks that the hub still says the same at the revision and refuses a file that does
+   * not match. Absent for a plain git file: the hub publishes no SHA-256 for it, only its git blob id,
+   * which the provisioner reads from the hub at the pinned revision and verifies. Never a digest
+   * computed here from a web page's text.
+   */
+  readonly sha256?: string;
+  /** How the file is stored on the hub: `lfs` (a SHA-256 is published) or `git` (a blob id only). */
+  readonly storage: 'lfs' | 'git';
   /** Where `sizeBytes` and `sha256` were read, so a reviewer can re-check them. */
   readonly provenance: string;
 }

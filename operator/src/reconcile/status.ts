@@ -13,6 +13,7 @@ import {
   setCondition,
 } from '../api/conditions.ts';
 import type { Phase, PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
+import { provisionerFailure } from './provisioner-result.ts';
 import type { Stall } from './stalls.ts';
 
 /** The weights cache as observed: its Job's state, or a failure the reconciler is backing off from. */
@@ -24,7 +25,8 @@ export type WeightsState =
       state: 'failed';
       reason: 'WeightsFailed' | 'WeightsDigestMismatch';
       message: string;
-      retryInMs: number;
+      /** When the next Job starts; undefined when it is not retried (a digest mismatch). */
+      retryInMs: number | undefined;
     };
 
 /** Everything `computeStatus` looks at, gathered from the caches by the reconciler. */
@@ -51,16 +53,13 @@ export interface Observed {
   servingStall?: Stall | undefined;
 }
 
-/** A short, user-facing summary of why weights provisioning failed, from the Job and its pods. */
+/** A short, user-facing summary of why weights provisioning failed, from the Job and its pods' reports. */
 export function weightsFailureMessage(job: V1Job, pods: V1Pod[]): string {
   const failed = job.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
-  const termination = pods
-    .flatMap((p) => p.status?.containerStatuses ?? [])
-    .map((s) => s.state?.terminated?.message ?? s.lastState?.terminated?.message)
-    .find((m): m is string => Boolean(m?.trim()));
+  const run = provisionerFailure(pods);
   const parts = [`Weights Job ${job.metadata?.name} failed`];
   if (failed?.reason) parts.push(`(${failed.reason}${failed.message ? `: ${failed.message}` : ''})`);
-  if (termination) parts.push(`- ${termination.trim().split('\n').slice(-3).join(' ')}`);
+  if (run) parts.push(`- ${run.summary}`);
   return parts.join(' ');
 }
 
@@ -101,7 +100,10 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
       type: ConditionType.WeightsReady,
       status: 'False',
       reason: w.reason,
-      message: `${w.message}; retrying in ${Math.ceil(w.retryInMs / 1000)} s`,
+      message:
+        w.retryInMs === undefined
+          ? `${w.message}; not retried, since the same bytes would come again: check the catalog and the hub, then delete the Job to try again`
+          : `${w.message}; retrying in ${Math.ceil(w.retryInMs / 1000)} s`,
     });
   else if (observed.weightsStall)
     set({ type: ConditionType.WeightsReady, status: 'False', ...observed.weightsStall });

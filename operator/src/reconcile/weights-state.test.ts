@@ -1,6 +1,9 @@
 import type { V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { EXIT_CODES } from '../../../runtime-image/src/provisioner/errors.ts';
+import type { TerminationMessage } from '../../../runtime-image/src/provisioner/main.ts';
 import { findModel } from '../catalog/index.ts';
+import { PROVISIONER_EXIT } from './provisioner-result.ts';
 import { planWeights, weightsDigest, weightsRetryDelayMs } from './weights-state.ts';
 
 const now = new Date('2026-11-27T10:00:00Z');
@@ -71,30 +74,67 @@ describe('planWeights', () => {
     expect(afterBackoff.action).toBe('deleteFailedJob');
   });
 
-  it('names a digest mismatch from the provisioner termination message', () => {
-    const failed = job({ type: 'Failed', at: '2026-11-27T09:59:50Z', reason: 'BackoffLimitExceeded' });
-    const pod = {
-      status: {
-        containerStatuses: [
-          {
-            name: 'provision',
-            image: 'x',
-            imageID: '',
-            ready: false,
-            restartCount: 0,
-            state: {
-              terminated: {
-                exitCode: 1,
-                message: 'consolidated.safetensors: SHA-256 mismatch, expected aa, got bb',
-              },
-            },
-          },
-        ],
-      },
+  const terminated = (exitCode: number, message: string) => ({
+    status: {
+      containerStatuses: [
+        {
+          name: 'provisioner',
+          image: 'x',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { terminated: { exitCode, message, finishedAt: new Date('2026-11-27T09:59:49Z') } },
+        },
+      ],
+    },
+  });
+  const failed = job({ type: 'Failed', at: '2026-11-27T09:59:50Z', reason: 'PodFailurePolicy' });
+
+  it('reads a digest mismatch from the provisioner report: both digests, and no retry', () => {
+    const report: TerminationMessage = {
+      code: 'DigestMismatch',
+      retry: 'terminal',
+      file: 'params.json',
+      expected: `git-blob-sha1:${'a'.repeat(40)}`,
+      got: `git-blob-sha1:${'b'.repeat(40)}`,
+      message: 'Provisioning failed: params.json: git blob SHA-1 mismatch',
     };
-    const plan = planWeights(failed, [pod as never], {}, now);
-    expect(plan.state).toMatchObject({ reason: 'WeightsDigestMismatch' });
-    expect((plan.state as { message: string }).message).toContain('expected aa, got bb');
+    const plan = planWeights(
+      failed,
+      [terminated(EXIT_CODES.digest, JSON.stringify(report)) as never],
+      {},
+      now,
+    );
+    expect(plan.state).toMatchObject({
+      state: 'failed',
+      reason: 'WeightsDigestMismatch',
+      retryInMs: undefined,
+    });
+    expect((plan.state as { message: string }).message).toContain(
+      `params.json should be git-blob-sha1:${'a'.repeat(40)} but is git-blob-sha1:${'b'.repeat(40)}`,
+    );
+    expect(plan.action).toBe('none');
+    expect(plan.requeueAfterMs).toBeUndefined();
+  });
+
+  it('retries a network failure with backoff, and never reads prose as a digest problem', () => {
+    const report: TerminationMessage = {
+      code: 'NetworkError',
+      retry: 'transient',
+      message: 'Provisioning failed: the SHA-256 service said ECONNRESET',
+    };
+    const plan = planWeights(
+      failed,
+      [terminated(EXIT_CODES.transient, JSON.stringify(report)) as never],
+      {},
+      now,
+    );
+    expect(plan.state).toMatchObject({ state: 'failed', reason: 'WeightsFailed' });
+    expect(plan.requeueAfterMs).toBeGreaterThan(0);
+  });
+
+  it('agrees with the provisioner on the exit codes it acts on', () => {
+    expect(PROVISIONER_EXIT).toEqual({ digest: EXIT_CODES.digest, transient: EXIT_CODES.transient });
   });
 });
 

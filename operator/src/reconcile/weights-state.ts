@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { CatalogModel } from '../catalog/index.ts';
+import { provisionerFailure } from './provisioner-result.ts';
 import { type WeightsState, weightsFailureMessage } from './status.ts';
 
 /** First retry delay after a failed weights Job, ms. */
@@ -19,11 +20,14 @@ export function weightsRetryDelayMs(attempts: number, baseMs = WEIGHTS_RETRY_BAS
   return Math.min(baseMs * 2 ** Math.max(0, attempts - 1), WEIGHTS_RETRY_MAX_MS);
 }
 
-/** `sha256:` over the catalog's verified file hashes: one digest naming the exact weights in use. */
+/**
+ * `sha256:` over the catalog's pinned file hashes (a plain git file is pinned by the revision, whose
+ * blob id the provisioner verifies): one digest naming the exact weights in use.
+ */
 export function weightsDigest(model: CatalogModel): string {
   const lines = [...model.weights.files]
     .sort((a, b) => a.path.localeCompare(b.path))
-    .map((f) => `${f.sha256}  ${f.path}\n`)
+    .map((f) => `${f.sha256 ?? `git@${model.weights.revision}`}  ${f.path}\n`)
     .join('');
   return `sha256:${createHash('sha256').update(lines).digest('hex')}`;
 }
@@ -73,10 +77,18 @@ export function planWeights(
     const total = counted ? attempts : attempts + 1;
     const retryAt = failedAt.getTime() + weightsRetryDelayMs(total, retryBaseMs);
     const message = weightsFailureMessage(job, jobPods);
-    const reason = /digest|sha-?256/i.test(message) ? 'WeightsDigestMismatch' : 'WeightsFailed';
+    if (provisionerFailure(jobPods)?.digestMismatch) {
+      // The hub's ids and the bytes (or the catalog) disagree: a new Job would fetch the same.
+      return {
+        state: { state: 'failed', reason: 'WeightsDigestMismatch', message, retryInMs: undefined },
+        attempts: total,
+        lastFailureTime: failedAtStamp,
+        action: 'none',
+      };
+    }
     const wait = retryAt - now.getTime();
     return {
-      state: { state: 'failed', reason, message, retryInMs: Math.max(0, wait) },
+      state: { state: 'failed', reason: 'WeightsFailed', message, retryInMs: Math.max(0, wait) },
       attempts: total,
       lastFailureTime: failedAtStamp,
       action: wait <= 0 ? 'deleteFailedJob' : 'none',

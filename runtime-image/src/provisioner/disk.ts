@@ -1,8 +1,8 @@
 /** Disk checks and byte formatting for the provisioner's messages. */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { type DigestMethod, startHash } from './digest.ts';
 import { ProvisionError } from './errors.ts';
 
 // Room kept for the manifest, resume records and filesystem metadata.
@@ -35,9 +35,14 @@ export async function checkDiskSpace(target: string, neededBytes: number): Promi
   return { freeBytes };
 }
 
-/** SHA-256 (lowercase hex) of a file on disk, read once. */
-export async function hashFile(path: string, signal: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
+/** The digest (lowercase hex) of a file of `size` bytes on disk by `method`, read once. */
+export async function hashFile(
+  path: string,
+  signal: AbortSignal,
+  method: DigestMethod = 'sha256',
+  size = 0,
+): Promise<string> {
+  const hash = startHash(method, size);
   await pipeline(createReadStream(path, { highWaterMark: 4 * 1024 * 1024 }), hash, { signal });
   return hash.digest('hex');
 }

@@ -9,6 +9,7 @@ import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import { expectedDigest, methodLabel } from './digest.ts';
 import { ProvisionError } from './errors.ts';
 import { fetchRun, splitTail } from './fetch-run.ts';
 import { BackgroundSync, renameDurable } from './fs-atomic.ts';
@@ -23,6 +24,7 @@ import {
   removePartial,
   StateSaver,
 } from './partial.ts';
+
 import type { Progress } from './progress.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { runSegmentPool } from './segment-pool.ts';
@@ -93,7 +95,8 @@ async function fetchAndVerify(
 ) {
   const handle = await open(paths.data, 'r+');
   try {
-    const hasher = new OrderedHasher(paths.data, () => frontier(state));
+    const expected = expectedDigest(file);
+    const hasher = new OrderedHasher(paths.data, () => frontier(state), expected.method, file.size);
     const flusher = new BackgroundSync(handle, BACKGROUND_SYNC_BYTES);
     hasher.pump();
     try {
@@ -109,13 +112,20 @@ async function fetchAndVerify(
       await flusher.settle();
     }
     const actual = await hasher.digest(file.size);
-    if (actual !== file.sha256) {
+    if (actual !== expected.hex) {
       await handle.close();
       await removePartial(paths);
       throw new ProvisionError(
         'DigestMismatch',
         'terminal',
-        `${file.name}: SHA-256 mismatch: expected ${file.sha256}, got ${actual}; the download was deleted`,
+        `${file.name}: ${methodLabel(expected.method)} mismatch: expected ${expected.hex}, got ${actual}; the download was deleted`,
+        {
+          detail: {
+            file: file.name,
+            expected: `${expected.method}:${expected.hex}`,
+            got: `${expected.method}:${actual}`,
+          },
+        },
       );
     }
     await handle.sync();

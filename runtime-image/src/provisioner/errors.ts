@@ -16,9 +16,17 @@ export type ProvisionErrorCode =
   | 'ContentChanged'
   | 'SizeMismatch'
   | 'DigestMismatch'
+  | 'CatalogMismatch'
   | 'DiskFull'
   | 'LockCompromised'
   | 'Interrupted';
+
+/** The file a failure is about and, for a digest, what was expected and what came. */
+export interface FailureDetail {
+  file?: string | undefined;
+  expected?: string | undefined;
+  got?: string | undefined;
+}
 
 /** A failure with its reason and retry class; `message` is safe to log (no token, no signed URL). */
 export class ProvisionError extends Error {
@@ -26,18 +34,68 @@ export class ProvisionError extends Error {
   readonly retry: 'transient' | 'terminal';
   /** Seconds the server asked us to wait (Retry-After), when it said. */
   readonly retryAfterSeconds: number | undefined;
+  readonly detail: FailureDetail;
 
   constructor(
     code: ProvisionErrorCode,
     retry: 'transient' | 'terminal',
     message: string,
-    options?: { cause?: unknown; retryAfterSeconds?: number },
+    options?: { cause?: unknown; retryAfterSeconds?: number | undefined; detail?: FailureDetail },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ProvisionError';
     this.code = code;
     this.retry = retry;
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.detail = options?.detail ?? (options?.cause instanceof ProvisionError ? options.cause.detail : {});
+  }
+}
+
+/**
+ * Exit codes, one per kind of outcome, so a Job's podFailurePolicy and the operator can tell them
+ * apart without reading prose. The termination message (JSON, see `TerminationMessage`) says more.
+ */
+export const EXIT_CODES = {
+  ok: 0,
+  internal: 1,
+  badInput: 2,
+  /** A file's bytes differ from the hub's id, or the catalog's digest from the hub's: retrying fetches the same bytes. */
+  digest: 3,
+  /** The hub refused the token. */
+  unauthorized: 4,
+  /** The repository, revision or a file does not exist. */
+  notFound: 5,
+  /** The volume is too small. */
+  diskFull: 6,
+  /** The network or the hub failed for longer than the retries: worth another run later. */
+  transient: 7,
+  interrupted: 143,
+} as const;
+
+/** The exit code for a failure. */
+export function exitCodeOf(err: unknown): number {
+  if (!(err instanceof ProvisionError)) return EXIT_CODES.internal;
+  switch (err.code) {
+    case 'BadSpec':
+    case 'BadOptions':
+      return EXIT_CODES.badInput;
+    case 'DigestMismatch':
+    case 'CatalogMismatch':
+    case 'SizeMismatch':
+      return EXIT_CODES.digest;
+    case 'Unauthorized':
+      return EXIT_CODES.unauthorized;
+    case 'NotFound':
+      return EXIT_CODES.notFound;
+    case 'DiskFull':
+      return EXIT_CODES.diskFull;
+    case 'Interrupted':
+      return EXIT_CODES.interrupted;
+    case 'NetworkError':
+    case 'HttpError':
+    case 'ContentChanged':
+    case 'LockCompromised':
+      return EXIT_CODES.transient;
   }
 }
 

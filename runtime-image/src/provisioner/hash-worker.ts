@@ -1,16 +1,17 @@
 /**
  * Worker thread of OrderedHasher: hashes a file in order by reading it back from the page cache, up
- * to the frontier the main thread reports, so SHA-256 runs on its own core beside the download.
+ * to the frontier the main thread reports, so the hash (SHA-256, or git's blob SHA-1) runs on its own core beside the download.
  * Messages in: `{ frontier }` (bytes safe to read), `{ finish: size }`. Out: `{ digest }` or `{ error }`.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { type DigestMethod, startHash } from './digest.ts';
 
 const READ_BYTES = 4 * 1024 * 1024;
 const port = parentPort!;
-const fd = openSync((workerData as { path: string }).path, 'r');
-const hash = createHash('sha256');
+const data = workerData as { path: string; method: DigestMethod; size: number };
+const fd = openSync(data.path, 'r');
+const hash = startHash(data.method, data.size);
 const buffer = Buffer.allocUnsafe(READ_BYTES);
 let hashed = 0;
 

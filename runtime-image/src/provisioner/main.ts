@@ -1,14 +1,15 @@
 /**
- * `provision-weights`: the entry point of the weights Job. Exit codes: 0 done (or nothing to do),
- * 1 failed, 2 bad spec or options, 143 interrupted by SIGTERM (partial downloads kept for resume).
- * The last log line says why; the same sentence goes to the termination log (when its path exists)
- * so `kubectl describe pod` shows it.
+ * `provision-weights`: the entry point of the weights Job. Exit codes (errors.ts EXIT_CODES): 0 done
+ * (or nothing to do), 1 internal error, 2 bad spec or options, 3 digest mismatch, 4 token refused,
+ * 5 not found, 6 disk full, 7 network or hub failure past the retries, 143 interrupted by SIGTERM
+ * (partial downloads kept for resume). The last log line says why; the termination log (when its
+ * path exists) gets the same as JSON (`TerminationMessage`), which the operator reads.
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import { formatBytes } from './disk.ts';
-import { ProvisionError } from './errors.ts';
+import { EXIT_CODES, exitCodeOf, ProvisionError } from './errors.ts';
 import { type Options, parseOptions, USAGE } from './options.ts';
 import { provision } from './provision.ts';
 import { loadSpec } from './spec.ts';
@@ -33,9 +34,26 @@ async function readToken(options: Options, env: NodeJS.ProcessEnv): Promise<stri
   return token;
 }
 
-async function terminationMessage(path: string, message: string): Promise<void> {
+/**
+ * What the provisioner leaves in its termination log: one JSON object, read by the operator
+ * (reconcile/weights-state.ts), so no one has to parse a sentence. `code` is `Provisioned` on success.
+ */
+export interface TerminationMessage {
+  code: string;
+  retry?: 'transient' | 'terminal' | undefined;
+  file?: string | undefined;
+  expected?: string | undefined;
+  got?: string | undefined;
+  message: string;
+}
+
+async function terminationMessage(path: string, content: TerminationMessage): Promise<void> {
   if (!existsSync(path)) return;
-  await writeFile(path, message.slice(0, TERMINATION_LIMIT)).catch(() => {});
+  // Kubernetes keeps 4096 bytes: the message is shortened, never the fields a program reads.
+  const room = TERMINATION_LIMIT - JSON.stringify({ ...content, message: '' }).length - 16;
+  const message =
+    content.message.length > room ? `${content.message.slice(0, Math.max(0, room))}...` : content.message;
+  await writeFile(path, JSON.stringify({ ...content, message })).catch(() => {});
 }
 
 /** Runs the command and resolves with its exit code. Never throws. */
@@ -78,15 +96,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, log: Logger):
       },
       message,
     );
-    await terminationMessage(terminationLog, message);
-    return 0;
+    await terminationMessage(terminationLog, { code: 'Provisioned', message });
+    return EXIT_CODES.ok;
   } catch (err) {
     const known = err instanceof ProvisionError ? err : undefined;
     const message = `Provisioning failed: ${known?.message ?? (err instanceof Error ? err.message : String(err))}`;
     log.error(known === undefined ? { code: 'InternalError', err } : { code: known.code }, message);
-    await terminationMessage(terminationLog, message);
-    if (known?.code === 'Interrupted') return 143;
-    return known?.code === 'BadSpec' || known?.code === 'BadOptions' ? 2 : 1;
+    await terminationMessage(terminationLog, {
+      code: known?.code ?? 'InternalError',
+      retry: exitCodeOf(err) === EXIT_CODES.transient ? 'transient' : 'terminal',
+      ...known?.detail,
+      message,
+    });
+    return exitCodeOf(err);
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

@@ -18,6 +18,7 @@
  * same way, starting at offset 0.
  */
 import { Worker } from 'node:worker_threads';
+import type { DigestMethod } from './digest.ts';
 
 const PUMP_BYTES = 16 * 1024 * 1024;
 
@@ -32,9 +33,11 @@ export class OrderedHasher {
    * @param path the file being written.
    * @param frontier returns how many bytes from offset 0 are written contiguously (safe to read back).
    */
-  constructor(path: string, frontier: () => number) {
+  constructor(path: string, frontier: () => number, method: DigestMethod = 'sha256', size = 0) {
     this.#frontier = frontier;
-    this.#worker = new Worker(new URL('./hash-worker.ts', import.meta.url), { workerData: { path } });
+    this.#worker = new Worker(new URL('./hash-worker.ts', import.meta.url), {
+      workerData: { path, method, size },
+    });
     this.#worker.on('error', (err) => {
       this.#failure = err;
     });

@@ -7,6 +7,7 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { expectedDigest } from './digest.ts';
 import { writeFileAtomic } from './fs-atomic.ts';
 import type { ModelFile } from './spec.ts';
 
@@ -22,7 +23,8 @@ export interface Segment {
 
 const PartialState = z.object({
   version: z.literal(1),
-  sha256: z.string(),
+  /** The expected digest (SHA-256 or git blob id) the bytes belong to; another one starts over. */
+  digest: z.string(),
   size: z.number().int().nonnegative(),
   etag: z.string().optional(),
   segments: z.array(
@@ -52,7 +54,7 @@ export function partialPaths(target: string, name: string): PartialPaths {
 export function freshState(file: ModelFile): PartialState {
   return {
     version: 1,
-    sha256: file.sha256,
+    digest: expectedDigest(file).hex,
     size: file.size,
     segments: [{ start: 0, end: file.size, done: 0 }],
   };
@@ -91,7 +93,7 @@ export async function loadPartial(paths: PartialPaths, file: ModelFile): Promise
   } catch {
     return undefined;
   }
-  if (state.sha256 !== file.sha256 || state.size !== file.size) return undefined;
+  if (state.digest !== expectedDigest(file).hex || state.size !== file.size) return undefined;
   let expectedStart = 0;
   let furthest = 0;
   for (const segment of state.segments) {

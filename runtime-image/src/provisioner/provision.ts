@@ -1,19 +1,23 @@
 /**
- * One provisioning run: take the folder lock, return at once if a matching manifest is there, verify
- * files already in place, check disk space, download what is missing, then write the manifest.
+ * One provisioning run: take the folder lock, return at once if a matching manifest is there, ask
+ * the hub for the revision's file ids, verify files already in place, check disk space, download
+ * what is missing (each verified against the hub's id), then write the manifest.
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
+import { expectedDigest } from './digest.ts';
 import { checkDiskSpace, formatBytes, hashFile } from './disk.ts';
 import { downloadFile } from './download.ts';
 import { ProvisionError } from './errors.ts';
+import { fetchHubEntries, resolveWithHub } from './hub-ids.ts';
 import { acquireLock } from './lock.ts';
 import { filesPresent, manifestMatches, readManifest, removeManifest, writeManifest } from './manifest.ts';
 import type { Options } from './options.ts';
 import { doneBytes, loadPartial, PARTIAL_DIR, type PartialState, partialPaths } from './partial.ts';
 import { Progress } from './progress.ts';
+import { withRetry } from './retry.ts';
 import { resolveSizes, withManifestSizes } from './sizes.ts';
 import { fileUrl, type ModelFile, type ModelSpec } from './spec.ts';
 
@@ -73,13 +77,55 @@ export async function provision(
       log.warn({ model: manifest.model }, 'Withdrew a manifest that does not match the spec');
     }
 
-    spec = await resolveSizes(spec, {
-      dispatcher: agent,
-      urlOf: (file) => fileUrl(spec.source, options.hubUrl, file.name),
-      token: spec.source.kind === 'hub' ? token : undefined,
-      log,
-      signal,
-    });
+    const source = spec.source;
+    if (source.kind === 'hub') {
+      // The hub's own ids at the pinned revision: exact sizes, SHA-256 of LFS files (the catalog's
+      // must agree), git blob ids of plain files. Nothing is downloaded before they are known.
+      const entries = await withRetry(
+        () =>
+          fetchHubEntries(
+            agent,
+            {
+              hubUrl: options.hubUrl,
+              repo: source.repo,
+              revision: source.revision,
+              paths: spec.files.map((f) => f.name),
+              token,
+            },
+            signal,
+          ),
+        {
+          policy: {
+            retries: options.retries,
+            baseDelayMs: options.retryBaseDelay * 1000,
+            maxDelayMs: 60_000,
+          },
+          signal,
+          progress: () => 0,
+          onRetry: (err, failures, delayMs) =>
+            log.warn(
+              { code: err.code, reason: err.message, failures, delayMs },
+              'Retrying after a transient error',
+            ),
+        },
+      );
+      spec = resolveWithHub(spec, entries);
+      log.info(
+        {
+          revision: source.revision,
+          files: spec.files.map((f) => ({ name: f.name, size: f.size, ...expectedDigestField(f) })),
+        },
+        'Read the file ids of the revision from the hub',
+      );
+    } else {
+      spec = await resolveSizes(spec, {
+        dispatcher: agent,
+        urlOf: (file) => fileUrl(source, options.hubUrl, file.name),
+        token: undefined,
+        log,
+        signal,
+      });
+    }
     totalBytes = spec.files.reduce((sum, f) => sum + f.size, 0);
     progress = new Progress(log, totalBytes, options.progressInterval * 1000);
     const missing: ModelFile[] = [];
@@ -119,10 +165,13 @@ export async function provision(
         file,
         partials[i],
       );
-      log.info({ file: file.name, size: file.size, sha256: file.sha256 }, 'Verified and placed file');
+      log.info(
+        { file: file.name, size: file.size, ...expectedDigestField(file) },
+        'Verified and placed file',
+      );
     }
     progress.stop();
-    await writeManifest(target, spec, deps.now?.() ?? new Date());
+    await writeManifest(target, spec, requested, deps.now?.() ?? new Date());
     await rm(join(target, PARTIAL_DIR), { recursive: true, force: true });
     const snapshot = progress.tick();
     return {
@@ -139,6 +188,12 @@ export async function provision(
   }
 }
 
+/** `{ sha256 }` or `{ gitBlobSha1 }`: what a file is verified by, for logs. */
+function expectedDigestField(file: ModelFile): Record<string, string> {
+  const expected = expectedDigest(file);
+  return expected.method === 'sha256' ? { sha256: expected.hex } : { gitBlobSha1: expected.hex };
+}
+
 /** True when the final file is there with the catalog digest; a wrong one is deleted to free space. */
 async function verifiedInPlace(
   target: string,
@@ -152,7 +207,8 @@ async function verifiedInPlace(
     () => -1,
   );
   if (size === -1) return false;
-  if (size === file.size && (await hashFile(path, signal)) === file.sha256) {
+  const expected = expectedDigest(file);
+  if (size === file.size && (await hashFile(path, signal, expected.method, file.size)) === expected.hex) {
     log.info({ file: file.name }, 'Verified a file already in place');
     return true;
   }

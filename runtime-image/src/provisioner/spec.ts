@@ -27,10 +27,20 @@ export const ModelFile = z.object({
    * bytes. Default true.
    */
   sizeIsExact: z.boolean().default(true),
+  /**
+   * The content's SHA-256 when the catalog pins one (LFS files: the hub must agree). Absent for a
+   * plain git file: the hub gives its blob id, which is what gets verified (`gitBlobSha1`).
+   */
   sha256: z
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')
-    .transform((digest) => digest.toLowerCase()),
+    .transform((digest) => digest.toLowerCase())
+    .optional(),
+  /** The git blob id the hub gave for a plain (non-LFS) file; filled in by the provisioner, not the catalog. */
+  gitBlobSha1: z
+    .string()
+    .regex(/^[0-9a-f]{40}$/, 'must be 40 lowercase hex digits')
+    .optional(),
 });
 /** A file of the model, validated. */
 export type ModelFile = z.infer<typeof ModelFile>;
@@ -51,16 +61,21 @@ export const ModelSource = z.discriminatedUnion('kind', [
 export type ModelSource = z.infer<typeof ModelSource>;
 
 /** The whole spec: a catalog model name, its source and its files (names unique). */
-export const ModelSpec = z.object({
-  model: z.string().min(1).max(253),
-  source: ModelSource,
-  files: z
-    .array(ModelFile)
-    .min(1)
-    .refine((files) => new Set(files.map((f) => f.name)).size === files.length, {
-      message: 'file names must be unique',
-    }),
-});
+export const ModelSpec = z
+  .object({
+    model: z.string().min(1).max(253),
+    source: ModelSource,
+    files: z
+      .array(ModelFile)
+      .min(1)
+      .refine((files) => new Set(files.map((f) => f.name)).size === files.length, {
+        message: 'file names must be unique',
+      }),
+  })
+  .refine((spec) => spec.source.kind === 'hub' || spec.files.every((f) => f.sha256 !== undefined), {
+    message: 'a plain mirror has no file ids to ask: every file needs its sha256',
+    path: ['files'],
+  });
 /** The whole spec, validated. */
 export type ModelSpec = z.infer<typeof ModelSpec>;
 
