@@ -62,12 +62,17 @@ const FLAGS = {
 
 /** The usage text printed with `--help`. */
 export const USAGE = `Usage: provision-weights --target <dir> [--spec <file>] [options]
-Fills <dir> with a model's files, each verified against its SHA-256, then writes .weights-manifest.json.
+Fills <dir> with a model's files, then writes .weights-manifest.json. From a hub, each file is
+verified against the hub's own id at the pinned revision (SHA-256 of LFS files, which must match the
+spec's; git blob SHA-1 of plain files); from a plain mirror, against the spec's SHA-256.
 The spec comes from --spec <file> or the PROVISION_SPEC env var (JSON).
 Options (env fallback in brackets):
 ${Object.entries(FLAGS)
   .map(([flag, { env }]) => `  --${flag} [${env}]`)
-  .join('\n')}`;
+  .join('\n')}
+Exit codes: 0 done, 1 internal error, 2 bad spec or options, 3 digest mismatch, 4 token refused,
+5 not found, 6 disk full, 7 network or hub failure past the retries, 143 interrupted.
+The termination log gets one JSON object: {code, retry, file, expected, got, message}.`;
 
 /** Parses argv (without node and script) and env into Options, or throws BadOptions. */
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options & { help: boolean } {
