@@ -5,6 +5,8 @@
  * child's name is left untouched, a refused write is reported, and KEDA installed while the
  * operator runs is picked up.
  */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AdmissionregistrationV1Api,
@@ -16,10 +18,16 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PixtralDeployment } from '../../operator/src/api/pixtral-deployment.ts';
 import { eventually, freshNamespace, installCrds } from '../harness/index.ts';
+import { gitBlobId, runProvisioner } from '../provisioner/fixtures.ts';
+import { startHub } from '../provisioner/hub-server.ts';
 import { type E2eCluster, startE2eCluster } from './cluster.ts';
 import { type InProcessOperator, startOperator } from './operator.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+const FAIL_LABEL = 'pod-container-running-failed.stage.kwok.x-k8s.io';
+const REPO = 'mistralai/Pixtral-12B-2409';
+const REVISION = 'a9da202d8e3192195835f077c43435c8b22545ab';
+const PARAMS = Buffer.from('{\n  "dim": 5120\n}\n');
 let c: E2eCluster;
 let operator: InProcessOperator;
 /** How long each stall took to show, for the log at the end. */
@@ -31,7 +39,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  console.log(`stall detection times (s): ${JSON.stringify(seen)}`);
+  console.log(
+    `stall detection times (s):\n${Object.entries(seen)
+      .map(([t, s]) => `  ${s}  ${t}`)
+      .join('\n')}`,
+  );
   await operator?.stop();
   await c?.cp.stop();
 });
@@ -50,7 +62,7 @@ async function expectDegraded(ns: string, name: string, reason: string, says: st
     ns,
     '--timeout=60s',
   ]);
-  seen[reason] = Math.round((Date.now() - started) / 100) / 10;
+  seen[expect.getState().currentTestName ?? reason] = Math.round((Date.now() - started) / 100) / 10;
   const cr = await c.pxds.read(ns, name);
   const degraded = cr.status?.conditions?.find((x) => x.type === 'Degraded');
   expect(wait.code, `${wait.stderr} ${JSON.stringify(cr.status?.conditions)}`).toBe(0);
@@ -290,6 +302,20 @@ describe('objects the user must act on', () => {
     });
     const ns = await freshNamespace(c.kc, 'stall');
     await c.cp.kubectl(['label', 'namespace', ns, 'deny-services=true']);
+    // The policy takes effect once the API server has loaded it.
+    await eventually(async () => {
+      const probe = await c.cp.kubectl([
+        'create',
+        'service',
+        'clusterip',
+        'probe',
+        '--tcp=80',
+        '-n',
+        ns,
+        '--dry-run=server',
+      ]);
+      expect(probe.stderr).toContain('Services here are made by the platform team');
+    });
     await c.pxds.create(ns, 'vision', { nodeType: 'H100' });
     const cr = await expectDegraded(
       ns,
@@ -324,5 +350,111 @@ describe('optional integrations', () => {
       },
       { timeoutMs: 60_000 },
     );
+  });
+});
+
+describe('a weights file that does not match the hub', () => {
+  beforeAll(async () => {
+    await operator.stop();
+    // kwok fails the Job pod; a long backoff so the failed Job stays to be read.
+    operator = await startOperator(c.kc, {
+      baseDomain: 'inference.test',
+      weights: { podLabels: { [FAIL_LABEL]: 'true' }, retryBaseSeconds: 600, jobBackoffLimit: 0 },
+    });
+  });
+
+  it('stops in Error with both digests from the provisioner report, and is not retried', async () => {
+    // The real provisioner against the hub-like server, one byte of params.json corrupted on the way.
+    const dir = await mkdtemp(join(tmpdir(), 'e2e-digest-'));
+    const hub = await startHub(
+      [
+        {
+          name: 'params.json',
+          path: join(dir, 'params.json'),
+          size: PARAMS.length,
+          sha256: '0'.repeat(64),
+          lfs: false,
+        },
+      ],
+      { repo: REPO, revision: REVISION },
+    );
+    try {
+      await writeFile(join(dir, 'params.json'), PARAMS);
+      hub.faults = { corrupt: { file: 'params.json', offset: 2 } };
+      const terminationLog = join(dir, 'termination-log');
+      await writeFile(terminationLog, '');
+      const run = await runProvisioner(
+        {
+          model: 'mistral/pixtral-12b-2409:bf16',
+          source: { kind: 'hub', repo: REPO, revision: REVISION },
+          files: [{ name: 'params.json', size: PARAMS.length }],
+        },
+        ['--target', join(dir, 'weights'), '--hub-url', hub.hubUrl, '--termination-log', terminationLog],
+      );
+      expect(run.code).toBe(3);
+      const report = await readFile(terminationLog, 'utf8');
+      const expected = `git-blob-sha1:${gitBlobId(PARAMS)}`;
+      expect(JSON.parse(report)).toMatchObject({ code: 'DigestMismatch', expected });
+
+      const ns = await freshNamespace(c.kc, 'digest');
+      await c.pxds.create(ns, 'vision', { nodeType: 'H100' });
+      // What the kubelet copies from the termination log into the failed pod's status.
+      const pod = await eventually(async () => {
+        const pods = await c.core.listNamespacedPod({
+          namespace: ns,
+          labelSelector: 'app.kubernetes.io/component=weights-provisioner',
+        });
+        expect(pods.items[0]?.status?.phase).toBe('Failed');
+        return pods.items[0]!;
+      });
+      const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      const patched = await c.cp.kubectl([
+        'patch',
+        'pod',
+        pod.metadata!.name!,
+        '-n',
+        ns,
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        JSON.stringify({
+          status: {
+            containerStatuses: [
+              {
+                name: 'provisioner',
+                image: pod.spec?.containers[0]?.image,
+                imageID: '',
+                ready: false,
+                restartCount: 0,
+                state: {
+                  terminated: {
+                    exitCode: 3,
+                    reason: 'Error',
+                    message: report,
+                    startedAt: now,
+                    finishedAt: now,
+                  },
+                },
+              },
+            ],
+          },
+        }),
+      ]);
+      expect(patched.code, patched.stderr).toBe(0);
+      const cr = await eventually(async () => {
+        const now = await c.pxds.read(ns, 'vision');
+        expect(now.status?.conditions?.find((x) => x.type === 'Degraded')?.reason).toBe(
+          'WeightsDigestMismatch',
+        );
+        return now;
+      });
+      expect(cr.status?.phase).toBe('Error');
+      const degraded = cr.status?.conditions?.find((x) => x.type === 'Degraded');
+      expect(degraded?.message).toContain(`params.json should be ${expected} but is git-blob-sha1:`);
+      expect(cr.status?.conditions?.find((x) => x.type === 'WeightsReady')?.message).toContain('not retried');
+    } finally {
+      await hub.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -248,10 +248,17 @@ export class PixtralDeploymentReconciler implements Reconciler {
     // A claim's Warning (no such class, provisioning failed) says most; otherwise the pod's own
     // state (the scheduler names the volume it cannot bind), then a claim pending past its grace.
     const claimEvents = pvc?.status?.phase === 'Pending' ? await eventsAbout(pvc) : [];
-    const claim = claimProblem(pvc, claimEvents, this.#d.now());
-    if (claim && latestEvent(claimEvents)?.type === 'Warning') return claim;
-    const pod = podsProblem(jobPods) ?? claim;
-    if (pod) return pod;
+    const latest = latestEvent(claimEvents);
+    const pod = podsProblem(jobPods);
+    // A pod the scheduler holds back for an unbound claim (the scheduler says only that) is the
+    // claim's problem, unless binding waits for the pod itself (WaitForFirstConsumer): then the
+    // scheduler names the volume it cannot find.
+    const claimFirst =
+      latest?.type === 'Warning' ||
+      (pod?.reason === Reason.Unschedulable && latest?.reason !== 'WaitForFirstConsumer');
+    const claim = claimProblem(pvc, claimEvents, this.#d.now(), claimFirst ? 0 : undefined);
+    if (claim && claimFirst) return claim;
+    if (pod ?? claim) return pod ?? claim;
     const failed = job?.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True');
     return job && !failed && jobPods.length === 0
       ? jobProblem(job, jobPods, await eventsAbout(job))

@@ -121,17 +121,18 @@ export function latestEvent(events: CoreV1Event[]): CoreV1Event | undefined {
 
 /**
  * A weights claim still Pending: stuck at once when the newest Event about it is a Warning (no
- * such StorageClass, provisioning failed), or after `PENDING_CLAIM_GRACE_MS` with whatever it says.
+ * such StorageClass, provisioning failed), or after `graceMs` with whatever it says.
  */
 export function claimProblem(
   pvc: V1PersistentVolumeClaim | undefined,
   events: CoreV1Event[],
   now: Date,
+  graceMs = PENDING_CLAIM_GRACE_MS,
 ): Stall | undefined {
   if (!pvc || pvc.status?.phase !== 'Pending') return undefined;
   const event = latestEvent(events);
   const created = new Date(pvc.metadata?.creationTimestamp ?? now).getTime();
-  if (event?.type !== 'Warning' && now.getTime() - created < PENDING_CLAIM_GRACE_MS) return undefined;
+  if (event?.type !== 'Warning' && now.getTime() - created < graceMs) return undefined;
   const said = event ? `${event.reason}: ${event.message}` : 'no Event explains it';
   return {
     reason: Reason.VolumePending,
