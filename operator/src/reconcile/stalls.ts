@@ -129,7 +129,7 @@ export function claimProblem(
   now: Date,
   graceMs = PENDING_CLAIM_GRACE_MS,
 ): Stall | undefined {
-  if (!pvc || pvc.status?.phase !== 'Pending') return undefined;
+  if (pvc?.status?.phase !== 'Pending') return undefined;
   const event = latestEvent(events);
   const created = new Date(pvc.metadata?.creationTimestamp ?? now).getTime();
   if (event?.type !== 'Warning' && now.getTime() - created < graceMs) return undefined;
