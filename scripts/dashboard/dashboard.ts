@@ -39,6 +39,8 @@ const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 const RESOURCE = 'namespace=~"$namespace", name=~"$name"';
 /** Matchers of series scraped from the serving pods (sidecar, vLLM, DCGM exporter). */
 const SERVING = 'namespace=~"$namespace", pod=~"($name)-pixtral-[a-z0-9]+-[a-z0-9]+"';
+/** Serving-pod series of the chosen API keys (the `key` label is the key's name in its Secret). */
+const KEYED = `${SERVING}, key=~"$key"`;
 /** Chat requests only: probes and /v1/models would drown the traffic a user sends. */
 const CHAT = `${SERVING}, route="chat_completions"`;
 
@@ -140,6 +142,19 @@ export function buildDashboard(): Dashboard {
         .includeAll(true)
         .allValue('.+'),
     )
+    .withVariable(
+      new QueryVariableBuilder('key')
+        .label('API key')
+        .description('The name of an API key in the deployment’s keys Secret.')
+        .datasource(DATASOURCE)
+        .query(`label_values(sidecar_key_requests_total{${SERVING}}, key)`)
+        .definition(`label_values(sidecar_key_requests_total{${SERVING}}, key)`)
+        .refresh(VariableRefresh.OnTimeRangeChanged)
+        .sort(VariableSort.AlphabeticalAsc)
+        .multi(true)
+        .includeAll(true)
+        .allValue('.+'),
+    )
     .withRow(new RowBuilder('Overview'))
     .withPanel(phase)
     .withPanel(
@@ -223,6 +238,42 @@ export function buildDashboard(): Dashboard {
         [query(`sum by (reason) (rate(sidecar_refusals_total{${SERVING}}[$__rate_interval]))`, '{{reason}}')],
         16,
       ),
+    )
+    .withRow(new RowBuilder('Usage per API key'))
+    .withPanel(
+      timeseries(
+        'Requests/s per key',
+        'Requests that passed the key check, by key name and status class.',
+        'reqps',
+        [
+          query(
+            `sum by (key, status_class) (rate(sidecar_key_requests_total{${KEYED}}[$__rate_interval]))`,
+            '{{key}} {{status_class}}',
+          ),
+        ],
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'Tokens/s per key',
+        'Prompt tokens as the sidecar counts them, completion tokens as vLLM reports them.',
+        'short',
+        [
+          query(
+            `sum by (key) (rate(sidecar_key_prompt_tokens_total{${KEYED}}[$__rate_interval]))`,
+            '{{key}} prompt',
+          ),
+          query(
+            `sum by (key) (rate(sidecar_key_completion_tokens_total{${KEYED}}[$__rate_interval]))`,
+            '{{key}} completion',
+          ),
+        ],
+      ),
+    )
+    .withPanel(
+      timeseries('Images/s per key', 'Images in answered requests, by key name.', 'short', [
+        query(`sum by (key) (rate(sidecar_key_images_total{${KEYED}}[$__rate_interval]))`, '{{key}}'),
+      ]),
     )
     .withRow(new RowBuilder('GPUs (NVIDIA DCGM exporter)'))
     .withPanel(

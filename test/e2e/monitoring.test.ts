@@ -213,7 +213,7 @@ describe('a real Prometheus scraping the operator, a sidecar, vLLM and the DCGM 
     expect(statuses).toContain(429);
     expect(statuses).toContain(401);
 
-    const values = { namespace, name: 'vision', __rate_interval: '1m' };
+    const values = { namespace, name: 'vision', key: '.+', __rate_interval: '1m' };
     const queries = panelQueries(buildDashboard());
     await eventually(
       async () => {

@@ -45,6 +45,8 @@ export interface ReceivedRequest {
   aborted: boolean;
   /** The exact non-stream response body sent, to check byte-identical relaying. */
   responseText?: string;
+  /** The `usage` the answer reported (or would have, for a stream without include_usage). */
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 }
 
 /** A running stub. */
@@ -183,6 +185,7 @@ async function chat(req: IncomingMessage, res: ServerResponse, stub: UpstreamStu
     prompt_tokens_details: null,
   };
   usage.total_tokens = usage.prompt_tokens + count;
+  record.usage = usage;
   const words = canned?.slice(0, count) ?? Array.from({ length: count }, (_, i) => `tok${i} `);
   const seconds = (ms: number): number => ms / 1000;
   let firstTokenAt = 0;

@@ -13,6 +13,16 @@ import type { Dispatcher } from 'undici';
 import type { ApiError } from './errors.ts';
 import { codeOf } from './upstream.ts';
 
+/**
+ * Sees the answer's bytes on their way to the client and may change them (usage/completion-usage.ts
+ * reads vLLM's usage and drops the usage chunk the sidecar asked for): `data` returns what to send
+ * instead of the chunk, `end` what is still held back.
+ */
+export interface ResponseTap {
+  data(chunk: Buffer): Buffer;
+  end(): Buffer | undefined;
+}
+
 /** How a relay ended. */
 export type RelayOutcome = 'complete' | 'client_gone' | 'upstream_failed' | 'interrupted';
 
@@ -40,6 +50,8 @@ export class Relay implements Dispatcher.DispatchHandler {
   failure: string | undefined;
   /** Called once when vLLM's response headers arrive (it has read the whole request by then). */
   onHeaders: (() => void) | undefined;
+  /** Watches (and may rewrite) the body on its way to the client. */
+  tap: ResponseTap | undefined;
 
   private readonly res: ServerResponse;
   private readonly mapError: (error: unknown) => ApiError;
@@ -113,9 +125,11 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.res.writeHead(statusCode, out);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: Dispatcher.DispatchController, data: Buffer): void {
     if (this.settled) return;
+    const chunk = this.tap === undefined ? data : this.tap.data(data);
     const n = chunk.length;
+    if (n === 0) return;
     this.bytes += n;
     this.atBoundary =
       n >= 2 ? chunk[n - 1] === LF && chunk[n - 2] === LF : chunk[0] === LF && this.lastByte === LF;
@@ -125,7 +139,9 @@ export class Relay implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     if (this.settled) return;
-    this.res.end();
+    const rest = this.tap?.end();
+    if (rest !== undefined) this.bytes += rest.length;
+    this.res.end(rest);
     this.finish('complete');
   }
 

@@ -37,6 +37,8 @@ import { internalError, methodNotAllowed, notFound, shuttingDown, unauthorized }
 import { Relay } from './relay.ts';
 import { allowedRequestFields, checkModel, validateChatRequest } from './schema.ts';
 import { codeOf, Upstream, upstreamError } from './upstream.ts';
+import { CompletionUsage, requestUsage } from './usage/completion-usage.ts';
+import { createUsageMetrics } from './usage/usage-metrics.ts';
 
 /** What the sidecar needs besides its configuration. */
 export interface SidecarDeps {
@@ -70,6 +72,7 @@ interface RequestLog {
   stream?: boolean;
   images?: number;
   promptTokens?: number;
+  completionTokens?: number;
   reason?: string;
   bytesIn?: number;
   bytesOut?: number;
@@ -167,6 +170,7 @@ export async function createSidecar(
     },
   });
   for (const metric of preparer.metrics ?? []) metrics.registry.registerMetric(metric);
+  const usage = createUsageMetrics(metrics.registry);
   // One bound child per route, made once: prom-client builds a new child object on every
   // `labels()` call.
   const inFlightByRoute = Object.fromEntries(
@@ -263,10 +267,13 @@ export async function createSidecar(
       if (signal.aborted) return;
       const running = new Relay(res, mapUpstreamError);
       running.onHeaders = admission.release;
+      const { request: forwarded, stripUsageChunk } = requestUsage(prepared.request);
+      const completion = new CompletionUsage({ stream: log.stream, stripUsageChunk });
+      running.tap = completion;
       ctx.relay = running;
       const sent = performance.now();
       if (drain.draining) res.setHeader('connection', 'close');
-      upstream.dispatchChat(JSON.stringify(prepared.request), log.requestId, running);
+      upstream.dispatchChat(JSON.stringify(forwarded), log.requestId, running);
       drain.relays.add(running);
       try {
         log.outcome = await running.done;
@@ -279,6 +286,15 @@ export async function createSidecar(
       }
       log.bytesOut = running.bytes;
       metrics.responseBytes.inc(running.bytes);
+      if (completion.completionTokens !== undefined) log.completionTokens = completion.completionTokens;
+      // What vLLM served is billed to the key; a stream cut short has no usage chunk, so no completion count.
+      if (log.keyId !== undefined && res.statusCode === 200) {
+        usage.usage(log.keyId, {
+          promptTokens: prepared.promptTokens ?? 0,
+          completionTokens: completion.completionTokens,
+          images: prepared.imageCount,
+        });
+      }
     } finally {
       release();
     }
@@ -336,6 +352,7 @@ export async function createSidecar(
         log.status = status;
         const seconds = (performance.now() - started) / 1000;
         metrics.requests.inc({ route, status: String(status), listener });
+        if (log.keyId !== undefined) usage.request(log.keyId, status);
         metrics.duration.observe({ route, stream: String(log.stream === true) }, seconds);
         log.durationMs = Math.round(seconds * 1e4) / 10;
         if (route === 'health' || route === 'metrics') requestLog.debug(log, 'Handled request');
