@@ -39,7 +39,11 @@ function relay(bytes: Buffer, cuts: number[], options: ConstructorParameters<typ
   return { text: Buffer.concat(out).toString('utf8'), completionTokens: usage.completionTokens };
 }
 
-const everyCut = (length: number): number[][] => Array.from({ length: length - 1 }, (_, i) => [i + 1]);
+/** Every way to cut the bytes in two, and byte by byte. */
+const everyCut = (length: number): number[][] => [
+  ...Array.from({ length: length - 1 }, (_, i) => [i + 1]),
+  Array.from({ length: length - 1 }, (_, i) => i + 1),
+];
 
 describe('requestUsage', () => {
   it('asks vLLM for usage in a stream that did not, keeping the client’s other stream options', () => {

@@ -31,6 +31,9 @@ const EVENT_END = Buffer.from('\n\n');
 const USAGE_OBJECT = Buffer.from('"usage":{');
 /** Bytes of a JSON body carried from one chunk to the next: more than a `usage` object takes. */
 const CARRY_BYTES = 1024;
+const QUOTE = 0x22;
+/** Enough of two chunks' edges to find a marker cut between them. */
+const MARKER_TAIL = USAGE_OBJECT.length - 1;
 /** An SSE event longer than this without its end is not vLLM's; stop looking rather than hold it. */
 const MAX_EVENT_BYTES = 1 << 20;
 const COMPLETION_TOKENS = /"usage":\s*\{[^{}]*?"completion_tokens":\s*(\d+)/g;
@@ -49,58 +52,61 @@ function lastCompletionTokens(text: string): number | undefined {
 export class CompletionUsage {
   /** vLLM's completion_tokens, once seen. */
   completionTokens: number | undefined;
-  private readonly stream: boolean;
   private readonly strip: boolean;
+  /** Stripping: the incomplete event held back. */
   private pending: Buffer = EMPTY;
+  /** Scanning: the end of the previous chunk. */
+  private carry: Buffer = EMPTY;
+  private unfinished = false;
   private gaveUp = false;
 
   constructor(options: { stream: boolean; stripUsageChunk: boolean }) {
-    this.stream = options.stream;
     this.strip = options.stripUsageChunk;
   }
 
   data(chunk: Buffer): Buffer {
     if (this.gaveUp) return chunk;
-    if (!this.stream) {
-      this.scanBody(chunk);
+    if (!this.strip) {
+      this.scan(chunk);
       return chunk;
     }
-    return this.strip ? this.filterEvents(chunk) : this.watchEvents(chunk);
+    return this.filterEvents(chunk);
   }
 
   end(): Buffer | undefined {
-    if (!this.stream) {
-      this.pending = EMPTY;
-      return undefined;
-    }
     const rest = this.pending;
     this.pending = EMPTY;
+    this.carry = EMPTY;
     if (this.strip && rest.length > 0) return this.isUsageEvent(rest) ? undefined : rest;
     return undefined;
   }
 
   /**
-   * A JSON body: `usage` is found as it goes by, with the end of the previous chunk carried over
-   * in case the object straddles two chunks (fields after it, like prompt_logprobs, can be long).
+   * Bytes that pass unchanged (a JSON body, or a stream whose client asked for usage): only a
+   * chunk holding a usage object is read, with the end of the previous chunk carried over in
+   * case the object straddles the two.
    */
-  private scanBody(chunk: Buffer): void {
-    const joined = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    if (joined.indexOf(USAGE_OBJECT) !== -1) {
-      const tokens = lastCompletionTokens(joined.toString('utf8'));
-      if (tokens !== undefined) this.completionTokens = tokens;
+  private scan(chunk: Buffer): void {
+    const carry = this.carry;
+    // A marker cut in two leaves its opening quote in the carry: most chunks are spared the check.
+    const straddles =
+      carry.indexOf(QUOTE) !== -1 &&
+      Buffer.concat([carry.subarray(-MARKER_TAIL), chunk.subarray(0, MARKER_TAIL)]).indexOf(USAGE_OBJECT) !==
+        -1;
+    if (this.unfinished || straddles || chunk.indexOf(USAGE_OBJECT) !== -1) {
+      const text = (carry.length === 0 ? chunk : Buffer.concat([carry, chunk])).toString('utf8');
+      let lastMatch = -1;
+      for (const m of text.matchAll(COMPLETION_TOKENS)) {
+        this.completionTokens = Number(m[1]);
+        lastMatch = m.index;
+      }
+      // A usage object whose count has not arrived yet: read again with the next chunk.
+      this.unfinished = text.lastIndexOf('"usage":{') > lastMatch;
     }
-    this.pending = Buffer.from(joined.subarray(Math.max(0, joined.length - CARRY_BYTES)));
-  }
-
-  /** The client asked for usage: pass everything, read the usage event as it goes by. */
-  private watchEvents(chunk: Buffer): Buffer {
-    const { complete, rest } = this.split(chunk);
-    if (complete.indexOf(USAGE_OBJECT) !== -1) {
-      const tokens = lastCompletionTokens(complete.toString('utf8'));
-      if (tokens !== undefined) this.completionTokens = tokens;
-    }
-    this.hold(rest);
-    return chunk;
+    // Carried: from the usage object on while it is unfinished, else just enough to see a marker cut in two.
+    const keep = this.unfinished ? CARRY_BYTES : MARKER_TAIL;
+    const joined = chunk.length >= keep || carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
+    this.carry = Buffer.from(joined.subarray(Math.max(0, joined.length - keep)));
   }
 
   /** The sidecar asked for usage: whole events go through, the usage event is dropped. */

@@ -50,8 +50,9 @@ export function createUsageMetrics(registry: Registry): UsageMetrics {
     labelNames: ['key'],
     registers,
   });
-  // prom-client hashes the labels on every inc(); the (key, class) pairs are few, so bind them once.
+  // prom-client hashes the labels on every inc(); the keys are few, so bind each child once.
   const requestChildren = new Map<string, ReturnType<typeof requests.labels>>();
+  const usageChildren = new Map<string, ReturnType<typeof prompt.labels>[]>();
   return {
     request(key, status) {
       const status_class = statusClass(status);
@@ -64,9 +65,19 @@ export function createUsageMetrics(registry: Registry): UsageMetrics {
       child.inc();
     },
     usage(key, used) {
-      prompt.inc({ key }, used.promptTokens);
-      if (used.completionTokens !== undefined) completion.inc({ key }, used.completionTokens);
-      images.inc({ key }, used.images);
+      let children = usageChildren.get(key);
+      if (children === undefined) {
+        children = [prompt.labels({ key }), completion.labels({ key }), images.labels({ key })];
+        usageChildren.set(key, children);
+      }
+      const [promptOf, completionOf, imagesOf] = children as [
+        Counter.Internal,
+        Counter.Internal,
+        Counter.Internal,
+      ];
+      promptOf.inc(used.promptTokens);
+      if (used.completionTokens !== undefined) completionOf.inc(used.completionTokens);
+      imagesOf.inc(used.images);
     },
   };
 }
