@@ -47,8 +47,11 @@ export interface PodSidecar extends MainProcess {
   stop(): Promise<void>;
 }
 
-/** Starts main.ts with the pod's environment, in front of `upstreamUrl`. */
-export async function startPodSidecar(upstreamUrl: string): Promise<PodSidecar> {
+/** Starts main.ts with the pod's environment (plus `extraEnv`), in front of `upstreamUrl`. */
+export async function startPodSidecar(
+  upstreamUrl: string,
+  extraEnv: Record<string, string> = {},
+): Promise<PodSidecar> {
   const { env, memoryLimitBytes } = podSidecar();
   const dir = mkdtempSync(join(tmpdir(), 'pod-sidecar-'));
   const key = `pxd_${randomBytes(32).toString('base64url')}`;
@@ -61,6 +64,7 @@ export async function startPodSidecar(upstreamUrl: string): Promise<PodSidecar> 
     API_KEY_HASHES_FILE: hashes,
     UPSTREAM_URL: upstreamUrl,
     MEMORY_LIMIT_BYTES: String(memoryLimitBytes),
+    ...extraEnv,
   });
   const pid = main.child.pid as number;
   const status = (field: string): number => {

@@ -77,23 +77,36 @@ export function checkJsonBounds(bytes: Uint8Array, bounds: JsonBounds): void {
 /**
  * The path of the first string (value or key) holding a lone UTF-16 surrogate (a `\ud800`
  * escape without its pair), or undefined. Such a string has no UTF-8 form: vLLM would fail on
- * it or silently replace it, so it is refused here, naming the field.
+ * it or silently replace it, so it is refused here, naming the field. The path is only built
+ * for a hit: the walk runs on every request.
  */
-export function findLoneSurrogate(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return value.isWellFormed() ? undefined : path || '(body)';
-  if (typeof value !== 'object' || value === null) return undefined;
+export function findLoneSurrogate(value: unknown): string | undefined {
+  const path: (string | number)[] = [];
+  return illFormedAt(value, path) ? formatPath(path) : undefined;
+}
+
+/** True when `value` holds an ill-formed string; `path` is left pointing at it. */
+function illFormedAt(value: unknown, path: (string | number)[]): boolean {
+  if (typeof value === 'string') return !value.isWellFormed();
+  if (typeof value !== 'object' || value === null) return false;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findLoneSurrogate(value[i], `${path}[${i}]`);
-      if (found !== undefined) return found;
+      path.push(i);
+      if (illFormedAt(value[i], path)) return true;
+      path.pop();
     }
-    return undefined;
+    return false;
   }
   for (const key in value) {
-    const at = path === '' ? key : `${path}.${key}`;
-    if (!key.isWellFormed()) return at;
-    const found = findLoneSurrogate((value as Record<string, unknown>)[key], at);
-    if (found !== undefined) return found;
+    path.push(key);
+    if (!key.isWellFormed() || illFormedAt((value as Record<string, unknown>)[key], path)) return true;
+    path.pop();
   }
-  return undefined;
+  return false;
+}
+
+function formatPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out === '' ? key : `.${key}`;
+  return out || '(body)';
 }

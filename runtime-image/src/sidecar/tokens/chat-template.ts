@@ -107,7 +107,7 @@ export async function countChatTokens(
   });
 
   let total = BOS;
-  const count = (text: string): Promise<number> => tokenizer.countUpTo(text, limit - total, pacer);
+  const count = (text: string): number | Promise<number> => tokenizer.countUpTo(text, limit - total, pacer);
   for (const [i, turn] of turns.entries()) {
     if (total > limit) break;
     const isLast = i === turns.length - 1;
@@ -180,7 +180,7 @@ function toolsJson(tools: readonly ToolDefinition[]): string {
 }
 
 async function userContentTokens(
-  count: (text: string) => Promise<number>,
+  count: (text: string) => number | Promise<number>,
   content: string | Chunk[],
   systemPrompt: string | null,
 ): Promise<number> {

@@ -72,6 +72,11 @@ export function slicePacer(sliceMs = 5): Pacer {
   };
 }
 
+/** Long texts are matched by the pre-tokenizer this many UTF-16 units at a time. */
+const WINDOW_CHARS = 64 * 1024;
+
+const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
+
 /** Pieces up to this many bytes are merged whole (at most ~15 ms); longer ones in chunks. */
 const EXACT_PIECE_BYTES = 16 * 1024;
 /** The chunk size of longer pieces. */
@@ -141,15 +146,41 @@ export class Tekkenizer {
    * (at most a chunk's worth), found without counting the rest. Gives the event loop a turn
    * whenever `pacer` says so. Exact except for pieces over EXACT_PIECE_BYTES (#countLongPiece).
    */
-  async countUpTo(text: string, limit: number, pacer: Pacer): Promise<number> {
+  countUpTo(text: string, limit: number, pacer: Pacer): number | Promise<number> {
+    // Short texts (nearly all) are counted at once: no promise, no turn given.
     if (text.length <= COUNT_CACHE_MAX_CHARS) return this.count(text);
+    return this.#countLongText(text, limit, pacer);
+  }
+
+  /**
+   * Matches the pre-tokenizer over windows of WINDOW_CHARS: one regex match over an unbroken
+   * 4 MB run would hold the event loop for most of a second, and could not stop at the limit. A
+   * piece that reaches a window's end may go on past it, so it is matched again at the start of
+   * the next window, which gives the same pieces as one pass over the whole text, except for a
+   * piece that fills a whole window: that one is counted in parts (see #countLongPiece).
+   */
+  async #countLongText(text: string, limit: number, pacer: Pacer): Promise<number> {
+    const whole = text.toWellFormed();
     let n = 0;
-    for (const match of text.toWellFormed().matchAll(this.#pattern)) {
-      const piece = match[0];
-      if (piece.length <= CACHED_PIECE_CHARS) n += this.#pieceRanks(piece).length;
-      else n += await this.#countLongPiece(piece, limit - n, pacer);
-      if (n > limit) return n;
-      if (pacer.due()) await pacer.pause();
+    for (let pos = 0; pos < whole.length; ) {
+      let end = Math.min(whole.length, pos + WINDOW_CHARS);
+      // Never cut a surrogate pair.
+      if (end < whole.length && isHighSurrogate(whole.charCodeAt(end - 1))) end--;
+      const window = whole.slice(pos, end);
+      let next = end;
+      for (const match of window.matchAll(this.#pattern)) {
+        const piece = match[0];
+        const at = match.index;
+        if (end < whole.length && at + piece.length === window.length && at > 0) {
+          next = pos + at;
+          break;
+        }
+        if (piece.length <= CACHED_PIECE_CHARS) n += this.#pieceRanks(piece).length;
+        else n += await this.#countLongPiece(piece, limit - n, pacer);
+        if (n > limit) return n;
+        if (pacer.due()) await pacer.pause();
+      }
+      pos = next;
     }
     return n;
   }
