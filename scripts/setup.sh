@@ -26,6 +26,7 @@ if [[ ! -s "$tekken" ]]; then
   say "fetching the model's tokenizer file from the mistral-common $version wheel (PyPI) into $tekken"
   if ! python3 -m pip --version >/dev/null 2>&1; then
     say "installing Debian's python3-pip (pip downloads the wheel)"
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
   fi
   wheels="$(mktemp -d)"
