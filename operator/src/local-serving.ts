@@ -3,17 +3,19 @@
  * PixtralDeployment this starts what such a pod runs, as processes on 127.0.0.1: the real limits
  * sidecar, configured from the sidecar container the operator's builders put in the applied
  * Deployment (its env, with the pod's addresses and mounts replaced by local ones) and the key
- * hashes from the deployment's hashes Secret; and, in vLLM's place, the vLLM-compatible stand-in,
- * whose canned answer says it is one. Level-triggered like the reconciler: each change of a
- * PixtralDeployment, its Deployment or its hashes Secret re-checks that deployment, a changed
- * sidecar container restarts the sidecar on the same port, and a changed Secret rewrites the
- * hashes file, which the sidecar reloads as it does from a Secret volume.
+ * hashes from the deployment's hashes Secret; and, in vLLM's place, the vLLM stand-in run with
+ * the vLLM container's own `vllm serve` arguments and env, whose canned answer says it is one.
+ * Level-triggered like the reconciler: each change of a PixtralDeployment, its Deployment or its
+ * hashes Secret re-checks that deployment, changed containers restart both processes on the same
+ * ports, and a changed Secret rewrites the hashes file, which the sidecar reloads as it does from
+ * a Secret volume.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Container, V1Deployment, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { PixtralDeployment } from './api/pixtral-deployment.ts';
+import { WEIGHTS_DIR } from './builders/deployment.ts';
 import { apiKeyHashesSecretName, apiKeysSecretName, workloadName } from './builders/names.ts';
 import { Kinds } from './kinds.ts';
 import { freeLocalPort } from './local-ports.ts';
@@ -24,8 +26,11 @@ import { type Informer, type KubeClient, keyString } from './runtime/index.ts';
 const ROOT = join(import.meta.dirname, '..', '..');
 /** The sidecar's entry point, the same file the runtime image runs. */
 export const SIDECAR_MAIN = join(ROOT, 'runtime-image', 'src', 'sidecar', 'main.ts');
-/** The vLLM-compatible stand-in (routes, objects and errors as vLLM's OpenAI server has them). */
-export const STAND_IN_MAIN = join(ROOT, 'test', 'upstream-stub', 'main.ts');
+/**
+ * The vLLM stand-in: `vllm serve`'s command line (vLLM's own option table; a flag vLLM would
+ * refuse fails it too), and the routes, objects and errors of vLLM's OpenAI server.
+ */
+export const STAND_IN_MAIN = join(ROOT, 'test', 'upstream-stub', 'vllm-cli.ts');
 /** What the stand-in answers to every chat request. */
 export const STAND_IN_ANSWER =
   'This answer comes from the local stand-in for vLLM, not from Pixtral: no GPU or model weights run here. ' +
@@ -42,14 +47,59 @@ export interface LocalSidecarPlaces {
   weightsDir: string;
 }
 
-/** The sidecar container of a serving Deployment; throws naming what is missing. */
-export function sidecarContainer(deployment: V1Deployment): V1Container {
-  const container = deployment.spec?.template?.spec?.containers?.find((c) => c.name === 'sidecar');
+/** The container `name` of a serving Deployment; throws naming what is missing. */
+export function servingContainer(deployment: V1Deployment, name: 'sidecar' | 'vllm'): V1Container {
+  const container = deployment.spec?.template?.spec?.containers?.find((c) => c.name === name);
   if (!container)
     throw new Error(
-      `Deployment ${deployment.metadata?.namespace}/${deployment.metadata?.name} has no sidecar container`,
+      `Deployment ${deployment.metadata?.namespace}/${deployment.metadata?.name} has no ${name} container`,
     );
   return container;
+}
+
+/** A container's env as a record; throws for a variable taken from elsewhere (a Secret, a field). */
+function plainEnv(container: V1Container): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const variable of container.env ?? []) {
+    if (variable.value === undefined)
+      throw new Error(
+        `The ${container.name} container's ${variable.name} comes from ${JSON.stringify(variable.valueFrom)}, which local mode cannot resolve`,
+      );
+    env[variable.name] = variable.value;
+  }
+  return env;
+}
+
+/**
+ * The stand-in's command line: the vLLM container's `vllm serve` arguments as the operator
+ * generated them, with the mounted weights folder replaced by a local one (the stand-in reads it
+ * at start) and the pod's loopback port by a free local one. Throws when the configured vLLM
+ * command is not `... serve` (the stand-in speaks only that command line).
+ */
+export function localStandInArgs(
+  deployment: V1Deployment,
+  places: { port: number; modelDir: string },
+): string[] {
+  const vllm = servingContainer(deployment, 'vllm');
+  const command = vllm.command ?? [];
+  if (command.at(-1) !== 'serve')
+    throw new Error(
+      `The vLLM stand-in takes \`vllm serve\`'s command line, and the vllm container runs ${JSON.stringify(command)}: set images.vllmCommand to ["vllm", "serve"] for local mode`,
+    );
+  const args = (vllm.args ?? []).map((arg) => (arg === WEIGHTS_DIR ? places.modelDir : arg));
+  const set = (flag: string, value: string) => {
+    const at = args.indexOf(flag);
+    if (at >= 0 && at + 1 < args.length) args[at + 1] = value;
+    else args.push(flag, value);
+  };
+  set('--host', '127.0.0.1');
+  set('--port', String(places.port));
+  return ['serve', ...args];
+}
+
+/** The stand-in's environment: the vLLM container's, and the canned answer. */
+export function localStandInEnv(deployment: V1Deployment): Record<string, string> {
+  return { ...plainEnv(servingContainer(deployment, 'vllm')), STAND_IN_ANSWER };
 }
 
 /**
@@ -61,14 +111,7 @@ export function localSidecarEnv(
   deployment: V1Deployment,
   places: LocalSidecarPlaces,
 ): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const variable of sidecarContainer(deployment).env ?? []) {
-    if (variable.value === undefined)
-      throw new Error(
-        `The sidecar's ${variable.name} comes from ${JSON.stringify(variable.valueFrom)}, which local mode cannot resolve`,
-      );
-    env[variable.name] = variable.value;
-  }
+  const env = plainEnv(servingContainer(deployment, 'sidecar'));
   return {
     ...env,
     SIDECAR_HOST: '127.0.0.1',
@@ -95,8 +138,8 @@ export function firstApiKey(secret: V1Secret | undefined): string | undefined {
 interface Served {
   sidecar: LocalProcess;
   standIn: LocalProcess;
-  /** The pod's sidecar env it was started from: a change restarts it. */
-  podEnv: string;
+  /** The pod's two containers it was started from: a change restarts both. */
+  containers: string;
   ports: { port: number; noauthPort: number; standIn: number };
   hashes: string;
   folder: string;
@@ -224,8 +267,11 @@ export class LocalServing {
     if (!deployment) return;
     const hashesSecret = this.#o.managedSecrets.get(namespace, apiKeyHashesSecretName(cr));
     const hashes = Buffer.from(hashesSecret?.data?.hashes ?? '', 'base64').toString('utf8');
-    const podEnv = JSON.stringify(sidecarContainer(deployment).env ?? []);
-    if (served && served.podEnv === podEnv) {
+    const containers = JSON.stringify([
+      servingContainer(deployment, 'sidecar'),
+      servingContainer(deployment, 'vllm'),
+    ]);
+    if (served && served.containers === containers) {
       if (served.hashes !== hashes) {
         writeAtomically(join(served.folder, 'hashes'), hashes);
         served.hashes = hashes;
@@ -233,10 +279,14 @@ export class LocalServing {
       }
       return;
     }
-    if (served) this.#o.log.info({ pxd: key }, 'The sidecar container changed: restarting the local sidecar');
+    if (served)
+      this.#o.log.info(
+        { pxd: key },
+        'The serving containers changed: restarting the local sidecar and stand-in',
+      );
     await this.#stopServing(key);
     if (this.#stopping.signal.aborted) return;
-    await this.#startServing(key, cr, deployment, hashes, podEnv, served?.ports);
+    await this.#startServing(key, cr, deployment, hashes, containers, served?.ports);
   }
 
   async #startServing(
@@ -244,7 +294,7 @@ export class LocalServing {
     cr: PixtralDeployment,
     deployment: V1Deployment,
     hashes: string,
-    podEnv: string,
+    containers: string,
     previousPorts: Served['ports'] | undefined,
   ): Promise<void> {
     const { dir, log } = this.#o;
@@ -272,8 +322,8 @@ export class LocalServing {
     const standIn = LocalProcess.start({
       name: `${id}-vllm-stand-in`,
       script: STAND_IN_MAIN,
-      args: ['--port', String(ports.standIn), '--model', model, '--answer', STAND_IN_ANSWER],
-      env: path,
+      args: localStandInArgs(deployment, { port: ports.standIn, modelDir: this.#o.tokenizerDir }),
+      env: { ...path, ...localStandInEnv(deployment) },
       dir,
     });
     const sidecar = LocalProcess.start({
@@ -282,7 +332,7 @@ export class LocalServing {
       env: { ...path, ...env },
       dir,
     });
-    const served: Served = { sidecar, standIn, podEnv, ports, hashes, folder };
+    const served: Served = { sidecar, standIn, containers, ports, hashes, folder };
     this.#served.set(key, served);
     const stopping = this.#stopping.signal;
     await healthy(`http://127.0.0.1:${ports.standIn}/health`, standIn, timeoutMs, stopping);

@@ -17,9 +17,10 @@ import {
   readyBlock,
   sampleRequest,
 } from '../../operator/src/local-ready-block.ts';
-import { firstApiKey, localSidecarEnv } from '../../operator/src/local-serving.ts';
+import { firstApiKey, localSidecarEnv, localStandInArgs } from '../../operator/src/local-serving.ts';
 import { computeStatus } from '../../operator/src/reconcile/status.ts';
 import { anOperatorConfig, aPixtralDeployment } from '../fixtures/pixtral-deployment.ts';
+import { parseServeArgs, validateServeArgs } from '../upstream-stub/vllm-cli.ts';
 
 const places = {
   port: 41001,
@@ -164,5 +165,33 @@ describe('the port check before local mode starts', () => {
     await expect(
       assertPortsFree([{ port, host: '127.0.0.1', what: 'x', change: 'y' }]),
     ).resolves.toBeUndefined();
+  });
+});
+
+describe('the local vLLM stand-in', () => {
+  it("runs the vLLM container's `vllm serve` arguments with a local model folder and port", () => {
+    const cr = aPixtralDeployment({ nodeType: 'H100-2', maxContextLength: 8192 });
+    const built = deployment({ cr, config: anOperatorConfig() });
+    const args = localStandInArgs(built, { port: 41003, modelDir: '/repo/.cache/tekken' });
+    expect(args[0]).toBe('serve');
+    expect(args[1]).toBe('/repo/.cache/tekken');
+    expect(args).not.toContain('/weights');
+    expect(args.slice(args.indexOf('--port'), args.indexOf('--port') + 2)).toEqual(['--port', '41003']);
+    expect(args.slice(args.indexOf('--host'), args.indexOf('--host') + 2)).toEqual(['--host', '127.0.0.1']);
+    expect(args).toContain('--tensor-parallel-size');
+    expect(args.slice(args.indexOf('--max-model-len'), args.indexOf('--max-model-len') + 2)).toEqual([
+      '--max-model-len',
+      '8192',
+    ]);
+    // The stand-in checks them against vLLM's own option table.
+    expect(() => validateServeArgs(parseServeArgs(args))).not.toThrow();
+  });
+
+  it('says what to change when the vLLM command is not `vllm serve`', () => {
+    const config = anOperatorConfig({
+      images: { vllmCommand: ['python3', '-m', 'vllm.entrypoints.openai.api_server'] },
+    });
+    const built = deployment({ cr: aPixtralDeployment(), config });
+    expect(() => localStandInArgs(built, { port: 1, modelDir: '/m' })).toThrow('images.vllmCommand');
   });
 });

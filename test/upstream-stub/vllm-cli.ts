@@ -189,7 +189,14 @@ async function main(argv: string[]): Promise<void> {
   process.stdout.write(
     `INFO vLLM stand-in (vLLM ${VLLM_VERSION} command line): model ${args.model} (${files.length} files, ${total} bytes) served as ${args.servedModelName}\n`,
   );
-  const stub = await startUpstreamStub({ host: args.host, port: args.port, model: args.servedModelName });
+  // STAND_IN_ANSWER: a canned answer (npm start's local mode says there that no model runs).
+  const answer = process.env.STAND_IN_ANSWER;
+  const stub = await startUpstreamStub({
+    host: args.host,
+    port: args.port,
+    model: args.servedModelName,
+    ...(answer ? { answer } : {}),
+  });
   process.stdout.write(`INFO Started server process; listening on ${stub.url}\n`);
   const stop = (): void => {
     stub.close().then(() => process.exit(0));
