@@ -12,7 +12,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,14 +85,18 @@ function alive(pid: number): boolean {
   }
 }
 
-function listening(port: number): Promise<boolean> {
+function listening(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(port, host);
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
     });
     socket.once('error', () => resolve(false));
+    socket.setTimeout(2000, () => {
+      socket.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -220,8 +224,12 @@ describe('npm start in a fresh clone', () => {
     expect(noKey.status).toBe(401);
     await noKey.body?.cancel();
 
-    // The health server is on 127.0.0.1 only.
+    // The health server answers on 127.0.0.1, and on no other address of this machine.
     expect((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status).toBe(200);
+    const otherAddress = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (otherAddress) expect(await listening(healthPort, otherAddress)).toBe(false);
 
     // Ctrl-C at the terminal.
     const processes = descendants(terminal.pid as number);
