@@ -122,6 +122,8 @@ describe('serving Deployment', () => {
       DISABLE_AUTH: 'false',
       MAX_BODY_BYTES: String(64 * 1024 * 1024),
       MAX_CONTEXT_LENGTH: '32768',
+      MALLOC_ARENA_MAX: '2',
+      MALLOC_MMAP_THRESHOLD_: '131072',
       MAX_IMAGES_PER_REQUEST: '4',
       NODE_OPTIONS: '--max-old-space-size=768 --expose-gc',
       SERVED_MODEL_NAME: 'mistral/pixtral-12b-2409:bf16',

@@ -135,6 +135,11 @@ function sidecarContainer(input: BuildInput): V1Container {
       MAX_BODY_BYTES: String(config.sidecar.maxBodyBytes),
       MAX_CONTEXT_LENGTH: String(cr.spec.maxContextLength ?? model.maxContextLength),
       MAX_IMAGES_PER_REQUEST: String(cr.spec.maxImagesPerRequest ?? model.maxImagesPerRequest),
+      // glibc's malloc: large buffers (request bodies, the tokenizer file) go straight back to
+      // the system when freed instead of staying in the RSS, and two arenas are enough for one
+      // JavaScript thread plus libuv's pool (about 12 MB less idle RSS, bench/sidecar-memory.ts).
+      MALLOC_ARENA_MAX: '2',
+      MALLOC_MMAP_THRESHOLD_: '131072',
       ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
       SERVED_MODEL_NAME: model.name,
       SIDECAR_PORT: String(HTTP_PORT.number),

@@ -26,10 +26,6 @@ async function main(): Promise<void> {
       `cannot load the tokenizer ${tekkenPath} (set WEIGHTS_DIR): ${error instanceof Error ? error.message : String(error)}`,
     );
   });
-  // Loading the tokenizer leaves its 19 MB file and scratch buffers for the garbage collector,
-  // which would otherwise keep them in the RSS until much later; the pod's NODE_OPTIONS expose
-  // gc for this one call (elsewhere it is simply skipped).
-  (globalThis as { gc?: () => void }).gc?.();
   const preparer = createPreparer({
     tokenizer,
     maxImagesPerRequest: config.maxImagesPerRequest,
@@ -37,6 +33,10 @@ async function main(): Promise<void> {
     logger,
   });
   const sidecar = await createSidecar(config, { preparer, logger });
+  // Loading the tokenizer and the modules leaves the 19 MB file and scratch buffers for the
+  // garbage collector, which would otherwise keep them in the RSS until much later; the pod's
+  // NODE_OPTIONS expose gc for this one call at start (elsewhere it is simply skipped).
+  (globalThis as { gc?: () => void }).gc?.();
   const stop = (signal: string): void => {
     logger.info({ signal }, 'Received shutdown signal');
     sidecar.shutdown().then(
