@@ -256,6 +256,13 @@ describe('npm start in a fresh clone', () => {
     clearInterval(watcher);
     expect(await exited).toBe(0);
     expect(output).toContain('Stopped the local sidecars, stand-ins and control plane');
+    // The operator let go of its Lease while the API server still answered, before the cluster stopped.
+    const afterCtrlC = output.slice(output.lastIndexOf('Received signal, shutting down'));
+    expect(afterCtrlC).toContain('Released leader lease');
+    expect(afterCtrlC).not.toContain('Failed to release leader lease');
+    expect(afterCtrlC.indexOf('Released leader lease')).toBeLessThan(
+      afterCtrlC.indexOf('Control plane: stopping'),
+    );
     process.stderr.write(
       `npm start: Ready block after ${readySeconds.toFixed(1)} s; Ctrl-C to nothing left in ${goneSeconds.toFixed(1)} s (ports ${ports.join(', ')}; each process gone after, ms: ${[...goneAt].map(([n, ms]) => `${n} ${ms}`).join(', ')})\n`,
     );
