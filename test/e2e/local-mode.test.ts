@@ -106,6 +106,30 @@ describe('npm start with no cluster given', () => {
       await eventually(async () => expect(await models()).toBe(200), { timeoutMs: 30_000 });
       expect((await patch({ added: null })).code).toBe(0);
       await eventually(async () => expect(await models()).toBe(401), { timeoutMs: 30_000 });
+
+      // Deleting the deployment stops its local sidecar.
+      expect(
+        (
+          await runKubectl(bins.kubectl, kubeconfig, [
+            'delete',
+            'pxd',
+            'vision',
+            '-n',
+            'default',
+            '--wait=false',
+          ])
+        ).code,
+      ).toBe(0);
+      await eventually(
+        async () =>
+          expect(
+            await fetch(`${serving.endpoint}/models`).then(
+              () => 'answered',
+              () => 'refused',
+            ),
+          ).toBe('refused'),
+        { timeoutMs: 30_000 },
+      );
       child.kill('SIGINT');
       expect(await exited).toBe(0);
       expect(existsSync(kubeconfig)).toBe(false);
