@@ -51,6 +51,11 @@ const INSTANCE_TYPES: Record<GpuNodeType, { instanceType: string; gpus: number }
 export interface RealNodeOptions {
   /** The GPU node type the node passes for (labels, taint, `nvidia.com/gpu` capacity). Default H100. */
   nodeType?: GpuNodeType;
+  /**
+   * The `nvidia.com/gpu` NoSchedule taint. Default true. A one-node cluster has no CPU node for
+   * what runs there in a real cluster (the operator, the weights Job): false leaves it off.
+   */
+  taint?: boolean;
   /** Local Docker images to load into containerd's store, so pods start with IfNotPresent. */
   images?: string[];
   /** Control plane options (the bind address and ServiceAccount admission are set here). */
@@ -292,6 +297,7 @@ function kubeletConfig(p: {
   port: number;
   healthzPort: number;
   caCert: string;
+  taint: boolean;
 }): string {
   return `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -319,9 +325,7 @@ clusterDomain: cluster.local
 resolvConf: ${p.dir}/resolv.conf
 podLogsDir: ${p.dir}/pod-logs
 volumePluginDir: ${p.dir}/volume-plugins
-registerWithTaints:
-- {key: ${GPU_TAINT.key}, value: ${GPU_TAINT.value}, effect: ${GPU_TAINT.effect}}
-# A test machine's disk is shared: never evict or collect images because of it.
+${p.taint ? `registerWithTaints:\n- {key: ${GPU_TAINT.key}, value: ${GPU_TAINT.value}, effect: ${GPU_TAINT.effect}}\n` : ''}# A test machine's disk is shared: never evict or collect images because of it.
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
@@ -533,6 +537,7 @@ current-context: c
         port: kubeletPort as number,
         healthzPort: kubeletHealthz as number,
         caCert: controlPlane.pki.caCert,
+        taint: options.taint ?? true,
       }),
     );
     const { instanceType, gpus } = INSTANCE_TYPES[nodeType];

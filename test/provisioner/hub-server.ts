@@ -84,16 +84,17 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+async function listen(server: Server, host: string): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return `http://${host}:${(server.address() as AddressInfo).port}`;
 }
 
 /** Starts the hub and its store. `token`, when set, is required by the hub (never by the store). */
 export async function startHub(
   files: HubFile[],
-  options: { repo: string; revision: string; token?: string },
+  options: { repo: string; revision: string; token?: string; host?: string },
 ): Promise<HubServer> {
+  const host = options.host ?? '127.0.0.1';
   const byName = new Map(files.map((f) => [f.name, f]));
   const bySha = new Map(files.map((f) => [f.sha256, f]));
   const state: HubServer = {
@@ -177,8 +178,8 @@ export async function startHub(
     void serveBytes(state, file, req, res);
   });
 
-  const storeUrl = await listen(store);
-  state.hubUrl = await listen(hub);
+  const storeUrl = await listen(store, host);
+  state.hubUrl = await listen(hub, host);
   state.mirrorUrl = `${storeUrl}/mirror`;
   return state;
 }
