@@ -163,16 +163,17 @@ export interface LocalServingOptions {
   startTimeoutMs?: number;
 }
 
+/** Resolves once `url` answers 2xx; throws with the process's last output if it exits or takes too long. */
 async function healthy(
   url: string,
-  process: LocalProcess,
+  child: LocalProcess,
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (signal.aborted) throw new Error(`Stopped before ${process.name} answered`);
-    if (!process.running) throw new Error(`${process.name} exited; its output ends:\n${process.tail()}`);
+    if (signal.aborted) throw new Error(`Stopped before ${child.name} answered`);
+    if (!child.running) throw new Error(`${child.name} exited; its output ends:\n${child.tail()}`);
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
       await response.body?.cancel();
@@ -182,11 +183,14 @@ async function healthy(
     }
     if (Date.now() > deadline)
       throw new Error(
-        `${process.name} did not answer ${url} within ${timeoutMs} ms; its output ends:\n${process.tail()}`,
+        `${child.name} did not answer ${url} within ${timeoutMs} ms; its output ends:\n${child.tail()}`,
       );
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+/** First and longest wait before a deployment whose processes failed to start is tried again. */
+const RETRY_MS = { first: 5_000, max: 60_000 };
 
 /** Serves every Ready PixtralDeployment on 127.0.0.1 (see the file comment). */
 export class LocalServing {
@@ -195,6 +199,8 @@ export class LocalServing {
   /** Per deployment, the sync in progress: syncs of one deployment never overlap. */
   readonly #syncs = new Map<string, Promise<void>>();
   readonly #pending = new Set<string>();
+  /** Per deployment whose processes failed to start, the wait before the next try. */
+  readonly #retryMs = new Map<string, number>();
   readonly #stopping = new AbortController();
   #unsubscribe: (() => void)[] = [];
 
@@ -242,10 +248,21 @@ export class LocalServing {
       return;
     }
     const run = this.#sync(key)
-      .catch((err: unknown) => {
-        if (!this.#stopping.signal.aborted)
-          this.#o.log.error({ pxd: key, err }, 'Could not serve the deployment locally');
-      })
+      .then(
+        () => {
+          this.#retryMs.delete(key);
+        },
+        (err: unknown) => {
+          if (this.#stopping.signal.aborted) return;
+          const waitMs = this.#retryMs.get(key) ?? RETRY_MS.first;
+          this.#retryMs.set(key, Math.min(waitMs * 2, RETRY_MS.max));
+          this.#o.log.error(
+            { pxd: key, err, retryInSeconds: waitMs / 1000 },
+            'Could not serve the deployment locally',
+          );
+          setTimeout(() => this.#enqueue(key), waitMs).unref();
+        },
+      )
       .finally(() => {
         this.#syncs.delete(key);
         if (this.#pending.delete(key)) this.#enqueue(key);
@@ -335,8 +352,14 @@ export class LocalServing {
     const served: Served = { sidecar, standIn, containers, ports, hashes, folder };
     this.#served.set(key, served);
     const stopping = this.#stopping.signal;
-    await healthy(`http://127.0.0.1:${ports.standIn}/health`, standIn, timeoutMs, stopping);
-    await healthy(`http://127.0.0.1:${ports.port}/health`, sidecar, timeoutMs, stopping);
+    try {
+      await healthy(`http://127.0.0.1:${ports.standIn}/health`, standIn, timeoutMs, stopping);
+      await healthy(`http://127.0.0.1:${ports.port}/health`, sidecar, timeoutMs, stopping);
+    } catch (error) {
+      // Nothing half-started stays behind; the next try starts both afresh.
+      await this.#stopServing(key);
+      throw error;
+    }
     log.info(
       { pxd: key, sidecarLog: sidecar.logPath, standInLog: standIn.logPath },
       'Started the sidecar and the vLLM stand-in on 127.0.0.1',
