@@ -137,9 +137,14 @@ describe('npm start in a fresh clone', () => {
   }, 300_000);
 
   afterAll(() => {
-    if (terminal?.pid)
-      for (const pid of [terminal.pid, ...descendants(terminal.pid)])
-        if (alive(pid)) process.kill(pid, 'SIGKILL');
+    // Only after a failure is anything left: kill it (each may exit meanwhile), then the clone.
+    for (const pid of terminal?.pid ? [terminal.pid, ...descendants(terminal.pid)] : []) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     rmSync(work, { recursive: true, force: true });
   });
 
