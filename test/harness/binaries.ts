@@ -149,7 +149,7 @@ async function resolveBinaries(): Promise<BinaryPaths> {
 }
 
 /** Pinned versions of the real node's Go-built tools; keep in step with ensure-k8s-bins.sh. */
-export const NODE_BINARY_VERSIONS = { coredns: '1.15.0', traefik: '3.7.13' } as const;
+export const NODE_BINARY_VERSIONS = { coredns: '1.15.0' } as const;
 
 /** The real node's binaries built by `ensure-k8s-bins.sh node` (the pause binary goes into an image). */
 export interface NodeBinaryPaths {
@@ -166,22 +166,22 @@ const NODE_FILE_NAMES: Record<keyof NodeBinaryPaths, string> = {
   pause: 'pause',
 };
 
-/** The per-user cache folder of a target of ensure-k8s-bins.sh besides the control plane's. */
-export function targetCacheFolder(target: 'node' | 'ingress'): string {
-  const root = dirname(cacheFolder());
-  return target === 'node'
-    ? join(root, `node-k8s-${BINARY_VERSIONS.kubernetes}-coredns-${NODE_BINARY_VERSIONS.coredns}`)
-    : join(root, `traefik-${NODE_BINARY_VERSIONS.traefik}`);
+/** The per-user cache folder of the real node's binaries (ensure-k8s-bins.sh node). */
+export function nodeCacheFolder(): string {
+  return join(
+    dirname(cacheFolder()),
+    `node-k8s-${BINARY_VERSIONS.kubernetes}-coredns-${NODE_BINARY_VERSIONS.coredns}`,
+  );
 }
 
 const pendingTargets = new Map<string, Promise<string>>();
 
 /** The cache folder of `target`, built first when missing (prints the build's progress). */
-function ensureTarget(target: 'node' | 'ingress'): Promise<string> {
+function ensureTarget(target: 'node'): Promise<string> {
   let pending = pendingTargets.get(target);
   if (!pending) {
     pending = (async () => {
-      const folder = targetCacheFolder(target);
+      const folder = nodeCacheFolder();
       if (existsSync(join(folder, '.complete'))) return folder;
       process.stderr.write(`${target} binaries missing: building them into ${folder}\n`);
       try {
@@ -209,9 +209,4 @@ export async function findNodeBinaries(): Promise<NodeBinaryPaths> {
     paths[key] = join(folder, NODE_FILE_NAMES[key]);
   }
   return paths;
-}
-
-/** Traefik's binary, built into the per-user cache first when missing. */
-export async function findTraefik(): Promise<string> {
-  return join(await ensureTarget('ingress'), 'traefik');
 }

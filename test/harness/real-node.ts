@@ -6,7 +6,9 @@
  * killed test process) removes processes, containers, mounts, network namespaces, cgroups,
  * iptables rules and the bridge.
  *
- * Only one real node runs on a machine at a time: kube-proxy's iptables chains are global.
+ * Only one real node runs on a machine at a time: kube-proxy's iptables chains are global, and
+ * teardown removes them. startRealNodeCluster waits for a machine-wide lock (a held lock goes stale
+ * 30 s after its holder died).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import lockfile from 'proper-lockfile';
 import { findNodeBinaries, type NodeBinaryPaths } from './binaries.ts';
 import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from './control-plane.ts';
 import { eventually } from './eventually.ts';
@@ -42,6 +45,8 @@ const PAUSE_IMAGE_REF = `docker.io/library/${PAUSE_IMAGE}`;
 const CGROUP_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids'];
 const SERVICE_CIDR = '10.96.0.0/16';
 const CNI_BIN_DIR = '/usr/lib/cni';
+/** The machine-wide lock of the one real node (a file next to which proper-lockfile makes its lock folder). */
+const MACHINE_LOCK = join(tmpdir(), 'pixtral-real-node.lock');
 
 const INSTANCE_TYPES: Record<GpuNodeType, { instanceType: string; gpus: number }> = {
   H100: { instanceType: 'H100-1-80G', gpus: 1 },
@@ -358,6 +363,13 @@ export async function startRealNodeCluster(options: RealNodeOptions = {}): Promi
   const started = Date.now();
   const nodeType = options.nodeType ?? 'H100';
   const bins: NodeBinaryPaths = await findNodeBinaries();
+  await writeFile(MACHINE_LOCK, '', { flag: 'a' });
+  say(`waiting for the machine's real-node lock ${MACHINE_LOCK}`);
+  const unlock = await lockfile.lock(MACHINE_LOCK, {
+    stale: 30_000,
+    update: 5_000,
+    retries: { retries: 400, minTimeout: 2_000, maxTimeout: 5_000, factor: 1 },
+  });
 
   const id = randomBytes(3).toString('hex');
   const dir = await mkdtemp(join(tmpdir(), 'pixtral-node-'));
@@ -384,6 +396,7 @@ export async function startRealNodeCluster(options: RealNodeOptions = {}): Promi
     await sh('bash', [join(dir, TEARDOWN_SCRIPT)]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
     untrackFolder(dir);
+    await unlock().catch(() => undefined);
   };
   const waitFor = async (
     what: string,
