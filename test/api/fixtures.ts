@@ -1,6 +1,6 @@
 /**
  * Test fixtures for PixtralDeployment: a valid resource builder and the table of invalid resources
- * that both the zod unit tests and the kube-apiserver tests run (S13: cert-manager `gen.*` style).
+ * that both the zod unit tests and the kube-apiserver tests run (docs/conventions.md#tests).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -18,7 +18,7 @@ import { freshNamespace, installCrds, sharedControlPlane } from '../harness/inde
  * Every built child through the real API server's server-side apply with `dryRun=All`: the server
  * validates it (built-in kinds, and the real Karpenter NodePool and KEDA ScaledObject schemas),
  * defaults it and normalizes it, and what comes back must hold every field we built with the
- * same value (style S3: a built object the server would rewrite makes every apply a write).
+ * same value (docs/conventions.md#pure-builders: a built object the server would rewrite makes every apply a write).
  */
 
 const cluster = sharedControlPlane();

@@ -1,7 +1,7 @@
 /**
  * Context length over HTTP: prompt tokens (counted as mistral-common does) plus max_tokens must
  * fit maxContextLength, else a 400 with vLLM's wording and error shape; the stub sees nothing.
- * "Hello, world!" is 7 prompt tokens: <s> [INST] Hello , ␣world ! [/INST] (notes/pixtral.md §3.4 A).
+ * "Hello, world!" is 7 prompt tokens: <s> [INST] Hello , ␣world ! [/INST].
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataUrl, type LimitsRig, MODEL, startLimitsRig } from './rig.ts';

@@ -1,6 +1,6 @@
 /**
- * The Tekken tokenizer and Pixtral's image rule against the reference values in
- * notes/pixtral.md (§1.3 image table, including the Python rounding traps, and §2.4 vectors).
+ * The Tekken tokenizer and Pixtral's image rule against reference values computed with
+ * mistral-common (the image table includes Python's round-half-even traps).
  */
 import { describe, expect, it } from 'vitest';
 import { pixtralImageGrid, roundHalfEven } from '../../runtime-image/src/sidecar/tokens/image-tokens.ts';

@@ -92,7 +92,7 @@ export interface Condition {
 export type ConditionUpdate = Omit<Condition, 'lastTransitionTime'>;
 
 /**
- * Returns `conditions` with `update` applied, without touching the input (pure, S5 and S11):
+ * Returns `conditions` with `update` applied, without touching the input (pure: docs/conventions.md#conditions):
  * - a new type is appended with `lastTransitionTime = now`;
  * - an existing type keeps its `lastTransitionTime` unless `status` flips, so re-reconciling
  *   an unchanged world writes nothing;

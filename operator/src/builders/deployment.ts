@@ -82,7 +82,7 @@ function vllmContainer(input: BuildInput): V1Container {
       HOME: VLLM_HOME,
       // The weights are local; vLLM must never reach the hub from a serving pod.
       HF_HUB_OFFLINE: '1',
-      // The sidecar turns every image into a data: URL; vLLM never fetches (pixtral.md §4.6).
+      // The sidecar turns every image into a data: URL; vLLM never fetches (docs/architecture.md).
       VLLM_MEDIA_URL_ALLOW_REDIRECTS: '0',
       VLLM_NO_USAGE_STATS: '1',
     }),
@@ -203,7 +203,7 @@ export function servingPodSpec(input: BuildInput): V1PodSpec {
 
 /**
  * The serving Deployment of `cr`. `spec.replicas` is omitted when maxSize > minSize, so the
- * autoscaler owns it and server-side apply never fights it (style S4). The pod template carries a
+ * autoscaler owns it and server-side apply never fights it (docs/conventions.md#one-field-manager). The pod template carries a
  * hash of its spec and the weights revision (the API-key hashes are not in it: they reload live).
  * progressDeadlineSeconds covers the longest startup probe, so a model load is not reported stuck.
  */

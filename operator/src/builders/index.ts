@@ -1,5 +1,5 @@
 /**
- * Every desired child of one PixtralDeployment, computed in one call (style S2, phase 2). Pure:
+ * Every desired child of one PixtralDeployment, computed in one call (docs/conventions.md#pure-builders). Pure:
  * whatever is observed (the user's key Secret, the live weights PVC) is an input, so the same
  * input always gives deep-equal output. The generated keys Secret is not among them: it is
  * created once (`generatedApiKeysSecret`), never applied.

@@ -1,6 +1,6 @@
 /**
  * Standard labels, selectors and owner references of every child. Every namespaced child the CR
- * owns gets one controller reference to it (style S9), so garbage collection removes it with the
+ * owns gets one controller reference to it (docs/conventions.md#ownership), so garbage collection removes it with the
  * CR and the runtime maps its events back to the CR.
  */
 import { API_VERSION, KIND, type PixtralDeployment } from '../api/pixtral-deployment.ts';

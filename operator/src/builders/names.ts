@@ -1,5 +1,5 @@
 /**
- * Deterministic, length-safe names of every child (style S8): no generateName, so a stale cache
+ * Deterministic, length-safe names of every child (docs/conventions.md#names): no generateName, so a stale cache
  * or a restart can never make a second copy; a too-long or unusual name is cut and given a short
  * hash of the full name, so two different inputs never collide.
  */

@@ -1,5 +1,5 @@
 /**
- * Resource quantities written the way the API server stores them (style S3), so re-applying an
+ * Resource quantities written the way the API server stores them (docs/conventions.md#pure-builders), so re-applying an
  * unchanged object changes nothing: "1000m" is stored as "1", "1024Mi" as "1Gi", "0.5Gi" as
  * "512Mi". Hand-written because client-node only converts quantities to numbers (and loses
  * precision); this follows apimachinery's `Quantity.String()` canonical form.

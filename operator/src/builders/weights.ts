@@ -5,7 +5,7 @@
  * The PVC has no controller. Each PixtralDeployment using it applies it under its own field
  * manager (`weightsFieldManager`) with a non-controller owner reference to itself; server-side
  * apply merges the references (ownerReferences is a map keyed by uid), and garbage collection
- * deletes the PVC when the last owner is gone (style S9), with no finalizer to get stuck.
+ * deletes the PVC when the last owner is gone (docs/conventions.md#ownership), with no finalizer to get stuck.
  * The Job is controlled by the PVC, so it goes with it.
  */
 import type { V1Job, V1PersistentVolumeClaim } from '@kubernetes/client-node';

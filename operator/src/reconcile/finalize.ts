@@ -3,7 +3,7 @@
  * (cluster-scoped objects cannot be owned by a namespaced PixtralDeployment), so only they need a
  * finalizer; the weights cache is released by garbage collection when its last owner goes.
  * Every step here is idempotent and never depends on an optional API being installed: a kind
- * that is not served counts as already cleaned (style S9), so deletion never gets stuck.
+ * that is not served counts as already cleaned (docs/conventions.md#ownership), so deletion never gets stuck.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';

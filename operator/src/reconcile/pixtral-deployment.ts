@@ -1,6 +1,6 @@
 /**
  * The PixtralDeployment reconciler: gather from the caches, compute the desired children with
- * the pure builders, apply them with server-side apply, then compute and write status (style S2).
+ * the pure builders, apply them with server-side apply, then compute and write status (docs/conventions.md#gather-compute-apply-report).
  * Level-triggered: it never assumes what happened before, and when the world already matches it
  * sends no write at all (the Writer skips applies whose fields are already in place).
  */

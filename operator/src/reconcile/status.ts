@@ -1,6 +1,6 @@
 /**
- * The status of a PixtralDeployment as a pure function of what the reconciler observed (style
- * S2: phase 4 is pure). No clock reads: `now` is a parameter, and `setCondition` keeps
+ * The status of a PixtralDeployment as a pure function of what the reconciler observed (see
+ * docs/conventions.md#gather-compute-apply-report). No clock reads: `now` is a parameter, and `setCondition` keeps
  * lastTransitionTime unless a condition flips, so an unchanged world computes an unchanged status
  * and the reconciler writes nothing.
  */

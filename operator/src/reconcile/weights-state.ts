@@ -1,7 +1,7 @@
 /**
  * What the weights Job's state means for a deployment, and when a failed Job is retried. Pure:
  * the reconciler gathers the Job, its pods and the attempts kept in status, and does what this
- * returns. Keeping attempts and the last failure time in status (style S7) means a restarted
+ * returns. Keeping attempts and the last failure time in status (docs/conventions.md#requeue-and-backoff) means a restarted
  * operator does not stampede downloads.
  */
 import { createHash } from 'node:crypto';

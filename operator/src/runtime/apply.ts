@@ -1,5 +1,5 @@
 /**
- * Writes under one field manager (style S4): forced server-side apply for children and for
+ * Writes under one field manager (docs/conventions.md#one-field-manager): forced server-side apply for children and for
  * status, skipped when the live object already says what we would apply, so steady state makes
  * no write requests; finalizer helpers with optimistic locking; owner references.
  */
@@ -225,7 +225,7 @@ export function controllerRef(obj: KubernetesObject): V1OwnerReference | undefin
 }
 
 /**
- * Throws unless `existing` is absent or controlled by `owner` (style S9: never adopt what
+ * Throws unless `existing` is absent or controlled by `owner` (docs/conventions.md#ownership: never adopt what
  * another controller owns).
  */
 export function assertAdoptable(existing: KubernetesObject | undefined, owner: KubernetesObject): void {

@@ -1,5 +1,5 @@
 /**
- * Time as a parameter (style S11): the work queue, the informers and the leader elector take a
+ * Time as a parameter (docs/conventions.md#time-and-io-as-parameters): the work queue, the informers and the leader elector take a
  * `Clock`, so unit tests drive time with `FakeClock` instead of guessing with real timeouts.
  */
 

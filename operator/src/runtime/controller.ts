@@ -1,6 +1,6 @@
 /**
  * A controller: one root kind, the kinds it owns, a reconciler and N workers over a work queue
- * (style S1: reconcile takes a key, never an event).
+ * (docs/conventions.md#key-not-event: reconcile takes a key, never an event).
  */
 import { randomUUID } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -13,7 +13,7 @@ import { type KindRef, keyString, type ObjectKey, objectKey, parseKey } from './
 import type { RuntimeMetrics } from './metrics.ts';
 import { WorkQueue } from './workqueue.ts';
 
-/** What a reconcile asks for next. Errors are thrown, never returned (style S7). */
+/** What a reconcile asks for next. Errors are thrown, never returned (docs/conventions.md#requeue-and-backoff). */
 export type Outcome = { kind: 'done' } | { kind: 'requeueAfter'; ms: number };
 
 /** Per-reconcile context: aborts when leadership is lost or shutdown times out. */

@@ -1,5 +1,5 @@
 /**
- * Typed errors (style S6): each says whether a retry can help. The work queue retries
+ * Typed errors (docs/conventions.md#errors): each says whether a retry can help. The work queue retries
  * `transient` failures with backoff and drops `terminal` ones after they are reported.
  */
 

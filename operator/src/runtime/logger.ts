@@ -1,7 +1,7 @@
 import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 
-/** Paths pino removes from every log line (style S12): keys and image data never reach logs. */
+/** Paths pino removes from every log line (docs/conventions.md#logs): keys and image data never reach logs. */
 export const REDACT_PATHS = [
   'req.headers.authorization',
   '*.apiKey',

@@ -5,7 +5,7 @@
  */
 import { type Logger, type LoggerOptions, pino } from 'pino';
 
-/** Paths pino masks wherever they appear (style rule S12). */
+/** Paths pino masks wherever they appear (docs/conventions.md#logs). */
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'headers.authorization',

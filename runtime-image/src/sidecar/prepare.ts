@@ -1,5 +1,5 @@
 /**
- * The contract between the proxy (part 1) and the request checks (part 2: images, formats,
+ * The contract between the proxy and the request checks (images, formats,
  * safe fetching, token counting). The proxy parses and validates the OpenAI body with zod, then
  * hands it to a RequestPreparer, and forwards exactly what the preparer returns.
  */
