@@ -106,12 +106,14 @@ describe('setCondition', () => {
 });
 
 describe('condition vocabulary', () => {
-  it('has the four types of the design plus Ready for kubectl wait', () => {
+  it('has the four types of the design, Ready for kubectl wait, and Reconciling and Stalled for kstatus', () => {
     expect(Object.values(ConditionType).sort()).toEqual([
       'Available',
       'Degraded',
       'Progressing',
       'Ready',
+      'Reconciling',
+      'Stalled',
       'WeightsReady',
     ]);
   });

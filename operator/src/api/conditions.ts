@@ -22,6 +22,14 @@ export const ConditionType = {
   Degraded: 'Degraded',
   /** True when Available is True and nothing is Degraded; what `kubectl wait --for=condition=Ready` waits on. */
   Ready: 'Ready',
+  /**
+   * kstatus' (Flux, kpt, `kubectl wait`-style tools) "still working": True while Progressing is
+   * True and nothing is Degraded; False otherwise. Without it kstatus calls a resource Current as
+   * soon as observedGeneration matches, before anything serves.
+   */
+  Reconciling: 'Reconciling',
+  /** kstatus' "cannot make progress without help": True exactly when Degraded is True. */
+  Stalled: 'Stalled',
 } as const;
 /** One condition type. */
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];

@@ -13,6 +13,7 @@ import {
   setCondition,
 } from '../api/conditions.ts';
 import type { Phase, PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
+import { withKstatusConditions } from './kstatus.ts';
 import { provisionerFailure } from './provisioner-result.ts';
 import type { Stall } from './stalls.ts';
 
@@ -236,7 +237,7 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
     ...(endpoints.public || endpoints.private ? { endpoint: endpoints.public ?? endpoints.private } : {}),
     readyReplicas,
     observedGeneration: generation,
-    conditions,
+    conditions: withKstatusConditions(conditions, generation, now),
     ...(Object.keys(weights).length > 0 ? { weights } : {}),
   };
 }
@@ -263,5 +264,10 @@ export function deletingStatus(cr: PixtralDeployment, now: Date): PixtralDeploym
       now,
     );
   }
-  return { ...old, phase: 'Deleting', observedGeneration: generation, conditions };
+  return {
+    ...old,
+    phase: 'Deleting',
+    observedGeneration: generation,
+    conditions: withKstatusConditions(conditions, generation, now),
+  };
 }
