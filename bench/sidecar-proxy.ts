@@ -23,13 +23,15 @@
  * main.ts: adds a `sidecar (compare)` row measured in the same interleaved rounds, for a
  * before/after on a noisy machine) with BENCH_COMPARE_NODE_FLAGS (its Node flags, default none).
  * The sidecar runs with the Node flags of the runtime image's `sidecar` entry point, read from
- * runtime-image/Dockerfile, so the bench measures what the pod runs.
+ * runtime-image/Dockerfile, and the NODE_OPTIONS and malloc settings the Deployment builder gives
+ * the pod, so the bench measures what the pod runs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testTokenizer } from '../test/sidecar-limits/oracle.ts';
+import { podSidecar } from '../test/sidecar-memory/pod.ts';
 import { benchKeyFile, cpuMs, freePort, sidecarBenchEnv, startStub, waitForHttp } from './processes.ts';
 import { startNginx } from './sidecar-proxy-nginx.ts';
 import { runWrk, type WrkResult } from './sidecar-proxy-wrk.ts';
@@ -75,8 +77,17 @@ async function startSidecar(
   flags = sidecarNodeFlags(readFileSync(join(ROOT, 'runtime-image/Dockerfile'), 'utf8')),
 ): Promise<{ url: string; pid: number }> {
   const port = await freePort();
+  const pod = podSidecar().env;
   const child = spawn(process.execPath, [...flags, main], {
-    env: sidecarBenchEnv(port, upstream, hashFile),
+    // The pod's heap and malloc settings, as the Deployment builder gives them.
+    env: {
+      ...sidecarBenchEnv(port, upstream, hashFile),
+      ...(pod.NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: pod.NODE_OPTIONS }),
+      ...(pod.MALLOC_ARENA_MAX === undefined ? {} : { MALLOC_ARENA_MAX: pod.MALLOC_ARENA_MAX }),
+      ...(pod.MALLOC_MMAP_THRESHOLD_ === undefined
+        ? {}
+        : { MALLOC_MMAP_THRESHOLD_: pod.MALLOC_MMAP_THRESHOLD_ }),
+    },
     // Logs stay on (their cost is part of the measure) but go nowhere.
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -248,7 +259,7 @@ async function main(): Promise<void> {
       },
     ];
     console.log(
-      `sidecar-proxy benchmark: wrk 1 thread; latency at 1 connection for ${LATENCY_SECONDS} s, throughput at ${CONNECTIONS} connections for ${SECONDS} s; best of ${ROUNDS} interleaved rounds; nginx workers: ${NGINX_WORKERS}; sidecar Node flags: ${sidecarNodeFlags(readFileSync(join(ROOT, 'runtime-image/Dockerfile'), 'utf8')).join(' ') || '(none)'}`,
+      `sidecar-proxy benchmark: wrk 1 thread; latency at 1 connection for ${LATENCY_SECONDS} s, throughput at ${CONNECTIONS} connections for ${SECONDS} s; best of ${ROUNDS} interleaved rounds; nginx workers: ${NGINX_WORKERS}; sidecar Node flags: ${sidecarNodeFlags(readFileSync(join(ROOT, 'runtime-image/Dockerfile'), 'utf8')).join(' ') || '(none)'}, NODE_OPTIONS: ${podSidecar().env.NODE_OPTIONS ?? '(none)'}`,
     );
     const verdicts: string[] = [];
     for (const c of cases) {
