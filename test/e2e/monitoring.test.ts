@@ -1,6 +1,7 @@
 /**
- * A real Prometheus (Debian's binary) scrapes the operator, a sidecar in front of the vLLM stub,
- * the stub itself and a static DCGM exporter exposition on 127.0.0.1, while a short bounded load
+ * A real Prometheus (Debian's binary) scrapes the operator, a sidecar in front of the vLLM stub
+ * (its /metrics carries vLLM's series too, as in the pod) and a static DCGM exporter exposition
+ * on 127.0.0.1, while a short bounded load
  * runs; then every dashboard panel's query must return data and every alert and recording rule
  * must load and evaluate without error.
  *
@@ -157,8 +158,8 @@ beforeAll(async () => {
           honor_labels: true,
           static_configs: [{ targets: [hostOf(operator.manager.healthUrl ?? '')] }],
         },
+        // vLLM's series come through the sidecar's /metrics, as in the pod (vLLM listens on loopback only).
         { job_name: 'sidecar', static_configs: [{ targets: [hostOf(sidecar.url)], labels: servingPod }] },
-        { job_name: 'vllm', static_configs: [{ targets: [hostOf(stub.url)], labels: servingPod }] },
         { job_name: 'dcgm', honor_labels: true, static_configs: [{ targets: [`127.0.0.1:${dcgmPort}`] }] },
       ],
     }),
@@ -180,7 +181,6 @@ beforeAll(async () => {
         'dcgm',
         'operator',
         'sidecar',
-        'vllm',
       ]);
     },
     { timeoutMs: 60_000, intervalMs: 500 },

@@ -39,6 +39,7 @@ import { allowedRequestFields, checkModel, validateChatRequest } from './schema.
 import { codeOf, Upstream, upstreamError } from './upstream.ts';
 import { CompletionUsage, requestUsage } from './usage/completion-usage.ts';
 import { createUsageMetrics } from './usage/usage-metrics.ts';
+import { VllmMetrics } from './vllm-metrics.ts';
 
 /** What the sidecar needs besides its configuration. */
 export interface SidecarDeps {
@@ -150,6 +151,7 @@ export async function createSidecar(
       });
   keys?.start();
   const upstream = new Upstream(config);
+  const vllmMetrics = new VllmMetrics(config.upstreamUrl);
   const limiter = new ConcurrencyLimiter({
     max: config.maxConcurrentUpstream,
     maxQueue: config.maxQueue,
@@ -372,9 +374,9 @@ export async function createSidecar(
         } else if (route === 'health' && method === 'GET') {
           health(res).catch(fail);
         } else if (route === 'metrics' && method === 'GET') {
-          metrics.registry.metrics().then((text) => {
+          Promise.all([metrics.registry.metrics(), vllmMetrics.text()]).then(([own, vllm]) => {
             res.writeHead(200, { 'content-type': metrics.registry.contentType });
-            res.end(text);
+            res.end(vllm === '' ? own : `${own.endsWith('\n') ? own : `${own}\n`}${vllm}`);
           }, fail);
         } else if (route !== 'other') {
           fail(methodNotAllowed(route === 'chat_completions' ? 'POST' : 'GET'));
@@ -410,7 +412,7 @@ export async function createSidecar(
       listeners.map(({ server }) => new Promise((resolve) => server.close(() => resolve(undefined)))),
     );
     keys?.close();
-    await upstream.close();
+    await Promise.all([upstream.close(), vllmMetrics.close()]);
     throw error;
   }
   const [main, noauth] = listeners as [Listener, Listener | undefined];
@@ -432,7 +434,7 @@ export async function createSidecar(
       delayMs: config.shutdownDelayMs,
       release: async () => {
         keys?.close();
-        await upstream.close();
+        await Promise.all([upstream.close(), vllmMetrics.close()]);
       },
     });
 
