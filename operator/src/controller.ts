@@ -31,6 +31,7 @@ import {
   keyString,
   type Manager,
   Writer,
+  watchedNamespaces,
 } from './runtime/index.ts';
 
 const MANAGED = 'app.kubernetes.io/managed-by=pixtral-operator';
@@ -107,7 +108,7 @@ export async function addPixtralController(
 ): Promise<Controller> {
   const karpenter = config.nodePools.provider === 'karpenter';
   const integrations: Integrations = {
-    keda: await served(manager.client, Kinds.ScaledObject, manager.config.namespace),
+    keda: await served(manager.client, Kinds.ScaledObject, watchedNamespaces(manager.config)[0]),
     karpenter: karpenter ? await served(manager.client, Kinds.NodePool) : { available: false },
   };
   const kedaInstalled = integrations.keda.available;
@@ -231,7 +232,11 @@ export async function addPixtralController(
         const before = integrations[name];
         if (nowEstablished === before.available && before.why !== 'forbidden') return;
         const next: Integration = nowEstablished
-          ? await servedSoon(manager.client, kind, kind.namespaced ? manager.config.namespace : undefined)
+          ? await servedSoon(
+              manager.client,
+              kind,
+              kind.namespaced ? watchedNamespaces(manager.config)[0] : undefined,
+            )
           : { available: false, why: 'not-installed' };
         const changed = next.available !== before.available || next.why !== before.why;
         integrations[name] = next;

@@ -202,6 +202,8 @@ describe('chart on a real API server', () => {
     const variants: [extra: string[], clusterKinds: string[]][] = [
       [[], clusterWide],
       [['--set', `watchNamespace=${watched}`], clusterWide],
+      // A list of namespaces: a Role and RoleBinding in each, the operator told all of them.
+      [['--set', `watchNamespaces={${watched},${namespace}}`], clusterWide],
     ];
     for (const [extra, clusterKinds] of variants) {
       const rendered = await helmOk([
@@ -228,6 +230,15 @@ describe('chart on a real API server', () => {
         ]),
       );
       expect(kinds.filter((k) => clusterWide.includes(k))).toEqual(clusterKinds);
+      if (extra.join(' ').includes('watchNamespaces')) {
+        const roles = parseManifests(rendered).filter(
+          (m) => m.kind === 'Role' && !(m.metadata as { name: string }).name.endsWith('leader-election'),
+        );
+        expect(roles.map((m) => (m.metadata as { namespace: string }).namespace).sort()).toEqual(
+          [watched, namespace].sort(),
+        );
+        expect(rendered).toContain(`value: "${watched},${namespace}"`);
+      }
       // Strict field validation: an unknown or misplaced field in a template fails here.
       const dryRun = await cluster.kubectl(
         [

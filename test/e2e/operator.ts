@@ -23,10 +23,21 @@ export interface InProcessOperator {
 export async function startOperator(
   kc: KubeConfig,
   config: OperatorConfigInput = {},
+  runtimeArgs: string[] = [],
 ): Promise<InProcessOperator> {
   const manager = new Manager({
     config: loadRuntimeConfig(
-      ['--health-port', '0', '--health-host', '127.0.0.1', '--leader-elect', 'false', '--log-level', 'warn'],
+      [
+        '--health-port',
+        '0',
+        '--health-host',
+        '127.0.0.1',
+        '--leader-elect',
+        'false',
+        '--log-level',
+        'warn',
+        ...runtimeArgs,
+      ],
       {},
     ),
     kubeConfig: kc,

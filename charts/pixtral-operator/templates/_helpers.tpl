@@ -60,3 +60,10 @@ app.kubernetes.io/component: controller
 {{- define "pixtral-operator.leaseNamespace" -}}
 {{- default .Release.Namespace .Values.leaderElection.namespace }}
 {{- end }}
+
+{{/* The namespaces the operator is confined to (watchNamespaces plus watchNamespace), comma-separated; empty = all. */}}
+{{- define "pixtral-operator.watchedNamespaces" -}}
+{{- $all := .Values.watchNamespaces | default list -}}
+{{- if .Values.watchNamespace }}{{ $all = append $all .Values.watchNamespace }}{{ end -}}
+{{- $all | uniq | join "," -}}
+{{- end }}

@@ -15,7 +15,10 @@ export const RuntimeConfigSchema = z
   .object({
     /** Path of a kubeconfig file; empty = in-cluster service account, else KUBECONFIG / ~/.kube/config. */
     kubeconfig: z.string().default(''),
-    /** Namespace to watch; empty (default) = all namespaces. */
+    /**
+     * Namespace to watch, or several separated by commas (one list and watch each, so namespaced
+     * Roles suffice); empty (default) = all namespaces.
+     */
     namespace: z.string().default(''),
     /** Port of /healthz, /readyz and /metrics. Default 8080; 0 = pick a free port. */
     healthPort: port.default(8080),
@@ -115,4 +118,12 @@ export function loadRuntimeConfig(
     return `--${flagName(field)} / ${envName(field)}: ${issue.message}${given}`;
   });
   throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+}
+
+/** The namespaces `config.namespace` names (trimmed, no empties); empty = every namespace. */
+export function watchedNamespaces(config: Pick<RuntimeConfig, 'namespace'>): string[] {
+  return config.namespace
+    .split(',')
+    .map((ns) => ns.trim())
+    .filter((ns) => ns !== '');
 }

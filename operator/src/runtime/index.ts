@@ -13,7 +13,13 @@ export {
 } from './apply.ts';
 export { KubeClient, type WatchEvent } from './client.ts';
 export { type Clock, FakeClock, realClock } from './clock.ts';
-export { ConfigError, loadRuntimeConfig, type RuntimeConfig, RuntimeConfigSchema } from './config.ts';
+export {
+  ConfigError,
+  loadRuntimeConfig,
+  type RuntimeConfig,
+  RuntimeConfigSchema,
+  watchedNamespaces,
+} from './config.ts';
 export {
   Controller,
   type ControllerOptions,

@@ -35,6 +35,11 @@ export interface InformerOptions {
   kind: KindRef;
   /** Watch one namespace only; all namespaces when empty. */
   namespace?: string;
+  /**
+   * Watch these namespaces (one list and watch each, one shared store); wins over `namespace`.
+   * For an operator confined to a few namespaces, whose RBAC grants nothing cluster-wide.
+   */
+  namespaces?: string[];
   labelSelector?: string;
   /** A field selector, e.g. `metadata.name=x` to cache one object. */
   fieldSelector?: string;
@@ -62,7 +67,7 @@ const HEALTHY_WATCH_MS = 10_000;
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly kind: KindRef;
   readonly #o: Required<
-    Omit<InformerOptions, 'namespace' | 'labelSelector' | 'fieldSelector' | 'log' | 'metrics'>
+    Omit<InformerOptions, 'namespace' | 'namespaces' | 'labelSelector' | 'fieldSelector' | 'log' | 'metrics'>
   > &
     InformerOptions;
   readonly #store = new Map<string, T>();
@@ -70,6 +75,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly #byOwner = new Map<string, Set<string>>();
   #handlers: Array<(event: InformerEvent<T>) => void> = [];
   #resourceVersion = '';
+  /** One list-and-watch loop per scope: a namespace, or undefined for one namespace or all. */
+  readonly #scopes: (string | undefined)[];
+  /** Last resourceVersion seen per scope (each namespace's watch resumes from its own). */
+  readonly #scopeVersions = new Map<string | undefined, string>();
+  readonly #listedScopes = new Set<string | undefined>();
   #synced = false;
   #resolveSynced!: () => void;
   readonly #syncedPromise = new Promise<void>((resolve) => {
@@ -78,6 +88,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   constructor(options: InformerOptions) {
     this.kind = options.kind;
+    this.#scopes = options.namespaces?.length
+      ? [...new Set(options.namespaces)]
+      : [options.namespace || undefined];
     this.#o = {
       clock: realClock,
       initialBackoffMs: 800,
@@ -138,25 +151,30 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   /** Lists and watches until `signal` aborts; never rejects for API failures (it retries them). */
   async run(signal: AbortSignal): Promise<void> {
-    const { clock } = this.#o;
     const resync = this.#o.resyncMs > 0 ? this.#resyncLoop(signal) : Promise.resolve();
+    await Promise.all(this.#scopes.map((scope) => this.#runScope(scope, signal)));
+    await resync;
+  }
+
+  async #runScope(scope: string | undefined, signal: AbortSignal): Promise<void> {
+    const { clock } = this.#o;
     let backoff = this.#o.initialBackoffMs;
     let listCause: 'initial' | 'expired' | 'error' | undefined = 'initial';
     while (!signal.aborted) {
       const started = clock.now();
       try {
         if (listCause) {
-          await this.#relist(listCause, signal);
+          await this.#relist(listCause, signal, scope);
           listCause = undefined;
           backoff = this.#o.initialBackoffMs;
         }
-        await this.#watch(signal);
+        await this.#watch(signal, scope);
         if (clock.now() - started >= HEALTHY_WATCH_MS) backoff = this.#o.initialBackoffMs;
       } catch (err) {
         if (signal.aborted) break;
         if (err instanceof ApiError && err.code === 410) {
           this.#o.log?.info(
-            { resource: this.kind.plural, rv: this.#resourceVersion },
+            { resource: this.kind.plural, namespace: scope, rv: this.#scopeVersions.get(scope) },
             'Watch expired, relisting',
           );
           listCause = 'expired';
@@ -164,26 +182,34 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         }
         if (clock.now() - started >= HEALTHY_WATCH_MS) backoff = this.#o.initialBackoffMs;
         this.#o.metrics?.watchErrors.inc({ resource: this.kind.plural });
-        if (listCause === undefined && !this.#resourceVersion) listCause = 'error';
+        if (listCause === undefined && !this.#scopeVersions.get(scope)) listCause = 'error';
         const delay = backoff * (1 + this.#o.random());
         this.#o.log?.warn(
-          { resource: this.kind.plural, err: (err as Error).message, retryInMs: Math.round(delay) },
+          {
+            resource: this.kind.plural,
+            namespace: scope,
+            err: (err as Error).message,
+            retryInMs: Math.round(delay),
+          },
           'Watch failed, retrying',
         );
         backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
         await clock.sleep(delay, signal).catch(() => {});
       }
     }
-    await resync;
   }
 
-  async #relist(cause: 'initial' | 'expired' | 'error', signal: AbortSignal): Promise<void> {
+  async #relist(
+    cause: 'initial' | 'expired' | 'error',
+    signal: AbortSignal,
+    scope: string | undefined,
+  ): Promise<void> {
     const items: T[] = [];
     let continueToken: string | undefined;
     let resourceVersion = '';
     do {
       const page = await this.#o.client.list<T>(this.kind, {
-        namespace: this.#o.namespace,
+        namespace: scope,
         labelSelector: this.#o.labelSelector,
         fieldSelector: this.#o.fieldSelector,
         limit: this.#o.pageSize || undefined,
@@ -206,6 +232,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       });
     }
     for (const [key, old] of [...this.#store]) {
+      // Another namespace's loop keeps its own objects.
+      if (scope !== undefined && (old.metadata?.namespace ?? '') !== scope) continue;
       if (!fresh.has(key)) {
         this.#remove(key);
         this.#emit({ type: 'delete', object: old });
@@ -213,33 +241,35 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     }
     for (const [key, object] of fresh) this.#upsert(key, object);
     this.#resourceVersion = resourceVersion;
+    this.#scopeVersions.set(scope, resourceVersion);
+    this.#listedScopes.add(scope);
     this.#o.log?.debug(
       { resource: this.kind.plural, count: fresh.size, rv: resourceVersion, cause },
       'Listed',
     );
-    if (!this.#synced) {
+    if (!this.#synced && this.#listedScopes.size === this.#scopes.length) {
       this.#synced = true;
       this.#resolveSynced();
     }
     this.#emit({ type: 'sync', cause: 'list' });
   }
 
-  async #watch(signal: AbortSignal): Promise<void> {
+  async #watch(signal: AbortSignal, scope: string | undefined): Promise<void> {
     const timeoutSeconds = Math.round(this.#o.watchTimeoutSeconds * (1 + this.#o.random()));
     const events = this.#o.client.watch<T>(this.kind, {
-      namespace: this.#o.namespace,
+      namespace: scope,
       labelSelector: this.#o.labelSelector,
       fieldSelector: this.#o.fieldSelector,
-      resourceVersion: this.#resourceVersion,
+      resourceVersion: this.#scopeVersions.get(scope) ?? '',
       timeoutSeconds,
       // The server closes the watch after timeoutSeconds; silence well past that is a dead link.
       idleTimeoutMs: (timeoutSeconds + 30) * 1000,
       signal,
     });
-    for await (const event of events) this.#apply(event);
+    for await (const event of events) this.#apply(event, scope);
   }
 
-  #apply(event: WatchEvent<T>): void {
+  #apply(event: WatchEvent<T>, scope: string | undefined): void {
     const object = event.object;
     switch (event.type) {
       case 'ADDED':
@@ -272,7 +302,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       }
     }
     const rv = object.metadata?.resourceVersion;
-    if (rv) this.#resourceVersion = rv;
+    if (rv) {
+      this.#resourceVersion = rv;
+      this.#scopeVersions.set(scope, rv);
+    }
   }
 
   #upsert(key: string, object: T): void {

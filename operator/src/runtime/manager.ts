@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { Writer } from './apply.ts';
 import { KubeClient } from './client.ts';
 import { type Clock, realClock } from './clock.ts';
-import type { RuntimeConfig } from './config.ts';
+import { type RuntimeConfig, watchedNamespaces } from './config.ts';
 import type { Controller, WatchedKind } from './controller.ts';
 import { EventRecorder } from './events.ts';
 import { type HealthServer, startHealthServer } from './health.ts';
@@ -99,7 +99,7 @@ export class Manager {
         kind,
         labelSelector: kind.labelSelector,
         fieldSelector: kind.fieldSelector,
-        namespace: kind.namespaced ? this.config.namespace || undefined : undefined,
+        ...(kind.namespaced ? { namespaces: watchedNamespaces(this.config) } : {}),
         clock: this.#clock,
         log: this.log,
         metrics: this.metrics,
