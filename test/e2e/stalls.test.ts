@@ -34,7 +34,7 @@ let operator: InProcessOperator;
 const seen: Record<string, number> = {};
 
 beforeAll(async () => {
-  c = await startE2eCluster({ h100: 3, h100x2: 1, volumes: 12 });
+  c = await startE2eCluster({ h100: 5, h100x2: 1, volumes: 14 });
   operator = await startOperator(c.kc, { baseDomain: 'inference.test' });
 });
 
@@ -87,6 +87,26 @@ async function servingPod(ns: string, name: string): Promise<V1Pod> {
     expect(pod?.status?.phase).toBe('Running');
     return pod!;
   });
+}
+
+/** Splits a command line as a POSIX shell does for plain words and single quotes. */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quoted = false;
+  for (const ch of line) {
+    if (ch === "'") {
+      quoted = !quoted;
+      word ??= '';
+    } else if (/\s/.test(ch) && !quoted) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word = (word ?? '') + ch;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  return words;
 }
 
 /** Writes a pod status as a kubelet would (kwok leaves a Running pod's status alone). */
@@ -148,6 +168,28 @@ describe('pods the operator creates', () => {
     expect((await servingPod(ns, 'vision')).spec?.securityContext?.seccompProfile?.type).toBe(
       'RuntimeDefault',
     );
+  });
+
+  it('shows the private URL in the ENDPOINT column, and the key Event prints the key itself', async () => {
+    const ns = await freshNamespace(c.kc, 'small');
+    await c.pxds.create(ns, 'vision', { nodeType: 'H100', endpoints: { private: {} } });
+    await eventually(async () => {
+      const get = await c.cp.kubectl(['get', 'pxd', 'vision', '-n', ns]);
+      expect(get.stdout).toMatch(/ENDPOINT/);
+      expect(get.stdout).toContain(`http://vision-pixtral.${ns}.svc.cluster.local/v1`);
+    });
+    const note = await eventually(async () => {
+      const events = (await c.kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items;
+      const generated = events.find((e) => e.reason === 'ApiKeyGenerated');
+      expect(generated?.note).toContain('print it with: kubectl ');
+      return generated!.note!;
+    });
+    // The command as a user would paste it (the shell removes the quotes).
+    const command = note.slice(note.indexOf('kubectl ') + 'kubectl '.length);
+    const args = shellWords(command);
+    const printed = await c.cp.kubectl(args);
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(printed.stdout).toMatch(/^pxd_[A-Za-z0-9_-]+$/);
   });
 });
 
