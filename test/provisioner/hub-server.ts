@@ -21,6 +21,11 @@ export interface HubFile {
   lfs?: boolean;
   /** Git blob id: of the content for a plain file, of the LFS pointer for an LFS file. Default: computed. */
   gitOid?: string;
+  /**
+   * The SHA-256 paths-info claims for an LFS file, when it should differ from the bytes served (a
+   * hub serving stand-in bytes under the real catalog's ids). Default: `sha256`.
+   */
+  claimedSha256?: string;
 }
 
 /** Git's blob id of `content`: SHA-1 over `blob <size>\0` and the bytes. */
@@ -214,7 +219,11 @@ async function pathsInfo(
             path: f.name,
             size: wrong?.size ?? f.size,
             oid,
-            lfs: { oid: wrong?.sha256 ?? f.sha256, size: wrong?.size ?? f.size, pointerSize: 134 },
+            lfs: {
+              oid: wrong?.sha256 ?? f.claimedSha256 ?? f.sha256,
+              size: wrong?.size ?? f.size,
+              pointerSize: 134,
+            },
           }
         : { type: 'file', path: f.name, size: wrong?.size ?? f.size, oid };
     });

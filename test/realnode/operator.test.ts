@@ -56,11 +56,17 @@ beforeAll(async () => {
     images: [`pixtral-operator:${TAG}`, `pixtral-runtime:${TAG}`],
     taint: false,
   });
-  hub = await startHub(await weightFiles(), {
-    repo: pixtral.weights.huggingFaceRepo,
-    revision: pixtral.weights.revision,
-    host: cluster.node.ip,
-  });
+  // The hub claims the catalog's SHA-256 ids for its stand-in bytes, so the provisioner starts
+  // downloading (as the runtime image's user) and refuses the first file whose bytes differ.
+  const catalogSha = new Map(pixtral.weights.files.map((f) => [f.path, f.sha256]));
+  hub = await startHub(
+    (await weightFiles()).map((f) => ({ ...f, claimedSha256: catalogSha.get(f.name) })),
+    {
+      repo: pixtral.weights.huggingFaceRepo,
+      revision: pixtral.weights.revision,
+      host: cluster.node.ip,
+    },
+  );
   // A local PersistentVolume on the node, as a user without a CSI driver would make one.
   volumeDir = join(cluster.node.dir, 'volumes', 'weights');
   mkdirSync(volumeDir, { recursive: true });
