@@ -395,6 +395,41 @@ describe('optional integrations', () => {
   });
 });
 
+describe('Karpenter installed while the operator runs', () => {
+  beforeAll(async () => {
+    await operator.stop();
+    operator = await startOperator(c.kc, {
+      baseDomain: 'inference.test',
+      nodePools: {
+        provider: 'karpenter',
+        nodeClassRef: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'gpu' },
+      },
+    });
+  });
+
+  it('says Karpenter is missing, then makes the NodePool once its CRD is installed', async () => {
+    const ns = await freshNamespace(c.kc, 'karpenter');
+    await c.pxds.create(ns, 'vision', { nodeType: 'H100' });
+    await expectDegraded(ns, 'vision', 'IntegrationMissing', /karpenter\.sh\/v1 NodePool is not installed/);
+    await installCrds(c.kc, [join(ROOT, 'test/fixtures/crds/karpenter.sh_nodepools.yaml')]);
+    await eventually(
+      async () => {
+        const pools = (await c.custom.listClusterCustomObject({
+          group: 'karpenter.sh',
+          version: 'v1',
+          plural: 'nodepools',
+        })) as { items: { metadata: { labels?: Record<string, string> } }[] };
+        expect(pools.items.length).toBe(1);
+        const cr = await c.pxds.read(ns, 'vision');
+        expect(cr.status?.conditions?.find((x) => x.type === 'Degraded')?.reason).not.toBe(
+          'IntegrationMissing',
+        );
+      },
+      { timeoutMs: 60_000 },
+    );
+  });
+});
+
 describe('a weights file that does not match the hub', () => {
   beforeAll(async () => {
     await operator.stop();
