@@ -43,6 +43,13 @@ describe('the Argo CD health check', () => {
     });
   });
 
+  it('calls a deployment whose type has no node Degraded, with the scheduler’s reason', () => {
+    expect(health(fixture('degraded-unschedulable'))).toEqual({
+      status: 'Degraded',
+      message: expect.stringMatching(/^Unschedulable: /),
+    });
+  });
+
   it('calls a deployment whose weights failed Degraded', () => {
     const result = health(fixture('degraded-weights-failed'));
     expect(result.status).toBe('Degraded');
@@ -68,14 +75,17 @@ describe('the Argo CD health check', () => {
     const deleting = fixture('ready');
     deleting.status = { ...deleting.status, phase: 'Deleting' };
     expect(health(deleting)).toEqual({ status: 'Progressing', message: 'Deleting' });
+    // A Stalled condition the operator may set without Degraded (kstatus' own convention).
     const stalled = fixture('progressing-Deploying');
-    stalled.status?.conditions?.push({
+    const conditions = (stalled.status?.conditions ?? []).filter((c) => c.type !== 'Stalled');
+    conditions.push({
       type: 'Stalled',
       status: 'True',
       reason: 'ProgressDeadlineExceeded',
       message: 'The rollout made no progress.',
       lastTransitionTime: '2026-12-07T00:00:00Z',
     });
+    if (stalled.status) stalled.status.conditions = conditions;
     expect(health(stalled)).toEqual({
       status: 'Degraded',
       message: 'ProgressDeadlineExceeded: The rollout made no progress.',

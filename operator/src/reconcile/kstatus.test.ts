@@ -20,51 +20,57 @@ function kstatus(obj: PixtralDeployment): 'Terminating' | 'InProgress' | 'Failed
   return 'Current';
 }
 
-// Objects the operator wrote during an end-to-end run, before Reconciling and Stalled existed.
+// Objects the operator wrote during an end-to-end run (test/observability/capture-fixtures.ts).
 const captured = JSON.parse(
   readFileSync(
     join(import.meta.dirname, '../../../test/observability/fixtures/pixtral-deployments.json'),
     'utf8',
   ),
 ) as Record<string, PixtralDeployment>;
-const now = new Date('2026-12-07T05:00:00Z');
+const fixture = (name: string): PixtralDeployment => {
+  const obj = captured[name];
+  if (!obj) throw new Error(`no fixture ${name}`);
+  return structuredClone(obj);
+};
 
-function withKstatus(name: string): PixtralDeployment {
-  const obj = structuredClone(captured[name]) as PixtralDeployment;
-  const status = obj.status ?? {};
-  status.conditions = withKstatusConditions(
-    (status.conditions ?? []) as Condition[],
-    status.observedGeneration ?? 0,
-    now,
-  );
-  return obj;
-}
-
-describe('Reconciling and Stalled, as kstatus (Flux) reads them', () => {
-  it('are InProgress while the weights provision and the pods roll out', () => {
-    expect(captured['progressing-ProvisioningWeights']).toBeDefined();
-    expect(kstatus(captured['progressing-ProvisioningWeights'] as PixtralDeployment)).toBe('Current');
-    expect(kstatus(withKstatus('progressing-ProvisioningWeights'))).toBe('InProgress');
-    expect(kstatus(withKstatus('progressing-Deploying'))).toBe('InProgress');
+describe('the status the operator writes, as kstatus (Flux) reads it', () => {
+  it('is InProgress while the weights provision and the pods roll out', () => {
+    expect(kstatus(fixture('progressing-ProvisioningWeights'))).toBe('InProgress');
+    expect(kstatus(fixture('progressing-Deploying'))).toBe('InProgress');
   });
 
-  it('are Current once the deployment is Ready', () => {
-    expect(kstatus(withKstatus('ready'))).toBe('Current');
+  it('is Current once the deployment is Ready', () => {
+    expect(kstatus(fixture('ready'))).toBe('Current');
   });
 
-  it('are Failed when something needs a human: no GPUs, failed weights', () => {
-    expect(kstatus(withKstatus('degraded-insufficient-gpu'))).toBe('Failed');
-    expect(kstatus(withKstatus('degraded-weights-failed'))).toBe('Failed');
+  it('is Failed when something needs a human: no free GPU, no node of the type, failed weights', () => {
+    expect(kstatus(fixture('degraded-insufficient-gpu'))).toBe('Failed');
+    expect(kstatus(fixture('degraded-unschedulable'))).toBe('Failed');
+    expect(kstatus(fixture('degraded-weights-failed'))).toBe('Failed');
   });
 
-  it('are InProgress again when the spec changed and the operator has not seen it yet', () => {
-    const edited = withKstatus('ready');
+  it('is InProgress again when the spec changed and the operator has not seen it yet', () => {
+    const edited = fixture('ready');
     edited.metadata.generation = (edited.status?.observedGeneration ?? 0) + 1;
     expect(kstatus(edited)).toBe('InProgress');
   });
 
-  it('carry the reason of the condition they mirror, and write nothing new when re-run', () => {
-    const stalled = withKstatus('degraded-insufficient-gpu').status?.conditions ?? [];
+  it('is Terminating while being deleted', () => {
+    const deleting = fixture('ready');
+    (deleting.metadata as { deletionTimestamp?: string }).deletionTimestamp = '2026-12-07T05:00:00Z';
+    expect(kstatus(deleting)).toBe('Terminating');
+  });
+});
+
+describe('withKstatusConditions', () => {
+  const now = new Date('2026-12-07T05:00:00Z');
+  const without = (name: string): Condition[] =>
+    ((fixture(name).status?.conditions ?? []) as Condition[]).filter(
+      (c) => c.type !== 'Reconciling' && c.type !== 'Stalled',
+    );
+
+  it('derives Reconciling from Progressing and Stalled from Degraded, with their reasons', () => {
+    const stalled = withKstatusConditions(without('degraded-insufficient-gpu'), 1, now);
     expect(stalled.find((c) => c.type === 'Stalled')).toMatchObject({
       status: 'True',
       reason: 'InsufficientGPU',
@@ -73,7 +79,24 @@ describe('Reconciling and Stalled, as kstatus (Flux) reads them', () => {
       status: 'False',
       reason: 'InsufficientGPU',
     });
-    const later = new Date('2026-12-07T06:00:00Z');
-    expect(withKstatusConditions(stalled, 1, later)).toEqual(stalled);
+    const working = withKstatusConditions(without('progressing-ProvisioningWeights'), 1, now);
+    expect(working.find((c) => c.type === 'Reconciling')).toMatchObject({
+      status: 'True',
+      reason: 'WeightsProvisioning',
+    });
+    expect(working.find((c) => c.type === 'Stalled')).toMatchObject({
+      status: 'False',
+      reason: 'AsExpected',
+    });
+  });
+
+  it('changes nothing when re-run on what it wrote (steady state writes nothing)', () => {
+    for (const name of ['ready', 'degraded-weights-failed', 'progressing-Deploying']) {
+      const conditions = (fixture(name).status?.conditions ?? []) as Condition[];
+      const generation = fixture(name).status?.observedGeneration ?? 0;
+      expect(withKstatusConditions(conditions, generation, new Date('2027-01-01T00:00:00Z')), name).toEqual(
+        conditions,
+      );
+    }
   });
 });
