@@ -9,8 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { standardLabels } from '../../operator/src/builders/labels.ts';
+import { HTTP_PORT } from '../../operator/src/builders/ports.ts';
 import { renderValuesSchema, VALUES_SCHEMA } from '../../scripts/gen-chart-schema.ts';
 import { chartCrdDrift } from '../../scripts/sync-chart-crds.ts';
+import { aPixtralDeployment } from '../fixtures/pixtral-deployment.ts';
 import { freshNamespace, installCrds, sharedControlPlane } from '../harness/index.ts';
 
 const CHART = join(import.meta.dirname, '..', '..', 'charts', 'pixtral-operator');
@@ -98,7 +101,7 @@ describe('chart files', () => {
       '--strict',
       CHART,
       '--set',
-      'watchNamespace=team-a,metrics.serviceMonitor.enabled=true,replicaCount=1,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true',
+      'watchNamespace=team-a,metrics.serviceMonitor.enabled=true,replicaCount=1,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true,metrics.servingPodMonitor.enabled=true',
     ]);
   });
 
@@ -134,6 +137,40 @@ describe('chart files', () => {
     };
     expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
     expect(service.spec.ports.map((p) => p.name)).toContain(monitor.spec.endpoints[0]?.port);
+  });
+
+  it('scrapes the serving pods of every PixtralDeployment with a PodMonitor, only when asked', async () => {
+    const off = parseManifests(await helmOk(['template', 'r', CHART, '-n', 'ops']));
+    expect(off.map((m) => m.kind)).not.toContain('PodMonitor');
+    const on = parseManifests(
+      await helmOk(['template', 'r', CHART, '-n', 'ops', '--set', 'metrics.servingPodMonitor.enabled=true']),
+    );
+    const monitor = on.find((m) => m.kind === 'PodMonitor') as Manifest & {
+      spec: {
+        namespaceSelector: { any?: boolean };
+        selector: { matchLabels: Record<string, string> };
+        podMetricsEndpoints: { port: string; path: string }[];
+      };
+    };
+    expect(monitor.spec.namespaceSelector).toEqual({ any: true });
+    // The labels the operator gives serving pods, on the port the sidecar serves /metrics on.
+    const pod = aPixtralDeployment();
+    expect(standardLabels(pod, 'server')).toMatchObject(monitor.spec.selector.matchLabels);
+    expect(monitor.spec.podMetricsEndpoints).toEqual([
+      expect.objectContaining({ port: HTTP_PORT.name, path: '/metrics' }),
+    ]);
+    const scoped = parseManifests(
+      await helmOk([
+        'template',
+        'r',
+        CHART,
+        '-n',
+        'ops',
+        '--set',
+        'metrics.servingPodMonitor.enabled=true,watchNamespace=team-a',
+      ]),
+    ).find((m) => m.kind === 'PodMonitor') as typeof monitor;
+    expect(scoped.spec.namespaceSelector).toEqual({ matchNames: ['team-a'] });
   });
 
   it('ships the alert rules as a PrometheusRule and the dashboard as a Grafana sidecar ConfigMap, only when asked', async () => {
