@@ -57,14 +57,18 @@ const NGINX_AUTO = process.env.BENCH_NGINX_AUTO === '1';
 const COMPARE_SIDECAR = process.env.BENCH_COMPARE_SIDECAR;
 const COMPARE_NODE_FLAGS = (process.env.BENCH_COMPARE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
-/** The Node flags of the image's `sidecar` command (the `exec node ... sidecar/main.ts` line). */
+/**
+ * The Node flags of the image's `sidecar` command: the `sidecar=[flags] .../sidecar/main.ts`
+ * argument of scripts/image-rootfs.sh, which writes the entry script.
+ */
 function sidecarNodeFlags(dockerfile: string): string[] {
   const line = dockerfile
     .split('\n')
-    .find((l) => l.includes('/usr/local/bin/sidecar') && l.includes('sidecar/main.ts'));
+    .find((l) => l.includes('image-rootfs.sh') && l.includes('sidecar/main.ts'));
   if (line === undefined) throw new Error('runtime-image/Dockerfile: no sidecar entry point line');
-  const command = /exec \/usr\/local\/bin\/node (.*?)\/app\/runtime-image\/src\/sidecar\/main\.ts/.exec(line);
-  if (command === null) throw new Error('runtime-image/Dockerfile: the sidecar line does not exec node');
+  const command = /\bsidecar=(.*?)\/app\/runtime-image\/src\/sidecar\/main\.ts/.exec(line);
+  if (command === null)
+    throw new Error('runtime-image/Dockerfile: the sidecar entry does not run sidecar/main.ts');
   return (command[1] as string).split(' ').filter((flag) => flag.startsWith('--'));
 }
 

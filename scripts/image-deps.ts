@@ -12,7 +12,7 @@
  */
 import { cpSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { join, sep } from 'node:path';
+import { basename, join, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 
 interface LockEntry {
@@ -52,6 +52,18 @@ export function importedPackages(dir: string): Map<string, string> {
     }
   }
   return found;
+}
+
+// Files an image never runs: TypeScript (Node does not strip types under node_modules, so these
+// are declarations and sources for editors), source maps and read-me/change logs. Licences stay.
+const NOT_RUN = /\.(?:[cm]?ts|map)$/;
+const PROSE = /\.(?:md|markdown)$/i;
+const LICENCE = /^(?:licen[cs]e|notice|copying|authors)/i;
+
+/** Whether a file under node_modules is needed in an image: code, JSON, native addons and licences. */
+export function shippedFile(name: string): boolean {
+  if (NOT_RUN.test(name)) return false;
+  return !PROSE.test(name) || LICENCE.test(name);
 }
 
 /** Where Node finds `dep` when required from the package at lockfile key `from` ('' = the root). */
@@ -131,7 +143,9 @@ function main(): void {
       filter: (src) => {
         if (src === nested || src.startsWith(nested + sep)) return false;
         const st = statSync(src);
-        if (st.isFile()) bytes += st.size;
+        if (!st.isFile()) return true;
+        if (!shippedFile(basename(src))) return false;
+        bytes += st.size;
         return true;
       },
     });

@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { closure, importedPackages, packageOf } from '../../scripts/image-deps.ts';
+import { closure, importedPackages, packageOf, shippedFile } from '../../scripts/image-deps.ts';
 import { ROOT } from './docker.ts';
 
 const SCRIPT = join(ROOT, 'scripts', 'image-deps.ts');
@@ -33,6 +33,20 @@ describe('image-deps', () => {
     expect(found).not.toContain('@kubernetes/client-node');
   });
 
+  it('ships code, JSON and licences, not declarations, sources, maps or read-mes', () => {
+    for (const kept of ['index.js', 'index.cjs', 'package.json', 'LICENSE', 'LICENSE.md', 'addon.node'])
+      expect(shippedFile(kept), kept).toBe(true);
+    for (const dropped of [
+      'index.d.ts',
+      'index.d.mts',
+      'schemas.ts',
+      'index.js.map',
+      'README.md',
+      'CHANGELOG.md',
+    ])
+      expect(shippedFile(dropped), dropped).toBe(false);
+  });
+
   it('follows dependencies through the lockfile, leaving dev tooling out', () => {
     const keys = closure(lock, ['pino']);
     expect(keys).toContain('node_modules/pino');
@@ -53,6 +67,12 @@ describe('image-deps', () => {
     const out = join(work, 'out');
     execFileSync(process.execPath, [SCRIPT, '--from', project, '--to', out, 'src']);
     expect(readdirSync(join(out, 'node_modules'))).toEqual(['zod']);
+    // What Node loads stays; declarations, TypeScript sources, maps and read-mes do not.
+    const shipped = readdirSync(join(out, 'node_modules', 'zod'), { recursive: true }).map(String);
+    expect(shipped).toContain('package.json');
+    expect(shipped).toContain('LICENSE');
+    expect(shipped.some((f) => f.endsWith('.js'))).toBe(true);
+    expect(shipped.filter((f) => /\.(?:[cm]?ts|map|md)$/.test(f))).toEqual([]);
 
     writeFileSync(join(project, 'src', 'b.ts'), "import { describe } from 'vitest';\nvoid describe;\n");
     const refused = spawnSync(
