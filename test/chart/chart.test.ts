@@ -167,10 +167,10 @@ describe('chart files', () => {
         '-n',
         'ops',
         '--set',
-        'metrics.servingPodMonitor.enabled=true,watchNamespace=team-a',
+        'metrics.servingPodMonitor.enabled=true,watchNamespace=team-a,watchNamespaces={team-b,team-c}',
       ]),
     ).find((m) => m.kind === 'PodMonitor') as typeof monitor;
-    expect(scoped.spec.namespaceSelector).toEqual({ matchNames: ['team-a'] });
+    expect(scoped.spec.namespaceSelector).toEqual({ matchNames: ['team-b', 'team-c', 'team-a'] });
   });
 
   it('ships the alert rules as a PrometheusRule and the dashboard as a Grafana sidecar ConfigMap, only when asked', async () => {
