@@ -10,6 +10,7 @@
  */
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import {
+  Channel,
   createLogger,
   Kinds,
   KubeClient,
@@ -96,6 +97,9 @@ try {
     metrics: new RuntimeMetrics(),
   });
   const controller = addToyController(mgr, WORKERS);
+  // The steady-state pass re-examines every root, as a resync would.
+  const everyRoot = new Channel();
+  controller.watch({ source: everyRoot, map: () => names.map((name) => ({ namespace: ns, name })) });
   const reconciles = async () =>
     (await mgr.metrics.reconcileTotal.get()).values.reduce((s, v) => s + v.value, 0);
   const secrets = mgr.cache<V1Secret>({
@@ -116,7 +120,7 @@ try {
   const reconcilesBefore = await reconciles();
   const requestsBefore = await mgr.metrics.apiRequestCount();
   started = performance.now();
-  for (const n of names) controller.queue?.add(`${ns}/${n}`);
+  everyRoot.send();
   await until(async () => (await reconciles()) - reconcilesBefore >= N && idle());
   rows.push({
     name: 'runtime: steady-state pass',
@@ -128,7 +132,7 @@ try {
   await running;
 
   function idle(): boolean {
-    return (controller.queue?.length ?? 0) === 0 && (controller.queue?.inFlight ?? 0) === 0;
+    return controller.backlog === 0;
   }
 } finally {
   await cp.stop();

@@ -24,12 +24,15 @@ import { PixtralDeploymentReconciler } from './reconcile/pixtral-deployment.ts';
 import type { WatchedKind } from './runtime/controller.ts';
 import { ownerKey } from './runtime/controller.ts';
 import {
+  Channel,
   Controller,
   type Informer,
   type KindRef,
   type KubeClient,
-  keyString,
   type Manager,
+  type MappedWatch,
+  type ObjectKey,
+  parseKey,
   Writer,
   watchedNamespaces,
 } from './runtime/index.ts';
@@ -95,6 +98,12 @@ function established(crd: KubernetesObject | undefined, version: string): boolea
   );
 }
 
+/** The key of `obj`'s controller owner of `kind`, as a list for a watch's map. */
+function ownedBy(obj: KubernetesObject, kind: KindRef): ObjectKey[] {
+  const owner = ownerKey(obj, kind);
+  return owner ? [parseKey(owner)] : [];
+}
+
 /** Registers the PixtralDeployment controller on `manager`. Call before `manager.start`. */
 export async function addPixtralController(
   manager: Manager,
@@ -124,6 +133,10 @@ export async function addPixtralController(
   ];
   if (kedaInstalled) ownedKinds.push(Kinds.ScaledObject);
 
+  const pvcKind = { ...Kinds.PersistentVolumeClaim, labelSelector: MANAGED };
+  const jobKind = { ...Kinds.Job, labelSelector: MANAGED };
+  const podKind = { ...Kinds.Pod, labelSelector: MANAGED };
+  const nodePoolKind = { ...Kinds.NodePool, labelSelector: MANAGED };
   const roots = manager.cache<PixtralDeployment>(Kinds.PixtralDeployment);
   const owned = new Map<string, Informer>(ownedKinds.map((k) => [k.kind, manager.cache(k)]));
   const caches = {
@@ -131,14 +144,11 @@ export async function addPixtralController(
     deployments: manager.cache<V1Deployment>(Kinds.Deployment),
     secrets: manager.cache<V1Secret>(ownedSecrets),
     namedSecret: (namespace: string, name: string) => namedSecret(namespace, name),
-    pvcs: manager.cache<V1PersistentVolumeClaim>({ ...Kinds.PersistentVolumeClaim, labelSelector: MANAGED }),
-    jobs: manager.cache<V1Job>({ ...Kinds.Job, labelSelector: MANAGED }),
-    pods: manager.cache<V1Pod>({ ...Kinds.Pod, labelSelector: MANAGED }),
+    pvcs: manager.cache<V1PersistentVolumeClaim>(pvcKind),
+    jobs: manager.cache<V1Job>(jobKind),
+    pods: manager.cache<V1Pod>(podKind),
     owned,
-    nodePools:
-      karpenter && integrations.karpenter.available
-        ? manager.cache({ ...Kinds.NodePool, labelSelector: MANAGED })
-        : undefined,
+    nodePools: karpenter && integrations.karpenter.available ? manager.cache(nodePoolKind) : undefined,
   };
   const reconciler = new PixtralDeploymentReconciler({
     caches,
@@ -152,34 +162,52 @@ export async function addPixtralController(
     integrations,
     weightsSource: options.weightsSource,
   });
+
+  // Objects that are not controlled by a PixtralDeployment but change what it should do.
+  const keysOf = (crs: PixtralDeployment[]): ObjectKey[] =>
+    crs.map((cr) => ({ namespace: cr.metadata.namespace ?? '', name: cr.metadata.name ?? '' }));
+  const inNamespace = (obj: KubernetesObject) => keysOf(roots.list(obj.metadata?.namespace ?? ''));
+  const everyRoot = () => keysOf(roots.list());
+  // A user's API key Secret: the CRs that name it.
+  const namingIt = (secret: KubernetesObject) =>
+    keysOf(
+      roots
+        .list(secret.metadata?.namespace ?? '')
+        .filter((cr) => apiKeysSecretName(cr) === secret.metadata?.name),
+    );
+  // Serving pods (owned by ReplicaSets): the CR of their instance label, for InsufficientGPU and
+  // readiness; the weights Job's pods concern every CR of the namespace.
+  const podOwners = (pod: KubernetesObject) =>
+    keysOf(
+      roots
+        .list(pod.metadata?.namespace ?? '')
+        .filter(
+          (cr) =>
+            instanceLabel(cr) === pod.metadata?.labels?.['app.kubernetes.io/instance'] ||
+            pod.metadata?.labels?.['app.kubernetes.io/component'] === 'weights-provisioner',
+        ),
+    );
+  // Installing or removing KEDA or Karpenter changes what every deployment may do.
+  const integrationChanged = new Channel();
+  const watches: MappedWatch[] = [
+    { kind: ownedSecrets, map: namingIt },
+    { kind: pvcKind, map: inNamespace },
+    { kind: jobKind, map: inNamespace },
+    { kind: podKind, map: podOwners },
+    { source: integrationChanged, map: everyRoot },
+  ];
+  if (caches.nodePools) watches.push({ kind: nodePoolKind, map: everyRoot });
   const controller = new Controller({
     name: 'pixtraldeployment',
     forKind: Kinds.PixtralDeployment,
     owns: ownedKinds,
+    watches,
     reconciler,
     workers: options.workers ?? manager.config.workers,
   });
   manager.add(controller);
   registerDeploymentMetrics(manager.metrics.registry, caches);
 
-  // Objects that are not controlled by a PixtralDeployment but change what it should do.
-  const enqueue = (crs: PixtralDeployment[]) => {
-    for (const cr of crs)
-      controller.queue?.add(
-        keyString({ namespace: cr.metadata.namespace ?? '', name: cr.metadata.name ?? '' }),
-      );
-  };
-  const inNamespace = (obj: KubernetesObject) => roots.list(obj.metadata?.namespace ?? '');
-  const watch = (cache: Informer, map: (obj: KubernetesObject) => PixtralDeployment[]) =>
-    cache.subscribe((event) => {
-      if (event.type === 'sync') return;
-      enqueue(map(event.object));
-      if (event.type === 'update') enqueue(map(event.old));
-    });
-  // A user's API key Secret: the CRs that name it.
-  const namingIt = (secret: KubernetesObject) =>
-    inNamespace(secret).filter((cr) => apiKeysSecretName(cr) === secret.metadata?.name);
-  watch(caches.secrets, namingIt);
   // One cache per user-named key Secret, by namespace and name: the operator reads no other
   // Secret of the user's. Kept for the process's life (a handful of names, each one object).
   const named = new Map<string, Informer<V1Secret>>();
@@ -187,27 +215,16 @@ export async function addPixtralController(
     const id = `${namespace}/${name}`;
     let cache = named.get(id);
     if (!cache) {
-      cache = manager.cache<V1Secret>({
+      const kind = {
         ...Kinds.Secret,
         fieldSelector: `metadata.namespace=${namespace},metadata.name=${name}`,
-      });
+      };
+      cache = manager.cache<V1Secret>(kind);
       named.set(id, cache);
-      watch(cache, namingIt);
+      controller.watch({ kind, map: namingIt });
     }
     return cache;
   }
-  // Serving pods (owned by ReplicaSets): the CR of their instance label, for InsufficientGPU and readiness.
-  watch(caches.pods, (pod) =>
-    inNamespace(pod).filter(
-      (cr) =>
-        instanceLabel(cr) === pod.metadata?.labels?.['app.kubernetes.io/instance'] ||
-        pod.metadata?.labels?.['app.kubernetes.io/component'] === 'weights-provisioner',
-    ),
-  );
-  // The shared weights cache and its Job: every CR of the namespace may use them.
-  watch(caches.pvcs, inNamespace);
-  watch(caches.jobs, inNamespace);
-  if (caches.nodePools) watch(caches.nodePools, () => roots.list());
 
   // Optional APIs that come or go while running. Each CRD is watched by name (RBAC can grant
   // exactly those two names). When one becomes usable its kind gets a cache, wired like the others;
@@ -243,26 +260,19 @@ export async function addPixtralController(
         if (!changed) return;
         manager.log.info({ integration: name, ...next }, 'Optional API changed');
         if (next.available) onAvailable();
-        enqueue(roots.list());
+        integrationChanged.send();
       });
     });
   };
   await follow('keda', () => {
     if (owned.has(Kinds.ScaledObject.kind)) return;
-    const scaledObjects = manager.cache(Kinds.ScaledObject);
-    owned.set(Kinds.ScaledObject.kind, scaledObjects);
-    scaledObjects.subscribe((event) => {
-      if (event.type === 'sync') return;
-      for (const obj of event.type === 'update' ? [event.old, event.object] : [event.object]) {
-        const owner = ownerKey(obj, Kinds.PixtralDeployment);
-        if (owner) controller.queue?.add(owner);
-      }
-    });
+    owned.set(Kinds.ScaledObject.kind, manager.cache(Kinds.ScaledObject));
+    controller.watch({ kind: Kinds.ScaledObject, map: (obj) => ownedBy(obj, Kinds.PixtralDeployment) });
   });
   await follow('karpenter', () => {
     if (caches.nodePools) return;
-    caches.nodePools = manager.cache({ ...Kinds.NodePool, labelSelector: MANAGED });
-    watch(caches.nodePools, () => roots.list());
+    caches.nodePools = manager.cache(nodePoolKind);
+    controller.watch({ kind: nodePoolKind, map: everyRoot });
   });
   return controller;
 }

@@ -130,11 +130,11 @@ describe('Manager under leader election', () => {
     });
     const controller = addToyController(mgr);
     const started = mgr.start(AbortSignal.timeout(60_000));
-    await eventually(() => expect(controller.queue).toBeDefined());
+    await eventually(() => expect(controller.running).toBe(true));
     relay.cut();
     try {
       await expect(started).rejects.toBeInstanceOf(LeadershipLostError);
-      expect(controller.queue).toBeUndefined();
+      expect(controller.running).toBe(false);
     } finally {
       relay.restore();
     }

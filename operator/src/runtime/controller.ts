@@ -32,6 +32,39 @@ export interface Reconciler {
 /** A kind to cache, optionally narrowed by a label or field selector. */
 export type WatchedKind = KindRef & { labelSelector?: string; fieldSelector?: string };
 
+/** Anything whose events a controller can follow: an informer, or a `Channel` of external triggers. */
+export interface EventSource<T extends KubernetesObject = KubernetesObject> {
+  subscribe(handler: (event: InformerEvent<T>) => void): () => void;
+}
+
+/**
+ * A secondary watch (controller-runtime's `Watches` with a map function): events on objects the
+ * root kind does not control become the keys of the roots they concern. `kind` is resolved to the
+ * manager's shared cache when the controller runs; `source` is followed as given.
+ */
+export type MappedWatch = ({ kind: WatchedKind } | { source: EventSource }) & {
+  /** The roots an object concerns. For an update, both the old and the new object are mapped. */
+  map: (obj: KubernetesObject) => ObjectKey[];
+};
+
+/**
+ * An event source fed by hand (controller-runtime's `source.Channel`): for triggers that are not
+ * a Kubernetes watch, e.g. an optional API turning available. `send` with any object; the watch's
+ * map decides which roots it concerns.
+ */
+export class Channel implements EventSource {
+  readonly #handlers = new Set<(event: InformerEvent<KubernetesObject>) => void>();
+
+  subscribe(handler: (event: InformerEvent<KubernetesObject>) => void): () => void {
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
+  }
+
+  send(object: KubernetesObject = {}): void {
+    for (const handler of this.#handlers) handler({ type: 'add', object });
+  }
+}
+
 /** Options of `Controller`. */
 export interface ControllerOptions {
   /** Names the controller in metrics and logs. */
@@ -40,6 +73,8 @@ export interface ControllerOptions {
   forKind: WatchedKind;
   /** Child kinds: their events enqueue the key of their controller owner of `forKind`. */
   owns?: WatchedKind[];
+  /** Objects that are not children but change what a root should do, mapped to root keys. */
+  watches?: MappedWatch[];
   reconciler: Reconciler;
   /** Concurrent reconciles (never two on one key). Default 1. */
   workers?: number;
@@ -63,7 +98,9 @@ export class Controller {
   readonly forKind: WatchedKind;
   readonly owns: WatchedKind[];
   readonly #o: ControllerOptions;
-  #queue: WorkQueue | undefined;
+  readonly #watches: MappedWatch[];
+  /** While running: the queue and the runtime, so watches added meanwhile are followed at once. */
+  #running: { queue: WorkQueue; rt: ControllerRuntime; unsubscribe: Array<() => void> } | undefined;
 
   constructor(options: ControllerOptions) {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(options.name))
@@ -79,11 +116,33 @@ export class Controller {
     this.forKind = options.forKind;
     this.owns = options.owns ?? [];
     this.#o = options;
+    this.#watches = [...(options.watches ?? [])];
   }
 
-  /** The running queue (for tests and diagnostics); undefined while not leading. */
-  get queue(): WorkQueue | undefined {
-    return this.#queue;
+  /** True while the workers run (i.e. while this process leads). */
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
+  /** Keys waiting or being reconciled (0 while not running): for benchmarks and diagnostics. */
+  get backlog(): number {
+    const queue = this.#running?.queue;
+    return queue ? queue.length + queue.inFlight : 0;
+  }
+
+  /** The kinds of the mapped watches, for the manager to cache. */
+  get watchedKinds(): WatchedKind[] {
+    return this.#watches.flatMap((w) => ('kind' in w ? [w.kind] : []));
+  }
+
+  /**
+   * Adds a mapped watch, also while running (controller-runtime's `Controller.Watch`): for a kind
+   * that becomes served, or a cache made on first use. Kept for later runs too.
+   */
+  watch(watch: MappedWatch): void {
+    this.#watches.push(watch);
+    const running = this.#running;
+    if (running) running.unsubscribe.push(this.#follow(watch, running.queue, running.rt));
   }
 
   /**
@@ -99,12 +158,13 @@ export class Controller {
       baseDelayMs: this.#o.baseDelayMs,
       maxDelayMs: this.#o.maxDelayMs,
     });
-    this.#queue = queue;
     const roots = rt.cache(this.forKind);
     const unsubscribe = [
       roots.subscribe((event) => this.#onRoot(queue, roots, event)),
       ...this.owns.map((kind) => rt.cache(kind).subscribe((event) => this.#onOwned(queue, event))),
+      ...this.#watches.map((watch) => this.#follow(watch, queue, rt)),
     ];
+    this.#running = { queue, rt, unsubscribe };
     // A fresh leader (or a restart) must look at every root: watches do not replay adds.
     for (const obj of roots.list()) queue.add(objectKeyString(obj));
     const onStop = () => queue.shutDown();
@@ -116,7 +176,7 @@ export class Controller {
     await Promise.all(workers);
     for (const off of unsubscribe) off();
     signal.removeEventListener('abort', onStop);
-    this.#queue = undefined;
+    this.#running = undefined;
     log.info('Stopped controller');
   }
 
@@ -136,6 +196,18 @@ export class Controller {
       if (owner) owners.add(owner);
     }
     for (const key of owners) queue.add(key);
+  }
+
+  #follow(watch: MappedWatch, queue: WorkQueue, rt: ControllerRuntime): () => void {
+    const source: EventSource = 'kind' in watch ? rt.cache(watch.kind) : watch.source;
+    return source.subscribe((event) => {
+      if (event.type === 'sync') return;
+      const keys = new Set<string>();
+      for (const obj of event.type === 'update' ? [event.old, event.object] : [event.object]) {
+        for (const key of watch.map(obj)) keys.add(keyString(key));
+      }
+      for (const key of keys) queue.add(key);
+    });
   }
 
   async #work(queue: WorkQueue, rt: ControllerRuntime, log: Logger, abort: AbortSignal): Promise<void> {

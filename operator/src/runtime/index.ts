@@ -21,8 +21,11 @@ export {
   watchedNamespaces,
 } from './config.ts';
 export {
+  Channel,
   Controller,
   type ControllerOptions,
+  type EventSource,
+  type MappedWatch,
   type Outcome,
   type ReconcileContext,
   type Reconciler,

@@ -118,6 +118,7 @@ export class Manager {
     this.#controllers.push(controller);
     this.cache(controller.forKind);
     for (const kind of controller.owns) this.cache(kind);
+    for (const kind of controller.watchedKinds) this.cache(kind);
     return this;
   }
 
