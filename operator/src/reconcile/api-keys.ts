@@ -5,7 +5,7 @@ import { apiKeysSecretName, GENERATED_KEY_ID, generatedApiKeysSecret } from '../
 import { generateApiKey } from '../keys.ts';
 import { Kinds } from '../kinds.ts';
 import { isApiError } from '../runtime/index.ts';
-import type { ReconcilerDeps } from './pixtral-deployment.ts';
+import type { ReconcilerDeps } from './deps.ts';
 import { wrap } from './resource.ts';
 
 /**

@@ -10,7 +10,7 @@ import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
 import { NODE_TYPE_LABEL } from '../builders/node-pool.ts';
 import { Kinds } from '../kinds.ts';
 import { hasFinalizer, isApiError, type ReconcileContext } from '../runtime/index.ts';
-import type { ReconcilerDeps } from './pixtral-deployment.ts';
+import type { ReconcilerDeps } from './deps.ts';
 import { deletingStatus } from './status.ts';
 
 /** Finalizer that keeps a PixtralDeployment until its node pool is released. */

@@ -11,7 +11,6 @@ import type {
   V1Job,
   V1PersistentVolumeClaim,
   V1Pod,
-  V1Secret,
 } from '@kubernetes/client-node';
 import { ConditionType, Reason } from '../api/conditions.ts';
 import type { PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
@@ -19,21 +18,17 @@ import { REPLICAS_HANDOFF_MANAGER, replicasHandoff } from '../builders/deploymen
 import { type DesiredChildren, desiredChildren, weightsJob, weightsPvcName } from '../builders/index.ts';
 import { instanceLabel } from '../builders/labels.ts';
 import { type CatalogModel, findModel } from '../catalog/index.ts';
-import type { OperatorConfig } from '../config.ts';
 import { Kinds } from '../kinds.ts';
 import { controllerRef } from '../runtime/apply.ts';
-import type {
-  EventRecorder,
-  KubeClient,
-  Outcome,
-  ReconcileContext,
-  Reconciler,
-  Writer,
-} from '../runtime/index.ts';
-import { type Informer, isApiError, type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
+import type { Outcome, ReconcileContext, Reconciler } from '../runtime/index.ts';
+import { isApiError, type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
 import { ensureApiKeys } from './api-keys.ts';
+import type { ReconcilerDeps } from './deps.ts';
 import { finalize, NODE_POOL_FINALIZER, syncNodePools } from './finalize.ts';
 import { type Integrations, missingMessage } from './integrations.ts';
+
+export type { Caches, ReconcilerDeps } from './deps.ts';
+
 import { resource, uidOf, wrap } from './resource.ts';
 import {
   claimProblem,
@@ -45,43 +40,6 @@ import {
 } from './stalls.ts';
 import { computeStatus } from './status.ts';
 import { planWeights, type WeightsPlan, weightsDigest } from './weights-state.ts';
-
-/** The caches the reconciler reads (all filled by informers; reconcile never lists the API server). */
-export interface Caches {
-  pixtralDeployments: Informer<PixtralDeployment>;
-  deployments: Informer<V1Deployment>;
-  /** Secrets the operator made (label-selected): generated keys and key hashes. */
-  secrets: Informer<V1Secret>;
-  /** The cache of one user-named key Secret (`spec.apiKeys.secretName`), made on first use. */
-  namedSecret: (namespace: string, name: string) => Informer<V1Secret>;
-  pvcs: Informer<V1PersistentVolumeClaim>;
-  jobs: Informer<V1Job>;
-  pods: Informer<V1Pod>;
-  /**
-   * Caches of every kind the CR controls, by kind name (Deployment, Service, Ingress,
-   * PodDisruptionBudget, Secret, and ScaledObject when KEDA is installed). The Manager shares one
-   * cache per kind and selector, so Deployment and Secret are the `deployments` and `secrets` above.
-   */
-  owned: Map<string, Informer>;
-  nodePools?: Informer | undefined;
-}
-
-/** What the reconciler needs from the outside world. */
-export interface ReconcilerDeps {
-  caches: Caches;
-  client: KubeClient;
-  writer: Writer;
-  /** A Writer under another field manager (the shared weights PVC's per-CR manager, the replicas hand-off). */
-  writerFor: (fieldManager: string) => Writer;
-  events: EventRecorder;
-  config: OperatorConfig;
-  /** Wall-clock time for status timestamps and backoff. */
-  now: () => Date;
-  /** Which optional APIs (KEDA, Karpenter) are available right now; kept current by the controller. */
-  integrations: Integrations;
-  /** WeightsReady's reason and message when the weights are not a verified download (local mode). */
-  weightsSource?: { reason: string; message: string } | undefined;
-}
 
 /** How often a claim or Job that may be stuck is looked at, ms: a stall shows within a minute. */
 const STALL_CHECK_MS = 10_000;

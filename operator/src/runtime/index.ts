@@ -40,12 +40,13 @@ export {
   type ResourceRef,
 } from './errors.ts';
 export { EventRecorder, type EventType } from './events.ts';
-export { Informer, type InformerEvent } from './informer.ts';
+export { type Cache, Informer, type InformerEvent } from './informer.ts';
 export { type KindRef, Kinds, keyString, type ObjectKey, parseKey } from './kinds.ts';
 export { loadKubeConfig, NoClusterConfiguredError } from './kubeconfig.ts';
 export { LeaderElector } from './leader-election.ts';
 export { createLogger, createProcessLogger, humanOutput, type LogFormat } from './logger.ts';
 export { LeadershipLostError, Manager, type ManagerOptions } from './manager.ts';
+export { MemoryCache } from './memory-cache.ts';
 export { RuntimeMetrics, WRITE_VERBS } from './metrics.ts';
 export { abortOnSignals, runManager, runUntilSignalled, type ShutdownSignal } from './process.ts';
 export { WorkQueue } from './workqueue.ts';

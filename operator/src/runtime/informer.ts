@@ -29,6 +29,23 @@ export type InformerEvent<T extends KubernetesObject> =
   | { type: 'delete'; object: T }
   | { type: 'sync'; cause: 'list' | 'resync' };
 
+/**
+ * What readers of a cache see: an `Informer` in the operator, a `MemoryCache` in table tests of
+ * reconcilers (so a reconcile can be driven with given objects and no API server).
+ */
+export interface Cache<T extends KubernetesObject = KubernetesObject> {
+  /** True once the first list has been loaded. */
+  readonly synced: boolean;
+  /** Looks up one object by namespace and name. */
+  get(namespace: string, name: string): T | undefined;
+  /** All cached objects, or those of one namespace. */
+  list(namespace?: string): T[];
+  /** Objects whose controller ownerReference has this uid. */
+  byOwner(uid: string): T[];
+  /** Registers a handler; returns a function that removes it. */
+  subscribe(handler: (event: InformerEvent<T>) => void): () => void;
+}
+
 /** Options of `Informer`. */
 export interface InformerOptions {
   client: KubeClient;
@@ -64,7 +81,7 @@ export interface InformerOptions {
 const HEALTHY_WATCH_MS = 10_000;
 
 /** A cache of one kind kept current by list and watch. Do not mutate returned objects. */
-export class Informer<T extends KubernetesObject = KubernetesObject> {
+export class Informer<T extends KubernetesObject = KubernetesObject> implements Cache<T> {
   readonly kind: KindRef;
   readonly #o: Required<
     Omit<InformerOptions, 'namespace' | 'namespaces' | 'labelSelector' | 'fieldSelector' | 'log' | 'metrics'>
