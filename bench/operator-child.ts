@@ -8,7 +8,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { defaultOperatorConfig } from '../operator/src/config.ts';
 import { addPixtralController } from '../operator/src/controller.ts';
-import { createLogger, Kinds, loadRuntimeConfig, Manager } from '../operator/src/runtime/index.ts';
+import { BuiltinKinds, createLogger, loadRuntimeConfig, Manager } from '../operator/src/runtime/index.ts';
 
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromFile(process.env.KUBECONFIG ?? '');
@@ -18,7 +18,7 @@ const manager = new Manager({
   log: createLogger('warn'),
 });
 await addPixtralController(manager, defaultOperatorConfig({}));
-if (process.env.BENCH_CACHE_ALL_SECRETS === '1') manager.cache(Kinds.Secret);
+if (process.env.BENCH_CACHE_ALL_SECRETS === '1') manager.cache(BuiltinKinds.Secret);
 const abort = new AbortController();
 const running = manager.start(abort.signal);
 while (!manager.synced) await new Promise((resolve) => setTimeout(resolve, 20));

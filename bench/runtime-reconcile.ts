@@ -10,9 +10,9 @@
  */
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import {
+  BuiltinKinds,
   Channel,
   createLogger,
-  Kinds,
   KubeClient,
   loadRuntimeConfig,
   Manager,
@@ -46,17 +46,21 @@ try {
   const naiveMetrics = new RuntimeMetrics();
   const naive = new KubeClient({ kubeConfig: cp.kubeConfig(), metrics: naiveMetrics });
   const naiveReconcile = async (name: string) => {
-    const roots = await naive.list<V1ConfigMap>(Kinds.ConfigMap, {
+    const roots = await naive.list<V1ConfigMap>(BuiltinKinds.ConfigMap, {
       namespace: naiveNs,
       labelSelector: 'toy=true',
     });
-    await naive.list<V1Secret>(Kinds.Secret, { namespace: naiveNs });
+    await naive.list<V1Secret>(BuiltinKinds.Secret, { namespace: naiveNs });
     const root = roots.items.find((r) => r.metadata?.name === name);
     if (!root) return;
-    await naive.apply(Kinds.Secret, desiredToyChild({ ...root, apiVersion: 'v1', kind: 'ConfigMap' }), {
-      fieldManager: 'naive',
-      force: true,
-    });
+    await naive.apply(
+      BuiltinKinds.Secret,
+      desiredToyChild({ ...root, apiVersion: 'v1', kind: 'ConfigMap' }),
+      {
+        fieldManager: 'naive',
+        force: true,
+      },
+    );
   };
   for (const pass of ['initial convergence', 'steady-state pass']) {
     const before = await naiveMetrics.apiRequestCount();
@@ -103,7 +107,7 @@ try {
   const reconciles = async () =>
     (await mgr.metrics.reconcileTotal.get()).values.reduce((s, v) => s + v.value, 0);
   const secrets = mgr.cache<V1Secret>({
-    ...Kinds.Secret,
+    ...BuiltinKinds.Secret,
     labelSelector: 'app.kubernetes.io/managed-by=pixtral-operator',
   });
   const stop = new AbortController();

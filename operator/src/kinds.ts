@@ -1,10 +1,10 @@
 /** The kinds the PixtralDeployment controller reads and writes, addressed without discovery. */
 import { API_VERSION, KIND, PLURAL } from './api/pixtral-deployment.ts';
-import { Kinds as CoreKinds, type KindRef } from './runtime/index.ts';
+import { BuiltinKinds, type KindRef } from './runtime/index.ts';
 
 /** Every kind the operator touches. */
 export const Kinds = {
-  ...CoreKinds,
+  ...BuiltinKinds,
   PixtralDeployment: { apiVersion: API_VERSION, kind: KIND, plural: PLURAL, namespaced: true },
   Pod: { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true },
   /** core/v1 Events: what controllers said about an object (read by involvedObject.uid; written as events.k8s.io). */

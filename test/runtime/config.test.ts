@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadRuntimeConfig } from '../../operator/src/runtime/config.ts';
+import { loadRuntimeConfig, RuntimeConfigError } from '../../operator/src/runtime/config.ts';
 
 describe('loadRuntimeConfig', () => {
   it('uses the documented defaults when nothing is given', () => {
@@ -35,7 +35,7 @@ describe('loadRuntimeConfig', () => {
     [['--renew-deadline-ms', '20000'], 'retry-period-ms < renew-deadline-ms < lease-duration-ms'],
     [['--no-such-flag', 'x'], "Unknown option '--no-such-flag'"],
   ])('refuses %j naming what to fix', (argv, expected) => {
-    expect(() => loadRuntimeConfig(argv, {})).toThrow(ConfigError);
+    expect(() => loadRuntimeConfig(argv, {})).toThrow(RuntimeConfigError);
     expect(() => loadRuntimeConfig(argv, {})).toThrow(expected);
   });
 

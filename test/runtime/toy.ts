@@ -7,9 +7,9 @@
 import type { KubernetesObject, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import {
   assertAdoptable,
+  BuiltinKinds,
   Controller,
   hasFinalizer,
-  Kinds,
   type Manager,
   type ObjectKey,
   type Outcome,
@@ -20,10 +20,10 @@ import {
 } from '../../operator/src/runtime/index.ts';
 
 /** The root: ConfigMaps labelled toy=true. */
-export const ToyRoot: WatchedKind = { ...Kinds.ConfigMap, labelSelector: 'toy=true' };
+export const ToyRoot: WatchedKind = { ...BuiltinKinds.ConfigMap, labelSelector: 'toy=true' };
 /** The child: Secrets we manage. */
 export const ToyChild: WatchedKind = {
-  ...Kinds.Secret,
+  ...BuiltinKinds.Secret,
   labelSelector: 'app.kubernetes.io/managed-by=pixtral-operator',
 };
 /** Released on deletion after the child is gone. */
@@ -69,14 +69,25 @@ export class ToyReconciler implements Reconciler {
     const childKey = { namespace: key.namespace, name: toyChildName(key.name) };
     if (root.metadata?.deletionTimestamp) {
       if (!hasFinalizer(root, TOY_FINALIZER)) return { kind: 'done' };
-      if (await client.delete(Kinds.Secret, childKey, { signal: ctx.signal })) ctx.log.info('Deleted Secret');
-      await writer.removeFinalizer(Kinds.ConfigMap, root, TOY_FINALIZER, ctx.signal);
+      if (await client.delete(BuiltinKinds.Secret, childKey, { signal: ctx.signal }))
+        ctx.log.info('Deleted Secret');
+      await writer.removeFinalizer(BuiltinKinds.ConfigMap, root, TOY_FINALIZER, ctx.signal);
       return { kind: 'done' };
     }
-    const { object: owned } = await writer.ensureFinalizer(Kinds.ConfigMap, root, TOY_FINALIZER, ctx.signal);
+    const { object: owned } = await writer.ensureFinalizer(
+      BuiltinKinds.ConfigMap,
+      root,
+      TOY_FINALIZER,
+      ctx.signal,
+    );
     const current = this.#mgr.cache<V1Secret>(ToyChild).get(childKey.namespace, childKey.name);
     assertAdoptable(current, root);
-    const { written } = await writer.apply(Kinds.Secret, desiredToyChild(owned ?? root), current, ctx.signal);
+    const { written } = await writer.apply(
+      BuiltinKinds.Secret,
+      desiredToyChild(owned ?? root),
+      current,
+      ctx.signal,
+    );
     if (written) {
       ctx.log.info({ name: childKey.name }, 'Applied Secret');
       await events.record(root, 'Normal', 'ChildApplied', 'Apply', `Applied Secret ${childKey.name}`);

@@ -7,11 +7,11 @@ import type { KubernetesObject, V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import {
-  ApiError,
+  BuiltinKinds,
   EventRecorder,
   Informer,
   type KindRef,
-  Kinds,
+  KubeApiError,
   KubeClient,
   ownerReference,
   RuntimeMetrics,
@@ -153,11 +153,11 @@ describe('Writer', () => {
       metadata: { name: 'child', namespace: ns, labels, ownerReferences: [ownerReference(owner)] },
       data: { k: 'v' },
     });
-    const first = await writer.apply(Kinds.ConfigMap, desired({ a: '1', b: '2' }));
+    const first = await writer.apply(BuiltinKinds.ConfigMap, desired({ a: '1', b: '2' }));
     expect(first.written).toBe(true);
-    const unchanged = await writer.apply(Kinds.ConfigMap, desired({ a: '1', b: '2' }), first.object);
+    const unchanged = await writer.apply(BuiltinKinds.ConfigMap, desired({ a: '1', b: '2' }), first.object);
     expect(unchanged.written).toBe(false);
-    const dropped = await writer.apply(Kinds.ConfigMap, desired({ a: '1' }), first.object);
+    const dropped = await writer.apply(BuiltinKinds.ConfigMap, desired({ a: '1' }), first.object);
     expect(dropped.written).toBe(true);
     expect(dropped.object?.metadata?.labels).toEqual({ a: '1' });
   });
@@ -217,7 +217,7 @@ describe('EventRecorder', () => {
       );
     expect(await creates()).toBe(before + 1);
     const list = await client.list<KubernetesObject & { reason?: string; series?: { count: number } }>(
-      Kinds.Event,
+      BuiltinKinds.Event,
       { namespace: ns },
     );
     const ours = list.items.filter((e) => e.reason === 'WeightsDigestMismatch');
@@ -235,8 +235,8 @@ describe('EventRecorder', () => {
 
 describe('KubeClient errors', () => {
   it('answers undefined for a missing object and classifies a 422 as terminal, a refused connection as transient', async () => {
-    expect(await client.get(Kinds.ConfigMap, { namespace: ns, name: 'absent' })).toBeUndefined();
-    const invalid = client.create(Kinds.ConfigMap, {
+    expect(await client.get(BuiltinKinds.ConfigMap, { namespace: ns, name: 'absent' })).toBeUndefined();
+    const invalid = client.create(BuiltinKinds.ConfigMap, {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'Not_A_DNS_Name', namespace: ns },
@@ -244,8 +244,11 @@ describe('KubeClient errors', () => {
     await expect(invalid).rejects.toMatchObject({ code: 422, retry: 'terminal' });
     const down = cp.kubeConfig();
     down.clusters[0] = { ...down.clusters[0]!, server: 'https://127.0.0.1:1' };
-    const refused = new KubeClient({ kubeConfig: down }).get(Kinds.ConfigMap, { namespace: ns, name: 'x' });
-    await expect(refused).rejects.toBeInstanceOf(ApiError);
+    const refused = new KubeClient({ kubeConfig: down }).get(BuiltinKinds.ConfigMap, {
+      namespace: ns,
+      name: 'x',
+    });
+    await expect(refused).rejects.toBeInstanceOf(KubeApiError);
     await expect(refused).rejects.toMatchObject({ code: 0, retry: 'transient' });
   });
 });
@@ -254,7 +257,7 @@ describe('Informer', () => {
   it('lists in pages, indexes children by their controller owner, and follows deletions', async () => {
     const owner = await newWidget('parent');
     for (let i = 0; i < 5; i++) {
-      await client.create(Kinds.ConfigMap, {
+      await client.create(BuiltinKinds.ConfigMap, {
         apiVersion: 'v1',
         kind: 'ConfigMap',
         metadata: {
@@ -267,7 +270,7 @@ describe('Informer', () => {
     }
     const informer = new Informer({
       client,
-      kind: Kinds.ConfigMap,
+      kind: BuiltinKinds.ConfigMap,
       namespace: ns,
       labelSelector: 'family=yes',
       pageSize: 2,
@@ -287,7 +290,7 @@ describe('Informer', () => {
       expect(
         await metrics.apiRequestCount((l) => l.verb === 'list' && l.resource === 'configmaps'),
       ).toBeGreaterThanOrEqual(3);
-      await client.delete(Kinds.ConfigMap, { namespace: ns, name: 'kid-1' });
+      await client.delete(BuiltinKinds.ConfigMap, { namespace: ns, name: 'kid-1' });
       await eventually(() =>
         expect(
           informer

@@ -4,7 +4,7 @@ import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
 import { apiKeysSecretName, GENERATED_KEY_ID, generatedApiKeysSecret } from '../builders/index.ts';
 import { generateApiKey } from '../keys.ts';
 import { Kinds } from '../kinds.ts';
-import { isApiError } from '../runtime/index.ts';
+import { isKubeApiError } from '../runtime/index.ts';
 import type { ReconcilerDeps } from './deps.ts';
 import { wrap } from './resource.ts';
 
@@ -44,7 +44,7 @@ export async function ensureApiKeys(
         `Generated an API key in Secret ${name}; print it with: kubectl get secret ${name} -n ${cr.metadata.namespace} -o go-template='{{index .data "${GENERATED_KEY_ID}" | base64decode}}'`,
       );
     } catch (err) {
-      if (!isApiError(err, 409))
+      if (!isKubeApiError(err, 409))
         throw wrap(err, cr, `Creating Secret ${cr.metadata.namespace}/${name} failed`);
       secret = await deps.client.get<V1Secret>(
         Kinds.Secret,

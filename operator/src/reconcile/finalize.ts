@@ -9,7 +9,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
 import { NODE_TYPE_LABEL } from '../builders/node-pool.ts';
 import { Kinds } from '../kinds.ts';
-import { hasFinalizer, isApiError, type ReconcileContext } from '../runtime/index.ts';
+import { hasFinalizer, isKubeApiError, type ReconcileContext } from '../runtime/index.ts';
 import type { ReconcilerDeps } from './deps.ts';
 import { deletingStatus } from './status.ts';
 
@@ -48,7 +48,7 @@ export async function syncNodePools(
     try {
       await deps.client.delete(Kinds.NodePool, { namespace: '', name: pool.metadata!.name! }, { signal });
     } catch (err) {
-      if (!isApiError(err, 404)) throw err;
+      if (!isKubeApiError(err, 404)) throw err;
     }
   }
 }

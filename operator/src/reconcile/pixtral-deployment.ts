@@ -21,7 +21,7 @@ import { type CatalogModel, findModel } from '../catalog/index.ts';
 import { Kinds } from '../kinds.ts';
 import { controllerRef } from '../runtime/apply.ts';
 import type { Outcome, ReconcileContext, Reconciler } from '../runtime/index.ts';
-import { isApiError, type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
+import { isKubeApiError, type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
 import { ensureApiKeys } from './api-keys.ts';
 import type { ReconcilerDeps } from './deps.ts';
 import { finalize, NODE_POOL_FINALIZER, syncNodePools } from './finalize.ts';
@@ -379,7 +379,7 @@ function notOwned(cr: PixtralDeployment, existing: KubernetesObject, kind: strin
 
 /** The API server's own message of a refused request (its Status message), else the error's. */
 function apiMessage(err: unknown): string {
-  return isApiError(err) ? `${err.detail} (${err.code} ${err.reason})` : String((err as Error).message);
+  return isKubeApiError(err) ? `${err.detail} (${err.code} ${err.reason})` : String((err as Error).message);
 }
 
 /** Whether `manager` owns the Deployment's spec.replicas. */

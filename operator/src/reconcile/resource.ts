@@ -1,6 +1,6 @@
 /** Small helpers about the PixtralDeployment being reconciled: its UUID and errors with its context. */
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
-import { isApiError, ReconcileError } from '../runtime/index.ts';
+import { isKubeApiError, ReconcileError } from '../runtime/index.ts';
 
 /** The CR's metadata.uid (set on anything read from the API server), also its status UUID. */
 export function uidOf(cr: PixtralDeployment): string {
@@ -14,7 +14,7 @@ export function resource(cr: PixtralDeployment) {
 
 /** A reconcile error for a failed write, transient unless the server called the request invalid. */
 export function wrap(err: unknown, cr: PixtralDeployment, message: string): ReconcileError {
-  const retry = isApiError(err) && err.retry === 'terminal' ? 'terminal' : 'transient';
+  const retry = isKubeApiError(err) && err.retry === 'terminal' ? 'terminal' : 'transient';
   return new ReconcileError('ApplyFailed', resource(cr), retry, `${message}: ${(err as Error).message}`, {
     cause: err,
   });

@@ -6,7 +6,7 @@
 import type { KubernetesObject, V1OwnerReference } from '@kubernetes/client-node';
 import type { KubeClient } from './client.ts';
 import { type Clock, realClock } from './clock.ts';
-import { ApiError, describeResource } from './errors.ts';
+import { describeResource, KubeApiError } from './errors.ts';
 import type { KindRef, ObjectKey } from './kinds.ts';
 import { fieldsDriftFrom, isSubset } from './subset.ts';
 
@@ -114,7 +114,7 @@ export class Writer {
     } catch (err) {
       // Gone already (a stale cache sent a second reconcile after the removal that let the
       // object go): there is no finalizer left to remove, so this is done, not an error.
-      if (err instanceof ApiError && err.code === 404) return { object: undefined, written: false };
+      if (err instanceof KubeApiError && err.code === 404) return { object: undefined, written: false };
       throw err;
     }
   }
@@ -190,7 +190,7 @@ export async function retryOnConflict<R>(
     try {
       return await fn(attempt);
     } catch (err) {
-      if (!(err instanceof ApiError && err.code === 409) || attempt + 1 >= steps) throw err;
+      if (!(err instanceof KubeApiError && err.code === 409) || attempt + 1 >= steps) throw err;
       await clock.sleep(delay * (1 + 0.1 * Math.random()), options.signal);
       delay *= 2;
     }

@@ -18,7 +18,7 @@ import {
   RequestContext,
 } from '@kubernetes/client-node';
 import { type Dispatcher, fetch } from 'undici';
-import { ApiError } from './errors.ts';
+import { KubeApiError } from './errors.ts';
 import { collectionPath, type KindRef, type ObjectKey, objectKey, objectPath } from './kinds.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
@@ -83,7 +83,7 @@ export class KubeClient {
     try {
       return await this.#json<T>('get', 'GET', objectPath(kind, key), { resource: kind.plural, signal });
     } catch (err) {
-      if (err instanceof ApiError && err.code === 404) return undefined;
+      if (err instanceof KubeApiError && err.code === 404) return undefined;
       throw err;
     }
   }
@@ -193,7 +193,7 @@ export class KubeClient {
       });
       return true;
     } catch (err) {
-      if (err instanceof ApiError && err.code === 404) return false;
+      if (err instanceof KubeApiError && err.code === 404) return false;
       throw err;
     }
   }
@@ -201,7 +201,7 @@ export class KubeClient {
   /**
    * Opens a watch and yields its events until the server ends the stream, `signal` aborts,
    * or no byte arrives for `idleTimeoutMs` (a half-open connection). A non-200 answer (410
-   * included) throws `ApiError`; a broken stream throws `ApiError` with code 0.
+   * included) throws `KubeApiError`; a broken stream throws `KubeApiError` with code 0.
    */
   async *watch<T extends KubernetesObject>(
     kind: KindRef,
@@ -264,9 +264,12 @@ export class KubeClient {
       }
     } catch (err) {
       if (options.signal?.aborted) return;
-      if (err instanceof ApiError) throw err;
+      if (err instanceof KubeApiError) throw err;
       const message = idledOut ? 'no data within the idle timeout' : String((err as Error)?.message ?? err);
-      throw new ApiError({ code: 0, reason: 'WatchBroken', verb: 'watch', path, message }, { cause: err });
+      throw new KubeApiError(
+        { code: 0, reason: 'WatchBroken', verb: 'watch', path, message },
+        { cause: err },
+      );
     } finally {
       clearTimeout(idle);
       options.signal?.removeEventListener('abort', onAbort);
@@ -308,7 +311,7 @@ export class KubeClient {
       this.#metrics?.apiRequests.inc({ verb, resource: options.resource, code: '0' });
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const message = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new ApiError({ code: 0, reason: 'NoResponse', verb, path, message }, { cause: err });
+      throw new KubeApiError({ code: 0, reason: 'NoResponse', verb, path, message }, { cause: err });
     }
     this.#metrics?.apiRequests.inc({ verb, resource: options.resource, code: String(response.status) });
     if (response.ok) return response;
@@ -319,7 +322,7 @@ export class KubeClient {
     } catch {
       status = { message: text.slice(0, 200) };
     }
-    throw new ApiError({
+    throw new KubeApiError({
       code: response.status,
       reason: status.reason ?? response.statusText,
       verb,

@@ -83,8 +83,8 @@ function envName(field: string): string {
 }
 
 /** Thrown for bad flags or variables; the message lists every problem. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+export class RuntimeConfigError extends Error {
+  override readonly name = 'RuntimeConfigError';
 }
 
 /** Parses `argv` (without node and script) and `env` into a validated config. */
@@ -101,7 +101,7 @@ export function loadRuntimeConfig(
       allowPositionals: false,
     }).values as Record<string, string | undefined>;
   } catch (err) {
-    throw new ConfigError(
+    throw new RuntimeConfigError(
       `Invalid command line: ${(err as Error).message}. Known flags: ${FIELDS.map((f) => `--${flagName(f)}`).join(', ')}`,
     );
   }
@@ -117,7 +117,7 @@ export function loadRuntimeConfig(
     const given = field in raw ? ` (got ${JSON.stringify(raw[field])})` : '';
     return `--${flagName(field)} / ${envName(field)}: ${issue.message}${given}`;
   });
-  throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  throw new RuntimeConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
 }
 
 /** The namespaces `config.namespace` names (trimmed, no empties); empty = every namespace. */

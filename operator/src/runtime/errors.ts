@@ -22,8 +22,8 @@ export function describeResource(ref: ResourceRef): string {
  * A failed Kubernetes API request. `code` is the HTTP status (0 when no response arrived: a
  * refused connection, a reset, a timeout). 409, 429, 5xx and network errors are transient.
  */
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
   readonly code: number;
   readonly reason: string;
   readonly verb: string;
@@ -52,9 +52,9 @@ export class ApiError extends Error {
   }
 }
 
-/** True when `err` is an `ApiError` with one of the given HTTP status codes. */
-export function isApiError(err: unknown, ...codes: number[]): err is ApiError {
-  return err instanceof ApiError && (codes.length === 0 || codes.includes(err.code));
+/** True when `err` is an `KubeApiError` with one of the given HTTP status codes. */
+export function isKubeApiError(err: unknown, ...codes: number[]): err is KubeApiError {
+  return err instanceof KubeApiError && (codes.length === 0 || codes.includes(err.code));
 }
 
 /**
@@ -84,6 +84,6 @@ export class ReconcileError extends Error {
 
 /** Whether an error thrown by a reconciler should be retried (unknown errors are, to be safe). */
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof ReconcileError || err instanceof ApiError) return err.retry === 'transient';
+  if (err instanceof ReconcileError || err instanceof KubeApiError) return err.retry === 'transient';
   return true;
 }

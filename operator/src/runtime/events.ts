@@ -9,7 +9,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.ts';
 import { type Clock, realClock } from './clock.ts';
-import { Kinds } from './kinds.ts';
+import { BuiltinKinds } from './kinds.ts';
 
 /** Normal for progress, Warning for what needs the user's attention. */
 export type EventType = 'Normal' | 'Warning';
@@ -77,7 +77,7 @@ export class EventRecorder {
         seen.count++;
         if (now - seen.writtenAt < this.#o.seriesIntervalMs) return false;
         await this.#o.client.mergePatch(
-          Kinds.Event,
+          BuiltinKinds.Event,
           { namespace: seen.namespace, name: seen.name },
           { series: { count: seen.count, lastObservedTime: microTime(this.#o.wallClock()) } },
         );
@@ -85,9 +85,9 @@ export class EventRecorder {
         return true;
       }
       const name = `${(meta.name ?? 'object').slice(0, 200)}.${randomBytes(8).toString('hex')}`;
-      await this.#o.client.create(Kinds.Event, {
-        apiVersion: Kinds.Event.apiVersion,
-        kind: Kinds.Event.kind,
+      await this.#o.client.create(BuiltinKinds.Event, {
+        apiVersion: BuiltinKinds.Event.apiVersion,
+        kind: BuiltinKinds.Event.kind,
         metadata: { name, namespace },
         eventTime: microTime(this.#o.wallClock()),
         reportingController: this.#o.controller,

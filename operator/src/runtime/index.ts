@@ -14,9 +14,9 @@ export {
 export { KubeClient, type WatchEvent } from './client.ts';
 export { type Clock, FakeClock, realClock } from './clock.ts';
 export {
-  ConfigError,
   loadRuntimeConfig,
   type RuntimeConfig,
+  RuntimeConfigError,
   RuntimeConfigSchema,
   watchedNamespaces,
 } from './config.ts';
@@ -32,16 +32,16 @@ export {
   type WatchedKind,
 } from './controller.ts';
 export {
-  ApiError,
   describeResource,
-  isApiError,
+  isKubeApiError,
   isRetryable,
+  KubeApiError,
   ReconcileError,
   type ResourceRef,
 } from './errors.ts';
 export { EventRecorder, type EventType } from './events.ts';
 export { type Cache, Informer, type InformerEvent } from './informer.ts';
-export { type KindRef, Kinds, keyString, type ObjectKey, parseKey } from './kinds.ts';
+export { BuiltinKinds, type KindRef, keyString, type ObjectKey, parseKey } from './kinds.ts';
 export { loadKubeConfig, NoClusterConfiguredError } from './kubeconfig.ts';
 export { LeaderElector } from './leader-election.ts';
 export { createLogger, createProcessLogger, humanOutput, type LogFormat } from './logger.ts';

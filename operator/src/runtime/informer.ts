@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { controllerRef } from './apply.ts';
 import type { KubeClient, WatchEvent } from './client.ts';
 import { type Clock, realClock } from './clock.ts';
-import { ApiError } from './errors.ts';
+import { KubeApiError } from './errors.ts';
 import { type KindRef, keyString, objectKey } from './kinds.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
@@ -189,7 +189,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
         if (clock.now() - started >= HEALTHY_WATCH_MS) backoff = this.#o.initialBackoffMs;
       } catch (err) {
         if (signal.aborted) break;
-        if (err instanceof ApiError && err.code === 410) {
+        if (err instanceof KubeApiError && err.code === 410) {
           this.#o.log?.info(
             { resource: this.kind.plural, namespace: scope, rv: this.#scopeVersions.get(scope) },
             'Watch expired, relisting',
@@ -309,7 +309,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
         break;
       case 'ERROR': {
         const status = object as { code?: number; reason?: string; message?: string };
-        throw new ApiError({
+        throw new KubeApiError({
           code: status.code ?? 500,
           reason: status.reason ?? 'WatchError',
           verb: 'watch',

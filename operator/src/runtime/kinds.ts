@@ -57,7 +57,7 @@ export function objectPath(kind: KindRef, key: ObjectKey, subresource?: string):
 }
 
 /** Well-known kinds used by the runtime itself and by most controllers. */
-export const Kinds = {
+export const BuiltinKinds = {
   ConfigMap: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
   Secret: { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
   Service: { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },

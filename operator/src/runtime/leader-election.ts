@@ -11,9 +11,9 @@ import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.ts';
 import { type Clock, realClock } from './clock.ts';
-import { ApiError } from './errors.ts';
+import { KubeApiError } from './errors.ts';
 import { microTime } from './events.ts';
-import { Kinds } from './kinds.ts';
+import { BuiltinKinds } from './kinds.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
 /** Options of `LeaderElector`. Durations in ms; defaults are client-go's 15 s / 10 s / 2 s. */
@@ -126,7 +126,7 @@ export class LeaderElector {
     this.#o.metrics?.leader.set(0);
     const now = microTime(this.#o.wallClock());
     try {
-      await this.#o.client.replace(Kinds.Lease, {
+      await this.#o.client.replace(BuiltinKinds.Lease, {
         ...this.#lease,
         spec: {
           ...this.#lease.spec,
@@ -149,7 +149,7 @@ export class LeaderElector {
     // The leader renews from its last copy (one PUT); anyone else reads first.
     let lease = this.#leading ? this.#lease : undefined;
     if (!lease) {
-      lease = await client.get<V1Lease>(Kinds.Lease, { namespace, name }, signal);
+      lease = await client.get<V1Lease>(BuiltinKinds.Lease, { namespace, name }, signal);
       if (!lease) {
         const spec: LeaseSpec = {
           holderIdentity: this.identity,
@@ -160,14 +160,14 @@ export class LeaderElector {
         };
         try {
           this.#lease = await client.create<V1Lease>(
-            Kinds.Lease,
+            BuiltinKinds.Lease,
             { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec },
             { signal },
           );
           this.#observe(this.#lease);
           return true;
         } catch (err) {
-          if (err instanceof ApiError && err.code === 409) return false;
+          if (err instanceof KubeApiError && err.code === 409) return false;
           throw err;
         }
       }
@@ -190,11 +190,11 @@ export class LeaderElector {
       },
     };
     try {
-      this.#lease = await client.replace<V1Lease>(Kinds.Lease, next, { signal });
+      this.#lease = await client.replace<V1Lease>(BuiltinKinds.Lease, next, { signal });
       this.#observe(this.#lease);
       return true;
     } catch (err) {
-      if (err instanceof ApiError && err.code === 409) {
+      if (err instanceof KubeApiError && err.code === 409) {
         // Someone else wrote the lease: read it again on the next attempt.
         this.#lease = undefined;
         return false;
