@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { ChatCompletionRequest } from '../../runtime-image/src/sidecar/prepare.ts';
+import type { ChatCompletionRequest } from '../../runtime-image/src/sidecar/chat-request.ts';
 import { loadTekkenizer, type Tekkenizer } from '../../runtime-image/src/sidecar/tokens/tekken.ts';
 
 /** The repository root. */

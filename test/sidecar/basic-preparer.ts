@@ -3,8 +3,9 @@
  * the request unchanged, so those tests need no tokenizer and no image files (the full preparer,
  * preparer.ts, is tested in test/sidecar-limits).
  */
+
+import type { ChatCompletionRequest, RequestPreparer } from '../../runtime-image/src/sidecar/chat-request.ts';
 import { tooManyImages } from '../../runtime-image/src/sidecar/errors.ts';
-import type { ChatCompletionRequest, RequestPreparer } from '../../runtime-image/src/sidecar/prepare.ts';
 
 /** Counts `image_url` parts across all messages (vLLM counts the whole request too). */
 function countImages(request: ChatCompletionRequest): number {

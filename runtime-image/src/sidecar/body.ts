@@ -6,21 +6,14 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
-import { ApiError, badRequest, tooLarge } from './errors.ts';
+import { badRequest, bodyTooLarge, unsupportedContentEncoding, unsupportedMediaType } from './errors.ts';
 import { checkJsonBounds, findLoneSurrogate, type JsonBounds } from './json-bounds.ts';
 
 const JSON_TYPE = /^application\/json[ \t]*(?:;[ \t]*charset="?utf-8"?[ \t]*)?$/i;
 
 /** Throws 415 unless the Content-Type is `application/json`, optionally with `charset=utf-8`. */
 export function checkContentType(header: string | undefined): void {
-  if (header === undefined || !JSON_TYPE.test(header)) {
-    throw new ApiError({
-      status: 415,
-      type: 'invalid_request_error',
-      reason: 'unsupported_media_type',
-      message: 'Content-Type must be application/json.',
-    });
-  }
+  if (header === undefined || !JSON_TYPE.test(header)) throw unsupportedMediaType();
 }
 
 /**
@@ -32,16 +25,7 @@ export function checkContentEncoding(header: string | undefined): void {
   if (header === undefined) return;
   const coding = header.trim().toLowerCase();
   if (coding === '' || coding === 'identity') return;
-  throw new ApiError({
-    status: 415,
-    type: 'invalid_request_error',
-    reason: 'unsupported_content_encoding',
-    message: `Content-Encoding ${JSON.stringify(header.slice(0, 64))} is not accepted; send the body uncompressed.`,
-  });
-}
-
-function bodyTooLarge(limit: number): ApiError {
-  return tooLarge('body_too_large', `The request body exceeds the limit of ${limit} bytes.`);
+  throw unsupportedContentEncoding(header);
 }
 
 /** How a body is read: its size limit, its structure bounds, and the memory admission. */

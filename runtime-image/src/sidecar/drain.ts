@@ -6,7 +6,7 @@
  */
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { cutAtShutdown } from './refusals.ts';
+import { cutAtShutdown } from './errors.ts';
 import type { Relay } from './relay.ts';
 
 /** Options for one shutdown. */

@@ -4,7 +4,7 @@
  * refuse past a queue length or drop a waiter whose client went away, which is what protects
  * the GPU here: waiting clients that disconnect must not later take a slot.
  */
-import { ApiError } from './errors.ts';
+import { tooManyRequests } from './errors.ts';
 
 /** Frees a slot; calling it more than once is harmless. */
 export type Release = () => void;
@@ -56,7 +56,8 @@ export class ConcurrencyLimiter {
       this.active++;
       return Promise.resolve(this.releaser());
     }
-    if (this.queue.length >= this.options.maxQueue) return Promise.reject(this.busy('queue_full'));
+    if (this.queue.length >= this.options.maxQueue)
+      return Promise.reject(tooManyRequests('queue_full', String(this.options.retryAfterSeconds)));
     return new Promise<Release>((resolve, reject) => {
       const waiter: Waiter = {
         done: false,
@@ -71,7 +72,7 @@ export class ConcurrencyLimiter {
       };
       const timer = setTimeout(() => {
         this.remove(waiter);
-        waiter.fail(this.busy('queue_timeout'));
+        waiter.fail(tooManyRequests('queue_timeout', String(this.options.retryAfterSeconds)));
       }, this.options.queueTimeoutMs);
       const onAbort = (): void => {
         this.remove(waiter);
@@ -102,16 +103,5 @@ export class ConcurrencyLimiter {
   private remove(waiter: Waiter): void {
     const index = this.queue.indexOf(waiter);
     if (index !== -1) this.queue.splice(index, 1);
-  }
-
-  private busy(reason: string): ApiError {
-    return new ApiError({
-      status: 429,
-      type: 'rate_limit_error',
-      reason,
-      code: 'rate_limit_exceeded',
-      message: 'The server is handling too many requests. Retry after a short wait.',
-      headers: { 'retry-after': String(this.options.retryAfterSeconds) },
-    });
   }
 }

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
-import { ApiError } from './errors.ts';
+import { memoryBudgetExhausted, overMemoryBudget } from './errors.ts';
 
 /**
  * Bytes a request costs per byte of body, at its peak: the raw body, its text, the parsed value,
@@ -117,8 +117,8 @@ export class MemoryBudget {
     const admission: Admission = {
       add: (bytes) => {
         if (bytes <= 0) return;
-        if (held + bytes > this.capacity) throw this.#tooLarge(held + bytes);
-        if (this.#used + bytes > this.capacity) throw this.#busy();
+        if (held + bytes > this.capacity) throw overMemoryBudget(held + bytes, this.capacity);
+        if (this.#used + bytes > this.capacity) throw memoryBudgetExhausted(this.#retryAfter);
         held += bytes;
         this.#used += bytes;
       },
@@ -134,30 +134,4 @@ export class MemoryBudget {
     };
     return admission;
   }
-
-  /** 413: even alone this request would not fit; retrying cannot help. */
-  #tooLarge(bytes: number): ApiError {
-    return new ApiError({
-      status: 413,
-      type: 'invalid_request_error',
-      reason: 'request_over_memory_budget',
-      code: 'request_too_large',
-      message: `Handling this request would take about ${mib(bytes)} MiB, more than this server's request memory budget of ${mib(this.capacity)} MiB (REQUEST_MEMORY_BYTES). Send fewer or smaller images.`,
-    });
-  }
-
-  /** 503: other requests hold the budget now; one of them finishing makes room. */
-  #busy(): ApiError {
-    return new ApiError({
-      status: 503,
-      type: 'service_unavailable_error',
-      reason: 'memory_budget_exhausted',
-      code: 'server_busy',
-      message:
-        'The server is handling as many large requests as its memory allows. Retry after a short wait.',
-      headers: { 'retry-after': this.#retryAfter },
-    });
-  }
 }
-
-const mib = (bytes: number): number => Math.ceil(bytes / (1024 * 1024));

@@ -1,9 +1,16 @@
 /**
- * The full RequestPreparer (prepare.ts): image count and placement, image fetching and format
+ * The full RequestPreparer (chat-request.ts): image count and placement, image fetching and format
  * checks, the rewrite of every image to a data: URL, the prompt token count and the context check,
  * in that order, so nothing is fetched or decoded for a request that is refused on its count.
  */
 import type { Logger } from 'pino';
+import type {
+  ChatCompletionRequest,
+  ChatMessage,
+  ContentPart,
+  PreparedRequest,
+  RequestPreparer,
+} from './chat-request.ts';
 import { badRequest, tooManyImages } from './errors.ts';
 import { createImageFetcher, FETCH_REFUSED_MESSAGE, type ImageFetcher } from './fetch-image.ts';
 import { decodeDataUrl, isDataUrl } from './images/data-url.ts';
@@ -11,13 +18,6 @@ import { ImageRejected } from './images/image-error.ts';
 import type { ImageInfo } from './images/image-info.ts';
 import { inspectImage } from './images/inspect.ts';
 import { COST_PER_FETCHED_BYTE } from './memory-budget.ts';
-import type {
-  ChatCompletionRequest,
-  ChatMessage,
-  ContentPart,
-  PreparedRequest,
-  RequestPreparer,
-} from './prepare.ts';
 import { createPreparerMetrics } from './preparer-metrics.ts';
 import { countChatTokens } from './tokens/chat-template.ts';
 import { checkContextLength, requestedOutputTokens } from './tokens/context-check.ts';

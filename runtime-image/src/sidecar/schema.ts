@@ -9,8 +9,8 @@
  * front of Pixtral and video frames have exhausted vLLM's memory before (CVE-2026-5497).
  */
 import { z } from 'zod';
-import { ApiError, badRequest } from './errors.ts';
-import type { ChatCompletionRequest } from './prepare.ts';
+import type { ChatCompletionRequest } from './chat-request.ts';
+import { badRequest, modelNotFound } from './errors.ts';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() });
 const ImageUrlPart = z.object({
@@ -251,14 +251,7 @@ export function validateChatRequest(
 /** Checks that `model` is the served name; OpenAI answers an unknown model with 404. */
 export function checkModel(request: ChatCompletionRequest, served: string): void {
   if (request.model !== served) {
-    throw new ApiError({
-      status: 404,
-      type: 'invalid_request_error',
-      reason: 'model_not_found',
-      code: 'model_not_found',
-      param: 'model',
-      message: `The model \`${request.model.slice(0, 200)}\` does not exist. This endpoint serves \`${served}\`.`,
-    });
+    throw modelNotFound(request.model, served);
   }
 }
 

@@ -1,7 +1,6 @@
 /**
- * The sidecar's HTTP server: routes, the chat completion pipeline (auth → body → schema →
- * preparer → upstream slot → relay), the per-request log line and metrics, and graceful
- * shutdown. node:http rather than a framework: the proxy has four routes and the benchmark
+ * The sidecar's HTTP server: routes, the per-request log line and metrics, and graceful
+ * shutdown; the chat completion request runs through the stages of chat-pipeline.ts. node:http rather than a framework: the proxy has four routes and the benchmark
  * budget is under a millisecond of added latency. With SIDECAR_NOAUTH_PORT a second listener
  * serves the same routes without the key check; everything else (limits, the upstream slots,
  * metrics, health, shutdown) is one shared instance.
@@ -10,20 +9,20 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { KeyStore } from './auth.ts';
-import { checkContentEncoding, checkContentType, readJsonBody } from './body.ts';
+import {
+  authenticate,
+  type ChatPipeline,
+  type RequestContext,
+  type RequestLog,
+  runChat,
+} from './chat-pipeline.ts';
+import type { RequestPreparer } from './chat-request.ts';
 import { parseConfig, type SidecarConfig, type SidecarConfigInput } from './config.ts';
 import { Drain } from './drain.ts';
-import { ApiError } from './errors.ts';
+import { ApiError, internalError, methodNotAllowed, notFound, shuttingDown } from './errors.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
 import { type Listener, listen } from './listener.ts';
-import {
-  type Admission,
-  COST_PER_BODY_BYTE,
-  cgroupMemoryLimit,
-  defaultRequestBudget,
-  heapLimit,
-  MemoryBudget,
-} from './memory-budget.ts';
+import { cgroupMemoryLimit, defaultRequestBudget, heapLimit, MemoryBudget } from './memory-budget.ts';
 import {
   createMetrics,
   type ListenerLabel,
@@ -32,12 +31,8 @@ import {
   routeOf,
   type SidecarMetrics,
 } from './metrics.ts';
-import type { RequestPreparer } from './prepare.ts';
-import { internalError, methodNotAllowed, notFound, shuttingDown, unauthorized } from './refusals.ts';
-import { Relay } from './relay.ts';
-import { allowedRequestFields, checkModel, validateChatRequest } from './schema.ts';
+import { allowedRequestFields } from './schema.ts';
 import { codeOf, Upstream, upstreamError } from './upstream.ts';
-import { CompletionUsage, requestUsage } from './usage/completion-usage.ts';
 import { createUsageMetrics } from './usage/usage-metrics.ts';
 import { VllmMetrics } from './vllm-metrics.ts';
 
@@ -60,40 +55,6 @@ export interface Sidecar {
   metrics: SidecarMetrics;
   /** Stops accepting on every listener, lets in-flight requests finish for up to `graceMs`, then cuts the rest. */
   shutdown(graceMs?: number): Promise<void>;
-}
-
-/** Per-request facts for the log line; never bodies, never keys. */
-interface RequestLog {
-  requestId: string;
-  listener: ListenerLabel;
-  route: RouteLabel;
-  method: string | undefined;
-  status?: number;
-  keyId?: string;
-  stream?: boolean;
-  images?: number;
-  promptTokens?: number;
-  completionTokens?: number;
-  reason?: string;
-  bytesIn?: number;
-  bytesOut?: number;
-  outcome?: string;
-  /** The undici error code when vLLM failed (for example ECONNREFUSED), never a message. */
-  upstreamError?: string;
-  durationMs?: number;
-}
-
-/** One request's state shared by its stages and its close handler. */
-interface RequestContext {
-  log: RequestLog;
-  /** The keys this request must present; undefined on a keyless listener. */
-  keys: KeyStore | undefined;
-  /** Aborts when the client goes away; the preparer and the queue listen to it. */
-  controller: AbortController;
-  /** The upstream exchange, once started; aborted directly on client close (cheaper than a signal listener). */
-  relay?: Relay;
-  /** The request's share of the memory budget, released when vLLM has the body or the request ends. */
-  admission?: Admission;
 }
 
 /** How long, and how many bytes, a refused request's unread body is still read before closing. */
@@ -179,12 +140,10 @@ export async function createSidecar(
     ROUTES.map((route) => [route, metrics.inFlight.labels({ route })]),
   ) as Record<RouteLabel, ReturnType<SidecarMetrics['inFlight']['labels']>>;
   const retryAfter = String(config.retryAfterSeconds);
-  const allowedFields = allowedRequestFields(config.extraRequestFields);
   // Request ids: a random prefix per process plus a counter, unique enough to correlate our
   // log line with vLLM's, and far cheaper than a UUID per request.
   const idPrefix = randomBytes(6).toString('base64url');
   let requestCount = 0;
-  const mapUpstreamError = (error: unknown): ApiError => upstreamError(error, retryAfter);
   const created = Math.floor(Date.now() / 1000);
   const drain = new Drain();
 
@@ -226,84 +185,31 @@ export async function createSidecar(
     sendJson(res, apiError.status, apiError.toBody(), { ...apiError.headers });
   };
 
-  const authenticate = (req: IncomingMessage, { keys, log }: RequestContext): void => {
-    if (keys === undefined) return;
-    const result = keys.check(req.headers.authorization);
-    if (result === null) throw unauthorized();
-    log.keyId = result.keyId;
+  const pipeline: ChatPipeline = {
+    config,
+    budget,
+    allowedFields: allowedRequestFields(config.extraRequestFields),
+    preparer,
+    limiter,
+    upstream,
+    drain,
+    metrics,
+    usage,
+    upstreamError: (error) => upstreamError(error, retryAfter),
   };
 
   // Chat requests in any stage (body, preparer, queue, relay); shutdown waits for them.
   const chat = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
     drain.enter();
     try {
-      await chatStages(req, res, ctx);
+      await runChat(pipeline, req, res, ctx);
     } finally {
       drain.leave();
     }
   };
-  const chatStages = async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
-    const { log, controller } = ctx;
-    const signal = controller.signal;
-    authenticate(req, ctx);
-    checkContentType(req.headers['content-type']);
-    checkContentEncoding(req.headers['content-encoding']);
-    const admission = budget.open();
-    ctx.admission = admission;
-    const { value, bytes } = await readJsonBody(req, {
-      maxBytes: config.maxBodyBytes,
-      maxDepth: config.maxJsonDepth,
-      maxValues: config.maxJsonValues,
-      admit: (n) => admission.add(n * COST_PER_BODY_BYTE),
-    });
-    log.bytesIn = bytes;
-    metrics.requestBytes.inc(bytes);
-    const request = validateChatRequest(value, allowedFields);
-    checkModel(request, config.servedModelName);
-    log.stream = request.stream === true;
-    const prepared = await preparer(request, signal, admission.add);
-    log.images = prepared.imageCount;
-    if (prepared.promptTokens !== undefined) log.promptTokens = prepared.promptTokens;
-    const release = await limiter.acquire(signal);
-    try {
-      if (signal.aborted) return;
-      const running = new Relay(res, mapUpstreamError);
-      running.onHeaders = admission.release;
-      const { request: forwarded, stripUsageChunk } = requestUsage(prepared.request);
-      const completion = new CompletionUsage({ stream: log.stream, stripUsageChunk });
-      running.tap = completion;
-      ctx.relay = running;
-      const sent = performance.now();
-      if (drain.draining) res.setHeader('connection', 'close');
-      upstream.dispatchChat(JSON.stringify(forwarded), log.requestId, running);
-      drain.relays.add(running);
-      try {
-        log.outcome = await running.done;
-      } finally {
-        drain.relays.delete(running);
-      }
-      if (running.failure !== undefined) log.upstreamError = running.failure;
-      if (running.headersAt > 0) {
-        metrics.upstreamFirstByte.observe({ stream: String(log.stream) }, (running.headersAt - sent) / 1000);
-      }
-      log.bytesOut = running.bytes;
-      metrics.responseBytes.inc(running.bytes);
-      if (completion.completionTokens !== undefined) log.completionTokens = completion.completionTokens;
-      // What vLLM served is billed to the key; a stream cut short has no usage chunk, so no completion count.
-      if (log.keyId !== undefined && res.statusCode === 200) {
-        usage.usage(log.keyId, {
-          promptTokens: prepared.promptTokens ?? 0,
-          completionTokens: completion.completionTokens,
-          images: prepared.imageCount,
-        });
-      }
-    } finally {
-      release();
-    }
-  };
 
   const models = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
-    authenticate(req, ctx);
+    authenticate(ctx.keys, req.headers.authorization, ctx.log);
     sendJson(res, 200, {
       object: 'list',
       data: [

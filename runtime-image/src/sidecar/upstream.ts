@@ -5,7 +5,7 @@
  */
 import { Client, type Dispatcher, Pool } from 'undici';
 import type { SidecarConfig } from './config.ts';
-import { ApiError } from './errors.ts';
+import { type ApiError, upstreamFailed, upstreamTimeout, upstreamUnavailable } from './errors.ts';
 
 /** Talks to vLLM's OpenAI server. */
 export class Upstream {
@@ -96,30 +96,8 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNR
  */
 export function upstreamError(error: unknown, retryAfter: string): ApiError {
   const code = codeOf(error);
-  if (code !== undefined && (UNREACHABLE.has(code) || code === 'UND_ERR_CONNECT_TIMEOUT')) {
-    return new ApiError({
-      status: 503,
-      type: 'service_unavailable_error',
-      reason: 'upstream_unavailable',
-      message: 'The model server is not available yet. Retry after a short wait.',
-      headers: { 'retry-after': retryAfter },
-      cause: error,
-    });
-  }
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return new ApiError({
-      status: 504,
-      type: 'server_error',
-      reason: 'upstream_timeout',
-      message: 'The model server did not answer in time.',
-      cause: error,
-    });
-  }
-  return new ApiError({
-    status: 502,
-    type: 'server_error',
-    reason: 'upstream_error',
-    message: 'The model server failed to answer.',
-    cause: error,
-  });
+  if (code !== undefined && (UNREACHABLE.has(code) || code === 'UND_ERR_CONNECT_TIMEOUT'))
+    return upstreamUnavailable(error, retryAfter);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return upstreamTimeout(error);
+  return upstreamFailed(error);
 }

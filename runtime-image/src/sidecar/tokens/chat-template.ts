@@ -9,7 +9,7 @@
  * definitions, `[AVAILABLE_TOOLS] json [/AVAILABLE_TOOLS]`, just before that turn's `[INST]`.
  * The JSON is Python's `json.dumps(..., ensure_ascii=False)` (python-json.ts).
  */
-import type { ChatMessage, ToolCall, ToolDefinition } from '../prepare.ts';
+import type { ChatMessage, ToolCall, ToolDefinition } from '../chat-request.ts';
 import { pythonJsonDumps, pythonJsonNormalize } from './python-json.ts';
 import type { Pacer, Tekkenizer } from './tekken.ts';
 

@@ -3,19 +3,7 @@
  * same answer whether the sidecar or vLLM refuses. Wording from vLLM after PR #36197 when the
  * request names its output budget, and from the engine's `_validate_prompt_len` when it does not.
  */
-import { ApiError } from '../errors.ts';
-
-/** A 400 whose body is vLLM's `{"error": {"message", "type": "BadRequestError", "param", "code": 400}}`. */
-function contextLengthError(message: string): ApiError {
-  return new ApiError({
-    status: 400,
-    type: 'BadRequestError',
-    reason: 'context_length_exceeded',
-    message,
-    param: 'input_tokens',
-    code: 400,
-  });
-}
+import { contextLengthExceeded } from '../errors.ts';
 
 /** The output tokens a request asks for, read as vLLM does (`max_completion_tokens or max_tokens`). */
 export function requestedOutputTokens(request: {
@@ -39,12 +27,12 @@ export function checkContextLength(
   const l = maxContextLength;
   if (outputTokens === undefined) {
     if (p > l) {
-      throw contextLengthError(
+      throw contextLengthExceeded(
         `The decoder prompt (length ${p}) is longer than the maximum model length of ${l}. Make sure that \`max_model_len\` is no smaller than the number of text tokens plus multimodal tokens. For image inputs, the number of image tokens depends on the number of images, and possibly their aspect ratios as well.`,
       );
     }
     if (p === l) {
-      throw contextLengthError(
+      throw contextLengthExceeded(
         `The decoder prompt (length ${p}) plus the number of requested output tokens (at least 1) is longer than the maximum model length of ${l}. Make sure that \`max_model_len\` is no smaller than the number of text tokens (prompt + requested output tokens).`,
       );
     }
@@ -52,7 +40,7 @@ export function checkContextLength(
   }
   const m = outputTokens;
   if (p + m > l) {
-    throw contextLengthError(
+    throw contextLengthExceeded(
       `This model's maximum context length is ${l} tokens. However, you requested ${m} output tokens and your prompt contains at least ${p} input tokens, for a total of at least ${p + m} tokens. Please reduce the length of the input prompt or the number of requested output tokens. (parameter=input_tokens, value=${p})`,
     );
   }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstreamStub, type UpstreamStub } from '../../../../test/upstream-stub/stub.ts';
-import type { ChatCompletionRequest } from '../prepare.ts';
+import type { ChatCompletionRequest } from '../chat-request.ts';
 import { CompletionUsage, requestUsage } from './completion-usage.ts';
 
 let stub: UpstreamStub;

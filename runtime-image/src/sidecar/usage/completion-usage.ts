@@ -6,7 +6,7 @@
  * client gets the events it asked for. Hand-written: no SSE library rewrites a pass-through
  * byte stream event by event at this cost.
  */
-import type { ChatCompletionRequest } from '../prepare.ts';
+import type { ChatCompletionRequest } from '../chat-request.ts';
 
 /** The request to send vLLM, and whether the usage chunk must be dropped from the answer. */
 export function requestUsage(request: ChatCompletionRequest): {
