@@ -419,6 +419,12 @@ export async function startRealNodeCluster(options: RealNodeOptions = {}): Promi
 
   try {
     await mkdir(join(dir, 'logs'));
+    // A node started by a harness without the lock (an older checkout) routes the Service range.
+    const serviceRoute = (await sh('ip', ['route', 'show', SERVICE_CIDR])).trim();
+    if (serviceRoute)
+      throw new Error(
+        `another real node is running on this machine (route "${serviceRoute}"); only one can run at a time`,
+      );
     say(`bridge ${bridge} ${gateway} (pods ${podCidr}), node ${name}, state in ${dir}`);
     await sh('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
     await sh('ip', ['addr', 'add', `${gateway}/24`, 'dev', bridge]);
