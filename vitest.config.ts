@@ -23,6 +23,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
+            'common/**/*.test.ts',
             'operator/**/*.test.ts',
             'runtime-image/**/*.test.ts',
             'test/**/*.test.ts',

@@ -7,6 +7,8 @@ import { PROVISIONER_EXIT } from './provisioner-result.ts';
 import { planWeights, weightsDigest, weightsRetryDelayMs } from './weights-state.ts';
 
 const now = new Date('2026-11-27T10:00:00Z');
+/** The configuration's default weights.retryBaseSeconds, in ms. */
+const RETRY_BASE_MS = 30_000;
 const job = (condition?: { type: string; at: string; reason?: string; message?: string }): V1Job => ({
   metadata: { name: 'weights-abc' },
   status: condition
@@ -26,21 +28,27 @@ const job = (condition?: { type: string; at: string; reason?: string; message?: 
 
 describe('planWeights', () => {
   it('asks for a Job when there is none', () => {
-    expect(planWeights(undefined, [], {}, now)).toMatchObject({
+    expect(planWeights(undefined, [], {}, now, RETRY_BASE_MS)).toMatchObject({
       state: { state: 'absent' },
       action: 'ensureJob',
     });
   });
 
   it('is provisioning while the Job runs, and looks again later', () => {
-    const plan = planWeights(job(), [], {}, now);
+    const plan = planWeights(job(), [], {}, now, RETRY_BASE_MS);
     expect(plan.state.state).toBe('provisioning');
     expect(plan.requeueAfterMs).toBeGreaterThan(0);
   });
 
   it('is ready once the Job completed, and forgets earlier failures', () => {
     expect(
-      planWeights(job({ type: 'Complete', at: '2026-11-27T09:00:00Z' }), [], { attempts: 3 }, now),
+      planWeights(
+        job({ type: 'Complete', at: '2026-11-27T09:00:00Z' }),
+        [],
+        { attempts: 3 },
+        now,
+        RETRY_BASE_MS,
+      ),
     ).toMatchObject({
       state: { state: 'ready' },
       attempts: 0,
@@ -54,7 +62,7 @@ describe('planWeights', () => {
       reason: 'BackoffLimitExceeded',
       message: 'Job has reached the specified backoff limit',
     });
-    const first = planWeights(failed, [], {}, now);
+    const first = planWeights(failed, [], {}, now, RETRY_BASE_MS);
     expect(first).toMatchObject({ attempts: 1, action: 'none', lastFailureTime: '2026-11-27T09:59:50Z' });
     expect(first.requeueAfterMs).toBe(20_000);
     expect(first.state).toMatchObject({ state: 'failed', reason: 'WeightsFailed' });
@@ -63,6 +71,7 @@ describe('planWeights', () => {
       [],
       { attempts: first.attempts, lastFailureTime: first.lastFailureTime },
       now,
+      RETRY_BASE_MS,
     );
     expect(again.attempts).toBe(1);
     const afterBackoff = planWeights(
@@ -70,6 +79,7 @@ describe('planWeights', () => {
       [],
       { attempts: 1, lastFailureTime: first.lastFailureTime },
       new Date('2026-11-27T10:00:30Z'),
+      RETRY_BASE_MS,
     );
     expect(afterBackoff.action).toBe('deleteFailedJob');
   });
@@ -104,6 +114,7 @@ describe('planWeights', () => {
       [terminated(EXIT_CODES.digest, JSON.stringify(report)) as never],
       {},
       now,
+      RETRY_BASE_MS,
     );
     expect(plan.state).toMatchObject({
       state: 'failed',
@@ -128,6 +139,7 @@ describe('planWeights', () => {
       [terminated(EXIT_CODES.transient, JSON.stringify(report)) as never],
       {},
       now,
+      RETRY_BASE_MS,
     );
     expect(plan.state).toMatchObject({ state: 'failed', reason: 'WeightsFailed' });
     expect(plan.requeueAfterMs).toBeGreaterThan(0);
@@ -140,7 +152,7 @@ describe('planWeights', () => {
 
 describe('weights retry delay', () => {
   it('doubles from 30 s and stops at 10 min', () => {
-    expect([1, 2, 3, 10].map((attempts) => weightsRetryDelayMs(attempts))).toEqual([
+    expect([1, 2, 3, 10].map((attempts) => weightsRetryDelayMs(attempts, RETRY_BASE_MS))).toEqual([
       30_000, 60_000, 120_000, 600_000,
     ]);
   });

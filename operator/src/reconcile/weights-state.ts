@@ -6,18 +6,17 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { backoffDelay } from '../../../common/backoff.ts';
 import type { CatalogModel } from '../catalog/index.ts';
 import { provisionerFailure } from './provisioner-result.ts';
 import { type WeightsState, weightsFailureMessage } from './status.ts';
 
-/** First retry delay after a failed weights Job, ms. */
-export const WEIGHTS_RETRY_BASE_MS = 30_000;
 /** Longest retry delay, ms. */
 export const WEIGHTS_RETRY_MAX_MS = 600_000;
 
-/** The retry delay after `attempts` failures (by default 1 → 30 s, doubling, capped at 10 min). */
-export function weightsRetryDelayMs(attempts: number, baseMs = WEIGHTS_RETRY_BASE_MS): number {
-  return Math.min(baseMs * 2 ** Math.max(0, attempts - 1), WEIGHTS_RETRY_MAX_MS);
+/** The retry delay after `attempts` failures: `baseMs` (config weights.retryBaseSeconds) doubling, capped at 10 min. */
+export function weightsRetryDelayMs(attempts: number, baseMs: number): number {
+  return backoffDelay({ durationMs: baseMs, capMs: WEIGHTS_RETRY_MAX_MS }, attempts);
 }
 
 /**
@@ -56,7 +55,7 @@ export function planWeights(
   jobPods: V1Pod[],
   previous: { attempts?: number | undefined; lastFailureTime?: string | undefined },
   now: Date,
-  retryBaseMs = WEIGHTS_RETRY_BASE_MS,
+  retryBaseMs: number,
 ): WeightsPlan {
   const attempts = previous.attempts ?? 0;
   if (!job) {

@@ -3,7 +3,9 @@
  * status, skipped when the live object already says what we would apply, so steady state makes
  * no write requests; finalizer helpers with optimistic locking; owner references.
  */
+
 import type { KubernetesObject, V1OwnerReference } from '@kubernetes/client-node';
+import { Backoff } from '../../../common/backoff.ts';
 import type { KubeClient } from './client.ts';
 import { type Clock, realClock } from './clock.ts';
 import { describeResource, KubeApiError } from './errors.ts';
@@ -183,16 +185,19 @@ export async function retryOnConflict<R>(
   fn: (attempt: number) => Promise<R>,
   options: { steps?: number; baseMs?: number; clock?: Clock; signal?: AbortSignal } = {},
 ): Promise<R> {
-  const steps = options.steps ?? 5;
   const clock = options.clock ?? realClock;
-  let delay = options.baseMs ?? 10;
+  const backoff = new Backoff({
+    durationMs: options.baseMs ?? 10,
+    jitter: 0.1,
+    steps: (options.steps ?? 5) - 1,
+  });
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
-      if (!(err instanceof KubeApiError && err.code === 409) || attempt + 1 >= steps) throw err;
-      await clock.sleep(delay * (1 + 0.1 * Math.random()), options.signal);
-      delay *= 2;
+      const delay = err instanceof KubeApiError && err.code === 409 ? backoff.next() : undefined;
+      if (delay === undefined) throw err;
+      await clock.sleep(delay, options.signal);
     }
   }
 }

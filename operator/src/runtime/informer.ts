@@ -15,6 +15,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { Backoff } from '../../../common/backoff.ts';
 import { controllerRef } from './apply.ts';
 import type { KubeClient, WatchEvent } from './client.ts';
 import { type Clock, realClock } from './clock.ts';
@@ -175,7 +176,13 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
 
   async #runScope(scope: string | undefined, signal: AbortSignal): Promise<void> {
     const { clock } = this.#o;
-    let backoff = this.#o.initialBackoffMs;
+    // client-go's reflector: 800 ms doubling to 30 s, each delay up to twice as long at random.
+    const backoff = new Backoff({
+      durationMs: this.#o.initialBackoffMs,
+      capMs: this.#o.maxBackoffMs,
+      jitter: 1,
+      random: this.#o.random,
+    });
     let listCause: 'initial' | 'expired' | 'error' | undefined = 'initial';
     while (!signal.aborted) {
       const started = clock.now();
@@ -183,10 +190,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
         if (listCause) {
           await this.#relist(listCause, signal, scope);
           listCause = undefined;
-          backoff = this.#o.initialBackoffMs;
+          backoff.reset();
         }
         await this.#watch(signal, scope);
-        if (clock.now() - started >= HEALTHY_WATCH_MS) backoff = this.#o.initialBackoffMs;
+        if (clock.now() - started >= HEALTHY_WATCH_MS) backoff.reset();
       } catch (err) {
         if (signal.aborted) break;
         if (err instanceof KubeApiError && err.code === 410) {
@@ -197,10 +204,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
           listCause = 'expired';
           continue;
         }
-        if (clock.now() - started >= HEALTHY_WATCH_MS) backoff = this.#o.initialBackoffMs;
+        if (clock.now() - started >= HEALTHY_WATCH_MS) backoff.reset();
         this.#o.metrics?.watchErrors.inc({ resource: this.kind.plural });
         if (listCause === undefined && !this.#scopeVersions.get(scope)) listCause = 'error';
-        const delay = backoff * (1 + this.#o.random());
+        const delay = backoff.next() ?? this.#o.maxBackoffMs;
         this.#o.log?.warn(
           {
             resource: this.kind.plural,
@@ -210,7 +217,6 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
           },
           'Watch failed, retrying',
         );
-        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
         await clock.sleep(delay, signal).catch(() => {});
       }
     }

@@ -7,6 +7,7 @@
  * Written by hand because no maintained npm package has these semantics: p-queue and
  * fastq run jobs, not keys, so they neither fold duplicates nor keep one key off two workers.
  */
+import { backoffDelay } from '../../../common/backoff.ts';
 import { type Clock, realClock } from './clock.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
@@ -104,7 +105,7 @@ export class WorkQueue {
 
   /** The delay `addRateLimited` uses after `failures` earlier failures. */
   backoffFor(failures: number): number {
-    return Math.min(this.#baseDelayMs * 2 ** Math.min(failures, 52), this.#maxDelayMs);
+    return backoffDelay({ durationMs: this.#baseDelayMs, capMs: this.#maxDelayMs }, failures + 1);
   }
 
   /** Resets the backoff of `key` (call after a success). */

@@ -6,6 +6,7 @@
  * fails every request before sending a byte must give up after `retries` attempts.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '../../../common/backoff.ts';
 import { isTransient, ProvisionError } from './errors.ts';
 
 /** How often and how long to retry. */
@@ -30,7 +31,14 @@ export async function withRetry<T>(
   },
 ): Promise<T> {
   const { policy, signal } = options;
-  let failures = 0;
+  // Half the doubled delay plus up to as much again at random (from base/2..base up to max/2..max);
+  // the steps are the failures in a row allowed, given back whenever an attempt made progress.
+  const backoff = new Backoff({
+    durationMs: policy.baseDelayMs / 2,
+    capMs: policy.maxDelayMs / 2,
+    jitter: 1,
+    steps: policy.retries,
+  });
   for (;;) {
     const before = options.progress();
     try {
@@ -39,8 +47,10 @@ export async function withRetry<T>(
       if (signal.aborted) throw signal.reason ?? err;
       if (!isTransient(err)) throw err;
       const error = err as ProvisionError;
-      failures = options.progress() > before ? 1 : failures + 1;
-      if (failures > policy.retries) {
+      if (options.progress() > before) backoff.reset();
+      const jittered = backoff.next();
+      const failures = backoff.taken + (jittered === undefined ? 1 : 0);
+      if (jittered === undefined) {
         throw new ProvisionError(
           error.code,
           'terminal',
@@ -48,8 +58,6 @@ export async function withRetry<T>(
           { cause: error },
         );
       }
-      const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (failures - 1));
-      const jittered = backoff * (0.5 + Math.random() / 2);
       const serverAsked = (error.retryAfterSeconds ?? 0) * 1000;
       const delayMs = Math.round(Math.min(policy.maxDelayMs, Math.max(jittered, serverAsked)));
       options.onRetry(error, failures, delayMs);
