@@ -1,5 +1,4 @@
-// Deep import: the package root does not re-export its quantity parser.
-import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
+import { quantityValue } from '../builders/quantity.ts';
 import {
   type CatalogModel,
   findModel,
@@ -165,7 +164,7 @@ export function checkSpec(spec: RuleInput): RuleViolation[] {
  */
 function bytesOf(quantity: string): number {
   try {
-    return Number(quantityToScalar(quantity));
+    return quantityValue(quantity);
   } catch {
     return Number.POSITIVE_INFINITY;
   }
