@@ -3,6 +3,7 @@
  * constants (metav1.Condition requires the pattern below); messages are sentences that tell the
  * user what happened and what to change.
  */
+import { z } from 'zod';
 
 /** metav1.Condition `type` pattern (k8s.io/apimachinery). */
 export const CONDITION_TYPE_PATTERN =
@@ -86,15 +87,18 @@ export const Reason = {
 /** One reason. */
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
-/** A metav1.Condition. */
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  observedGeneration?: number | undefined;
-  lastTransitionTime: string;
-  reason: string;
-  message: string;
-}
+/** metav1.Condition, field for field (same limits and patterns as k8s.io/apimachinery). */
+export const ConditionSchema = z.strictObject({
+  type: z.string().min(1).max(316).regex(CONDITION_TYPE_PATTERN),
+  status: z.enum(['True', 'False', 'Unknown']),
+  observedGeneration: z.int().min(0).meta({ format: 'int64' }).optional(),
+  lastTransitionTime: z.iso.datetime(),
+  reason: z.string().min(1).max(1024).regex(CONDITION_REASON_PATTERN),
+  message: z.string().max(32768),
+});
+
+/** One metav1.Condition (the type of `ConditionSchema`, the one source). */
+export type Condition = z.output<typeof ConditionSchema>;
 
 /** What a caller sets; `lastTransitionTime` is decided by `setCondition`. */
 export type ConditionUpdate = Omit<Condition, 'lastTransitionTime'>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { catalogLimits, NODE_TYPES } from '../catalog/index.ts';
-import { CONDITION_REASON_PATTERN, CONDITION_TYPE_PATTERN } from './conditions.ts';
+import { ConditionSchema } from './conditions.ts';
 import { checkModel, checkSpec, modelRules, specRules, statusRules } from './rules.ts';
 import { PATTERN_MESSAGE } from './structural.ts';
 
@@ -256,16 +256,6 @@ export const PHASES = ['Creating', 'ProvisioningWeights', 'Deploying', 'Ready', 
 /** One lifecycle phase. */
 export type Phase = (typeof PHASES)[number];
 
-/** metav1.Condition, field for field (same limits and patterns as k8s.io/apimachinery). */
-export const ConditionSchema = z.strictObject({
-  type: z.string().min(1).max(316).regex(CONDITION_TYPE_PATTERN),
-  status: z.enum(['True', 'False', 'Unknown']),
-  observedGeneration: z.int().min(0).meta({ format: 'int64' }).optional(),
-  lastTransitionTime: z.iso.datetime(),
-  reason: z.string().min(1).max(1024).regex(CONDITION_REASON_PATTERN),
-  message: z.string().max(32768),
-});
-
 /** `status`: what the operator observed. Written only by the operator, through the status subresource. */
 export const PixtralDeploymentStatusSchema = z
   .strictObject({
@@ -324,5 +314,3 @@ export type PixtralDeploymentInput = z.input<typeof PixtralDeploymentSchema>;
 export type PixtralDeploymentSpec = z.output<typeof PixtralDeploymentSpecSchema>;
 /** `status`. */
 export type PixtralDeploymentStatus = z.output<typeof PixtralDeploymentStatusSchema>;
-/** One metav1.Condition. */
-export type Condition = z.output<typeof ConditionSchema>;

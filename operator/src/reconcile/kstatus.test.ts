@@ -65,9 +65,7 @@ describe('the status the operator writes, as kstatus (Flux) reads it', () => {
 describe('withKstatusConditions', () => {
   const now = new Date('2026-12-07T05:00:00Z');
   const without = (name: string): Condition[] =>
-    ((fixture(name).status?.conditions ?? []) as Condition[]).filter(
-      (c) => c.type !== 'Reconciling' && c.type !== 'Stalled',
-    );
+    (fixture(name).status?.conditions ?? []).filter((c) => c.type !== 'Reconciling' && c.type !== 'Stalled');
 
   it('derives Reconciling from Progressing and Stalled from Degraded, with their reasons', () => {
     const stalled = withKstatusConditions(without('degraded-insufficient-gpu'), 1, now);
@@ -92,7 +90,7 @@ describe('withKstatusConditions', () => {
 
   it('changes nothing when re-run on what it wrote (steady state writes nothing)', () => {
     for (const name of ['ready', 'degraded-weights-failed', 'progressing-Deploying']) {
-      const conditions = (fixture(name).status?.conditions ?? []) as Condition[];
+      const conditions = fixture(name).status?.conditions ?? [];
       const generation = fixture(name).status?.observedGeneration ?? 0;
       expect(withKstatusConditions(conditions, generation, new Date('2027-01-01T00:00:00Z')), name).toEqual(
         conditions,

@@ -332,19 +332,18 @@ export class PixtralDeploymentReconciler implements Reconciler {
       status as Record<string, unknown>,
       signal,
     );
+    const degraded = status.conditions?.find((c) => c.type === ConditionType.Degraded);
     if (written && before !== status.phase) {
-      const ready = status.conditions?.find((c) => c.type === ConditionType.Degraded);
-      const warning = status.phase === 'Error' || ready?.status === 'True';
+      const warning = status.phase === 'Error' || degraded?.status === 'True';
       await this.#d.events.record(
         cr,
         warning ? 'Warning' : 'Normal',
         `Phase${status.phase}`,
         'Reconcile',
-        phaseNote(status, ready?.message),
+        phaseNote(status, degraded?.message),
       );
     }
     // Each new reason something needs attention is an Event too (kubectl describe, event exporters).
-    const degraded = status.conditions?.find((c) => c.type === ConditionType.Degraded);
     if (
       written &&
       degraded?.status === 'True' &&

@@ -79,7 +79,7 @@ function rolledOut(deployment: V1Deployment | undefined): boolean {
 export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Date): PixtralDeploymentStatus {
   const generation = (cr.metadata as { generation?: number }).generation ?? 0;
   const old = cr.status ?? {};
-  let conditions: Condition[] = (old.conditions ?? []) as Condition[];
+  let conditions: Condition[] = old.conditions ?? [];
   const set = (update: Omit<ConditionUpdate, 'observedGeneration'>) => {
     conditions = setCondition(conditions, { ...update, observedGeneration: generation }, now);
   };
@@ -250,7 +250,7 @@ export function computeStatus(cr: PixtralDeployment, observed: Observed, now: Da
 export function deletingStatus(cr: PixtralDeployment, now: Date): PixtralDeploymentStatus {
   const generation = (cr.metadata as { generation?: number }).generation ?? 0;
   const old = cr.status ?? {};
-  let conditions = (old.conditions ?? []) as Condition[];
+  let conditions = old.conditions ?? [];
   for (const type of [ConditionType.Progressing, ConditionType.Ready]) {
     conditions = setCondition(
       conditions,
