@@ -8,14 +8,19 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { defaultOperatorConfig } from '../operator/src/config.ts';
 import { addPixtralController } from '../operator/src/controller.ts';
-import { BuiltinKinds, createLogger, loadRuntimeConfig, Manager } from '../operator/src/runtime/index.ts';
+import {
+  BuiltinKinds,
+  createOperatorLogger,
+  loadRuntimeConfig,
+  Manager,
+} from '../operator/src/runtime/index.ts';
 
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromFile(process.env.KUBECONFIG ?? '');
 const manager = new Manager({
   config: loadRuntimeConfig(['--health-port', '0', '--leader-elect', 'false', '--log-level', 'warn'], {}),
   kubeConfig,
-  log: createLogger('warn'),
+  log: createOperatorLogger('warn'),
 });
 await addPixtralController(manager, defaultOperatorConfig({}));
 if (process.env.BENCH_CACHE_ALL_SECRETS === '1') manager.cache(BuiltinKinds.Secret);

@@ -12,7 +12,7 @@ import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import {
   BuiltinKinds,
   Channel,
-  createLogger,
+  createOperatorLogger,
   KubeClient,
   loadRuntimeConfig,
   Manager,
@@ -97,7 +97,7 @@ try {
   const mgr = new Manager({
     config,
     kubeConfig: cp.kubeConfig(),
-    log: createLogger('warn'),
+    log: createOperatorLogger('warn'),
     metrics: new RuntimeMetrics(),
   });
   const controller = addToyController(mgr, WORKERS);

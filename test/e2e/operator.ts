@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { defaultOperatorConfig, type OperatorConfigInput } from '../../operator/src/config.ts';
 import { addPixtralController } from '../../operator/src/controller.ts';
-import { createLogger, loadRuntimeConfig, Manager } from '../../operator/src/runtime/index.ts';
+import { createOperatorLogger, loadRuntimeConfig, Manager } from '../../operator/src/runtime/index.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -41,7 +41,7 @@ export async function startOperator(
       {},
     ),
     kubeConfig: kc,
-    log: createLogger(process.env.E2E_LOG_LEVEL ?? 'warn'),
+    log: createOperatorLogger(process.env.E2E_LOG_LEVEL ?? 'warn'),
     informer: { initialBackoffMs: 200, maxBackoffMs: 2000 },
   });
   await addPixtralController(manager, defaultOperatorConfig(config), { workers: 4 });

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createLogger,
+  createOperatorLogger,
   KubeClient,
   LeaderElector,
   LeadershipLostError,
@@ -126,7 +126,7 @@ describe('Manager under leader election', () => {
     const mgr = new Manager({
       config,
       kubeConfig: kubeConfigVia(cp, relay.port),
-      log: createLogger('silent'),
+      log: createOperatorLogger('silent'),
     });
     const controller = addToyController(mgr);
     const started = mgr.start(AbortSignal.timeout(60_000));

@@ -6,7 +6,12 @@
 import { stat } from 'node:fs/promises';
 import { EventsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, loadRuntimeConfig, Manager, WRITE_VERBS } from '../../operator/src/runtime/index.ts';
+import {
+  createOperatorLogger,
+  loadRuntimeConfig,
+  Manager,
+  WRITE_VERBS,
+} from '../../operator/src/runtime/index.ts';
 import {
   type ControlPlane,
   eventually,
@@ -51,7 +56,7 @@ beforeAll(async () => {
     config,
     kubeConfig: kubeConfigVia(cp, relay.port),
     // 'error': the API server restart below makes every watch warn while it is down, as it should.
-    log: createLogger('error'),
+    log: createOperatorLogger('error'),
     informer: { initialBackoffMs: 200, maxBackoffMs: 2000 },
   });
   addToyController(mgr);

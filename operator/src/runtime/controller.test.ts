@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Channel, Controller, type ControllerRuntime, type Reconciler } from './controller.ts';
 import type { Informer } from './informer.ts';
 import { type KindRef, keyString } from './kinds.ts';
-import { createLogger } from './logger.ts';
+import { createOperatorLogger } from './logger.ts';
 import { MemoryCache } from './memory-cache.ts';
 import { RuntimeMetrics } from './metrics.ts';
 
@@ -29,7 +29,7 @@ function running(watches: (notes: MemoryCache, channel: Channel) => Controller) 
   const controller = watches(caches.get(Note.kind)!, channel);
   const rt: ControllerRuntime = {
     cache: (kind) => caches.get(kind.kind) as unknown as Informer,
-    log: createLogger('silent'),
+    log: createOperatorLogger('silent'),
     metrics: new RuntimeMetrics(),
   };
   const stop = new AbortController();

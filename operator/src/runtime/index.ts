@@ -44,7 +44,7 @@ export { type Cache, Informer, type InformerEvent } from './informer.ts';
 export { BuiltinKinds, type KindRef, keyString, type ObjectKey, parseKey } from './kinds.ts';
 export { loadKubeConfig, NoClusterConfiguredError } from './kubeconfig.ts';
 export { LeaderElector } from './leader-election.ts';
-export { createLogger, createProcessLogger, humanOutput, type LogFormat } from './logger.ts';
+export { createOperatorLogger, createProcessLogger, humanOutput, type LogFormat } from './logger.ts';
 export { LeadershipLostError, Manager, type ManagerOptions } from './manager.ts';
 export { MemoryCache } from './memory-cache.ts';
 export { RuntimeMetrics, WRITE_VERBS } from './metrics.ts';

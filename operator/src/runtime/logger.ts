@@ -15,7 +15,7 @@ export const REDACT_PATHS = [
 export type LogFormat = 'auto' | 'json' | 'pretty';
 
 /** The operator's JSON logger; children add the resource in context (`log.child({ pxd: 'ns/name' })`). */
-export function createLogger(level: string = 'info', destination?: NodeJS.WritableStream): Logger {
+export function createOperatorLogger(level: string = 'info', destination?: NodeJS.WritableStream): Logger {
   const options = {
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -35,8 +35,8 @@ export function humanOutput(format: LogFormat, out: { isTTY?: boolean } = proces
  * last lines before exit are never lost.
  */
 export function createProcessLogger(level: string, format: LogFormat): Logger {
-  if (!humanOutput(format)) return createLogger(level);
-  return createLogger(
+  if (!humanOutput(format)) return createOperatorLogger(level);
+  return createOperatorLogger(
     level,
     pretty({
       sync: true,

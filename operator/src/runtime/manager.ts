@@ -20,7 +20,7 @@ import { type HealthServer, startHealthServer } from './health.ts';
 import { Informer, type InformerOptions } from './informer.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { LeaderElector } from './leader-election.ts';
-import { createLogger } from './logger.ts';
+import { createOperatorLogger } from './logger.ts';
 import { RuntimeMetrics } from './metrics.ts';
 
 /** Thrown by `Manager.start` when the lease could not be renewed: the process should exit. */
@@ -67,7 +67,7 @@ export class Manager {
 
   constructor(options: ManagerOptions) {
     this.config = options.config;
-    this.log = options.log ?? createLogger(options.config.logLevel);
+    this.log = options.log ?? createOperatorLogger(options.config.logLevel);
     this.metrics = options.metrics ?? new RuntimeMetrics({ defaultMetrics: true });
     this.#clock = options.clock ?? realClock;
     this.#informerOptions = options.informer;
