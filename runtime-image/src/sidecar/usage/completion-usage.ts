@@ -93,20 +93,39 @@ export class CompletionUsage {
       carry.indexOf(QUOTE) !== -1 &&
       Buffer.concat([carry.subarray(-MARKER_TAIL), chunk.subarray(0, MARKER_TAIL)]).indexOf(USAGE_OBJECT) !==
         -1;
-    if (this.unfinished || straddles || chunk.indexOf(USAGE_OBJECT) !== -1) {
-      const text = (carry.length === 0 ? chunk : Buffer.concat([carry, chunk])).toString('utf8');
-      let lastMatch = -1;
-      for (const m of text.matchAll(COMPLETION_TOKENS)) {
-        this.completionTokens = Number(m[1]);
-        lastMatch = m.index;
+    if (this.unfinished || straddles) {
+      this.scanText((carry.length === 0 ? chunk : Buffer.concat([carry, chunk])).toString('utf8'));
+    } else {
+      // The common case, a whole usage object in this chunk: only the last one is read, and only
+      // from its marker on (vLLM writes usage at the end of a body), not the whole answer.
+      const at = chunk.lastIndexOf(USAGE_OBJECT);
+      if (at !== -1) {
+        const tokens = lastCompletionTokens(
+          chunk.toString('latin1', at, Math.min(chunk.length, at + CARRY_BYTES)),
+        );
+        if (tokens !== undefined) {
+          this.completionTokens = tokens;
+          this.unfinished = false;
+        } else {
+          this.scanText(chunk.toString('utf8'));
+        }
       }
-      // A usage object whose count has not arrived yet: read again with the next chunk.
-      this.unfinished = text.lastIndexOf('"usage":{') > lastMatch;
     }
     // Carried: from the usage object on while it is unfinished, else just enough to see a marker cut in two.
     const keep = this.unfinished ? CARRY_BYTES : MARKER_TAIL;
     const joined = chunk.length >= keep || carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
     this.carry = Buffer.from(joined.subarray(Math.max(0, joined.length - keep)));
+  }
+
+  /** Reads every usage object's count in `text`; notes a usage object whose count is still to come. */
+  private scanText(text: string): void {
+    let lastMatch = -1;
+    for (const m of text.matchAll(COMPLETION_TOKENS)) {
+      this.completionTokens = Number(m[1]);
+      lastMatch = m.index;
+    }
+    // A usage object whose count has not arrived yet: read again with the next chunk.
+    this.unfinished = text.lastIndexOf('"usage":{') > lastMatch;
   }
 
   /** The sidecar asked for usage: whole events go through, the usage event is dropped. */
