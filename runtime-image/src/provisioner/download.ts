@@ -7,9 +7,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
 import { expectedDigest, methodLabel } from './digest.ts';
+import type { DownloadContext } from './download-context.ts';
 import { ProvisionError } from './errors.ts';
 import { fetchRun, splitTail } from './fetch-run.ts';
 import { BackgroundSync, renameDurable } from './fs-atomic.ts';
@@ -24,9 +23,7 @@ import {
   removePartial,
   StateSaver,
 } from './partial.ts';
-
-import type { Progress } from './progress.ts';
-import { type RetryPolicy, withRetry } from './retry.ts';
+import { withRetry } from './retry.ts';
 import { runSegmentPool } from './segment-pool.ts';
 import type { ModelFile } from './spec.ts';
 
@@ -34,21 +31,6 @@ const STATE_SAVE_MS = 1000;
 const RAMP_MS = 1000;
 const BACKGROUND_SYNC_BYTES = 128 * 1024 * 1024;
 const MAX_RESTARTS = 2;
-
-/** Everything a download needs besides the file. */
-export interface DownloadContext {
-  dispatcher: Dispatcher;
-  url: string;
-  token: string | undefined;
-  target: string;
-  parallelism: number;
-  /** Files of at least twice this size go as ranges of this size when the server supports Range. */
-  segmentSize: number;
-  retry: RetryPolicy;
-  progress: Progress;
-  log: Logger;
-  signal: AbortSignal;
-}
 
 /**
  * Downloads `file` to `<target>/<name>`, verified, resuming from `resumed` (its valid resume record

@@ -4,7 +4,7 @@
  * wrong turned into a ProvisionError. Also how the tail is split off for another connection.
  */
 import type { FileHandle } from 'node:fs/promises';
-import type { DownloadContext } from './download.ts';
+import type { DownloadContext } from './download-context.ts';
 import { classifyError, ProvisionError } from './errors.ts';
 import { discard, isStrongEtag, type OpenedBody, openBody, redactUrl } from './http.ts';
 import { type PartialState, type Segment, splitSegments } from './partial.ts';
