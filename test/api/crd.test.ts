@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pixtralDeploymentCrd } from '../../operator/src/api/crd.ts';
-import { validatePixtralDeployment } from '../../operator/src/api/validate.ts';
+import { validatePixtralDeployment } from '../fixtures/validate.ts';
 import { freshNamespace, installCrds, sharedControlPlane } from '../harness/index.ts';
 import { aPixtralDeployment, INVALID_CASES, type Manifest, sample } from './fixtures.ts';
 import { Rest } from './rest.ts';

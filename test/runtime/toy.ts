@@ -4,7 +4,7 @@
  * root carries a finalizer so deletion is observed even without a garbage collector (the
  * test control plane runs no kube-controller-manager).
  */
-import type { KubernetesObject, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ConfigMap, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import {
   assertAdoptable,
   BuiltinKinds,
@@ -13,7 +13,6 @@ import {
   type Manager,
   type ObjectKey,
   type Outcome,
-  ownerReference,
   type ReconcileContext,
   type Reconciler,
   type WatchedKind,
@@ -47,7 +46,7 @@ export function desiredToyChild(root: V1ConfigMap): V1Secret {
         'app.kubernetes.io/managed-by': 'pixtral-operator',
         'app.kubernetes.io/instance': root.metadata!.name!,
       },
-      ownerReferences: [ownerReference(root as KubernetesObject)],
+      ownerReferences: [controllerReference(root)],
     },
     type: 'Opaque',
     data: { value: Buffer.from(value).toString('base64') },
@@ -107,4 +106,16 @@ export function addToyController(mgr: Manager, workers = 4): Controller {
   });
   mgr.add(controller);
   return controller;
+}
+
+/** A controller ownerReference to `owner` (the runtime leaves these to each controller's builders). */
+export function controllerReference(owner: KubernetesObject): V1OwnerReference {
+  return {
+    apiVersion: owner.apiVersion ?? '',
+    kind: owner.kind ?? '',
+    name: owner.metadata?.name ?? '',
+    uid: owner.metadata?.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }

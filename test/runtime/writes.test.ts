@@ -13,7 +13,6 @@ import {
   type KindRef,
   KubeApiError,
   KubeClient,
-  ownerReference,
   RuntimeMetrics,
   Writer,
 } from '../../operator/src/runtime/index.ts';
@@ -24,6 +23,7 @@ import {
   installCrds,
   startControlPlane,
 } from '../harness/index.ts';
+import { controllerReference } from './toy.ts';
 
 const Widget: KindRef = {
   apiVersion: 'toy.pixtral.dev/v1',
@@ -150,7 +150,7 @@ describe('Writer', () => {
     const desired = (labels: Record<string, string>): V1ConfigMap => ({
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: 'child', namespace: ns, labels, ownerReferences: [ownerReference(owner)] },
+      metadata: { name: 'child', namespace: ns, labels, ownerReferences: [controllerReference(owner)] },
       data: { k: 'v' },
     });
     const first = await writer.apply(BuiltinKinds.ConfigMap, desired({ a: '1', b: '2' }));
@@ -264,7 +264,7 @@ describe('Informer', () => {
           name: `kid-${i}`,
           namespace: ns,
           labels: { family: 'yes' },
-          ownerReferences: i < 3 ? [ownerReference(owner)] : [],
+          ownerReferences: i < 3 ? [controllerReference(owner)] : [],
         },
       } as KubernetesObject);
     }

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { aPixtralDeployment, INVALID_CASES, sample } from '../../../test/api/fixtures.ts';
+import { checkStatusTransition, validatePixtralDeployment } from '../../../test/fixtures/validate.ts';
 import { PixtralDeploymentStatusSchema } from './pixtral-deployment.ts';
-import { checkStatusTransition } from './rules.ts';
-import { validatePixtralDeployment } from './validate.ts';
 
 const namesField = (fields: string[], field: string): boolean =>
   fields.some((f) => f === field || f.startsWith(`${field}.`) || f.startsWith(`${field}[`));

@@ -181,18 +181,3 @@ export function statusRules(): CelRule[] {
     },
   ];
 }
-
-/** TypeScript twin of `statusRules`: compares the stored status with a proposed one. */
-export function checkStatusTransition(
-  oldStatus: { uuid?: string | undefined } | undefined,
-  newStatus: { uuid?: string | undefined } | undefined,
-): RuleViolation[] {
-  const before = oldStatus?.uuid;
-  if (before === undefined || newStatus?.uuid === before) return [];
-  return [
-    {
-      path: ['uuid'],
-      message: `status.uuid is immutable once set: keep status.uuid ${before} (it names the public endpoint)`,
-    },
-  ];
-}

@@ -202,28 +202,6 @@ export async function retryOnConflict<R>(
   }
 }
 
-/** An ownerReference to `owner` (controller and blockOwnerDeletion by default). */
-export function ownerReference(
-  owner: KubernetesObject,
-  options: { controller?: boolean } = {},
-): V1OwnerReference {
-  const { apiVersion, kind, metadata } = owner;
-  if (!apiVersion || !kind || !metadata?.name || !metadata.uid) {
-    throw new Error(
-      `Cannot reference ${kind ?? 'object'} ${metadata?.name ?? '?'} as owner: apiVersion, kind, name and uid are needed`,
-    );
-  }
-  const controller = options.controller ?? true;
-  return {
-    apiVersion,
-    kind,
-    name: metadata.name,
-    uid: metadata.uid,
-    controller,
-    blockOwnerDeletion: controller,
-  };
-}
-
 /** The object's controller ownerReference, if any (at most one may say `controller: true`). */
 export function controllerRef(obj: KubernetesObject): V1OwnerReference | undefined {
   return obj.metadata?.ownerReferences?.find((r) => r.controller);

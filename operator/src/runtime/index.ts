@@ -7,7 +7,6 @@ export {
   FIELD_MANAGER,
   hasFinalizer,
   needsApply,
-  ownerReference,
   retryOnConflict,
   Writer,
 } from './apply.ts';
