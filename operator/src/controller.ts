@@ -5,6 +5,7 @@
  * only once the server serves it (a cache of a kind that is not served would never sync), and
  * installing or removing KEDA or Karpenter is picked up without a restart.
  */
+
 import type {
   KubernetesObject,
   V1Deployment,
@@ -13,6 +14,7 @@ import type {
   V1Pod,
   V1Secret,
 } from '@kubernetes/client-node';
+import { Backoff } from '../../common/backoff.ts';
 import type { PixtralDeployment } from './api/pixtral-deployment.ts';
 import { instanceLabel } from './builders/labels.ts';
 import { apiKeysSecretName } from './builders/names.ts';
@@ -70,10 +72,12 @@ export async function served(client: KubeClient, kind: KindRef, namespace?: stri
  */
 async function servedSoon(client: KubeClient, kind: KindRef, namespace?: string): Promise<Integration> {
   let result: Integration = { available: false, why: 'not-installed' };
-  for (let attempt = 0; attempt < 20; attempt++) {
+  // Every 500 ms for 10 s.
+  const backoff = new Backoff({ durationMs: 500, factor: 1, steps: 20 });
+  for (let delay = backoff.next(); delay !== undefined; delay = backoff.next()) {
     result = await served(client, kind, namespace).catch(() => result);
     if (result.available || result.why === 'forbidden') return result;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
   return result;
 }

@@ -10,10 +10,12 @@
  * ports, and a changed Secret rewrites the hashes file, which the sidecar reloads as it does from
  * a Secret volume.
  */
+
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Container, V1Deployment, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { Backoff } from '../../common/backoff.ts';
 import type { PixtralDeployment } from './api/pixtral-deployment.ts';
 import { WEIGHTS_DIR } from './builders/deployment.ts';
 import { apiKeyHashesSecretName, apiKeysSecretName, workloadName } from './builders/names.ts';
@@ -189,8 +191,8 @@ async function healthy(
   }
 }
 
-/** First and longest wait before a deployment whose processes failed to start is tried again. */
-const RETRY_MS = { first: 5_000, max: 60_000 };
+/** First and longest wait (doubling between) before a deployment whose processes failed to start is tried again. */
+const RETRY = { durationMs: 5_000, capMs: 60_000 };
 
 /** Serves every Ready PixtralDeployment on 127.0.0.1 (see the file comment). */
 export class LocalServing {
@@ -200,7 +202,7 @@ export class LocalServing {
   readonly #syncs = new Map<string, Promise<void>>();
   readonly #pending = new Set<string>();
   /** Per deployment whose processes failed to start, the wait before the next try. */
-  readonly #retryMs = new Map<string, number>();
+  readonly #retries = new Map<string, Backoff>();
   readonly #stopping = new AbortController();
   #unsubscribe: (() => void)[] = [];
 
@@ -250,12 +252,13 @@ export class LocalServing {
     const run = this.#sync(key)
       .then(
         () => {
-          this.#retryMs.delete(key);
+          this.#retries.delete(key);
         },
         (err: unknown) => {
           if (this.#stopping.signal.aborted) return;
-          const waitMs = this.#retryMs.get(key) ?? RETRY_MS.first;
-          this.#retryMs.set(key, Math.min(waitMs * 2, RETRY_MS.max));
+          const backoff = this.#retries.get(key) ?? new Backoff(RETRY);
+          this.#retries.set(key, backoff);
+          const waitMs = backoff.next() ?? RETRY.capMs;
           this.#o.log.error(
             { pxd: key, err, retryInSeconds: waitMs / 1000 },
             'Could not serve the deployment locally',
