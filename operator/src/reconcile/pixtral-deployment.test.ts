@@ -134,6 +134,48 @@ describe('PixtralDeploymentReconciler: the way to Ready', () => {
   });
 });
 
+describe('PixtralDeploymentReconciler: changes', () => {
+  it('repairs a child someone edited, and only that child', async () => {
+    const world = new World({ cr });
+    await withWeightsReady(world);
+    const service = world.get<KubernetesObject & { spec: { ports: unknown[] } }>('Service', 'vision-pixtral');
+    world.set({ ...service, spec: { ...service.spec, ports: [] } });
+    world.clear();
+    await world.reconcile();
+    expect(world.applied()).toEqual(['Service/vision-pixtral']);
+  });
+
+  it('rolls the Deployment when maxContextLength changes', async () => {
+    const world = new World({ cr });
+    await withWeightsReady(world);
+    const changed = new World({
+      cr: aPixtralDeployment({ maxContextLength: 8192 }),
+      objects: [...allOf(world), world.get('Deployment', 'vision-pixtral')],
+    });
+    await changed.reconcile();
+    expect(changed.applied()).toEqual(['Deployment/vision-pixtral']);
+    expect(JSON.stringify(changed.applies[0]?.object)).toContain('8192');
+  });
+
+  it('shares one weights cache between two deployments, each applying it under its own field manager', async () => {
+    const first = new World({ cr });
+    await first.reconcile();
+    const pvc = first.find('PersistentVolumeClaim', 'weights-');
+    const other = aPixtralDeployment({}, { name: 'other', uid: '11111111-2222-4333-8444-555555555555' });
+    const second = new World({ cr: other, objects: [pvc, first.find('Job', 'weights-')] });
+    await second.reconcile();
+    const managers = [...first.applies, ...second.applies]
+      .filter((a) => a.kind === 'PersistentVolumeClaim')
+      .map((a) => ({ name: a.name, manager: a.manager }));
+    expect(managers).toHaveLength(2);
+    expect(managers[0]?.name).toBe(managers[1]?.name);
+    expect(managers[0]?.manager).not.toBe(managers[1]?.manager);
+    // One Job fills the one cache: the second deployment names the same Job, it makes no other.
+    const jobs = (w: World) => w.applied().filter((a) => a.startsWith('Job/'));
+    expect(jobs(second)).toEqual(jobs(first));
+  });
+});
+
 describe('PixtralDeploymentReconciler: API keys', () => {
   it('generates a key Secret once and says how to print it', async () => {
     const world = new World({ cr });
@@ -276,6 +318,20 @@ describe('PixtralDeploymentReconciler: autoscaling', () => {
     await turnedOn.reconcile();
     const handoff = turnedOn.applies.find((a) => a.manager === REPLICAS_HANDOFF_MANAGER);
     expect(handoff).toMatchObject({ kind: 'Deployment', object: { spec: { replicas: 1 } } });
+  });
+});
+
+describe('PixtralDeploymentReconciler: autoscaling turned off', () => {
+  it('deletes the ScaledObject it no longer asks for', async () => {
+    const world = new World({ cr: aPixtralDeployment({ minSize: 1, maxSize: 3 }) });
+    await withWeightsReady(world);
+    const scaledObject = world.get('ScaledObject', 'vision-pixtral');
+    const off = new World({
+      cr,
+      objects: [{ ...scaledObject, metadata: { ...scaledObject.metadata, ownerReferences: ownedByCr } }],
+    });
+    await off.reconcile();
+    expect(off.deletes).toEqual([{ kind: 'ScaledObject', name: 'vision-pixtral' }]);
   });
 });
 
