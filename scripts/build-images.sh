@@ -76,9 +76,12 @@ ensure_dockerd() {
 
 # The smallest Debian that runs Node 24: minbase already brings libc6, libstdc++6 and libgcc-s1,
 # the only libraries the official Node binary links. ca-certificates lets TLS tools agree with Node
-# on the trust store (NODE_USE_SYSTEM_CA). Docs, man pages, locales and apt lists are removed.
+# on the trust store (NODE_USE_SYSTEM_CA). binutils strips the node binary's debug sections in the
+# images' build stage (their final stage is FROM scratch, so it never ships). Docs, man pages,
+# locales and apt lists are removed.
+BASE_PACKAGES=ca-certificates,binutils
 build_base() {
-  local tarball=$CACHE/bookworm-rootfs.tar
+  local tarball=$CACHE/bookworm-rootfs-${BASE_PACKAGES//,/-}.tar
   if [[ -n "${REBUILD_BASE:-}" ]]; then rm -f "$tarball"; fi
   if [[ ! -s "$tarball" ]]; then
     need debootstrap debootstrap
@@ -86,7 +89,7 @@ build_base() {
     rootfs=$(mktemp -d "$CACHE/rootfs.XXXXXX")
     say "debootstrap bookworm (minbase) from $MIRROR into $rootfs (cold: a few minutes)"
     local started=$SECONDS
-    if ! debootstrap --variant=minbase --include=ca-certificates bookworm "$rootfs" "$MIRROR" \
+    if ! debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$rootfs" "$MIRROR" \
       >"$CACHE/debootstrap.log" 2>&1; then
       tail -20 "$CACHE/debootstrap.log" >&2
       rm -rf "$rootfs"
@@ -108,12 +111,16 @@ build_base() {
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["/bin/bash"]' \
+    --change "LABEL pixtral.base.packages=$BASE_PACKAGES" \
     --message "debootstrap bookworm minbase" \
     "$tarball" "$BASE_IMAGE" >/dev/null
 }
 
 ensure_base() {
-  if [[ "$WHAT" == base || -n "${REBUILD_BASE:-}" ]] || ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  # A base made with another package list (an older checkout's) is made again.
+  local packages
+  packages=$(docker image inspect -f '{{index .Config.Labels "pixtral.base.packages"}}' "$BASE_IMAGE" 2>/dev/null || true)
+  if [[ "$WHAT" == base || -n "${REBUILD_BASE:-}" || "$packages" != "$BASE_PACKAGES" ]]; then
     build_base
   else
     say "$BASE_IMAGE present"
