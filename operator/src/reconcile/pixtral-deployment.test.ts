@@ -425,6 +425,42 @@ describe('PixtralDeploymentReconciler: stalls show in status and as an Event', (
       says: 'storageclass.storage.k8s.io "fast-ssd" not found',
     },
     {
+      name: 'a Job pod waiting for a volume no node can bind, once the PV controller waits for it',
+      setUp: async (world) => {
+        await world.reconcile();
+        const pvc = world.find('PersistentVolumeClaim');
+        const job = world.find<V1Job>('Job', 'weights-');
+        world.set(withStatus(pvc, { phase: 'Pending' }));
+        world.set({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {
+            name: `${job.metadata?.name}-x`,
+            namespace: 'team-a',
+            labels: {
+              'job-name': job.metadata?.name ?? '',
+              'app.kubernetes.io/component': 'weights-provisioner',
+            },
+          },
+          status: {
+            phase: 'Pending',
+            conditions: [
+              {
+                type: 'PodScheduled',
+                status: 'False',
+                reason: 'Unschedulable',
+                message:
+                  "0/6 nodes are available: 6 node(s) didn't find available persistent volumes to bind.",
+              },
+            ],
+          },
+        });
+        return [event(pvc, 'Normal', 'WaitForPodScheduled', 'waiting for pod team-a/x to be scheduled')];
+      },
+      reason: 'Unschedulable',
+      says: 'persistent volumes to bind',
+    },
+    {
       name: 'a Job that may not create its pod (ResourceQuota)',
       setUp: async (world) => {
         await world.reconcile();

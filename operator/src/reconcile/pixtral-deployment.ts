@@ -60,6 +60,9 @@ function integrationProblem(
   return undefined;
 }
 
+/** PV controller Event reasons for a claim whose binding waits for its pod to be scheduled. */
+const WAITS_FOR_POD = new Set(['WaitForFirstConsumer', 'WaitForPodScheduled']);
+
 /** Reconciles one PixtralDeployment. */
 export class PixtralDeploymentReconciler implements Reconciler {
   readonly #d: ReconcilerDeps;
@@ -209,11 +212,12 @@ export class PixtralDeploymentReconciler implements Reconciler {
     const latest = latestEvent(claimEvents);
     const pod = podsProblem(jobPods);
     // A pod the scheduler holds back for an unbound claim (the scheduler says only that) is the
-    // claim's problem, unless binding waits for the pod itself (WaitForFirstConsumer): then the
-    // scheduler names the volume it cannot find.
+    // claim's problem, unless binding waits for the pod itself (WaitForFirstConsumer; once a pod
+    // uses the claim the PV controller says WaitForPodScheduled): then the scheduler names the
+    // volume it cannot find.
     const claimFirst =
       latest?.type === 'Warning' ||
-      (pod?.reason === Reason.Unschedulable && latest?.reason !== 'WaitForFirstConsumer');
+      (pod?.reason === Reason.Unschedulable && !WAITS_FOR_POD.has(latest?.reason ?? ''));
     const claim = claimProblem(pvc, claimEvents, this.#d.now(), claimFirst ? 0 : undefined);
     if (claim && claimFirst) return claim;
     if (pod ?? claim) return pod ?? claim;
