@@ -17,6 +17,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PixtralDeployment } from '../../operator/src/api/pixtral-deployment.ts';
+import { nodePoolName } from '../../operator/src/builders/names.ts';
 import { eventually, freshNamespace, installCrds } from '../harness/index.ts';
 import { gitBlobId, runProvisioner } from '../provisioner/fixtures.ts';
 import { startHub } from '../provisioner/hub-server.ts';
