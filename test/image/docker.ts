@@ -45,7 +45,10 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}
 export const docker = (args: string[]): Promise<Run> => run('docker', args);
 
 /** Builds one of the project's images with scripts/build-images.sh (starts dockerd, base image if missing). */
-export async function buildImage(target: 'runtime' | 'operator' | 'pause', tag: string): Promise<void> {
+export async function buildImage(
+  target: 'runtime' | 'operator' | 'vllm' | 'pause',
+  tag: string,
+): Promise<void> {
   const build = await run('bash', [join(ROOT, 'scripts', 'build-images.sh'), target], { IMAGE_TAG: tag });
   if (build.code !== 0)
     throw new Error(`scripts/build-images.sh ${target} failed:\n${build.stdout}${build.stderr}`);

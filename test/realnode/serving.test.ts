@@ -1,0 +1,191 @@
+/**
+ * The serving pod the operator builds, on the real node: the operator's own builders make the
+ * Deployment (real sidecar beside the vLLM stand-in, pointed at it only through `images.vllm`),
+ * the private Service and the key-hashes Secret; the weights volume is a local PersistentVolume
+ * holding the tokenizer file (the weights Job cannot fill it here: the catalog's files are 25 GB).
+ * The official openai client then talks to it through the Service IP (kube-proxy): 200 with an
+ * image, a stream, 413 for 13 images from the sidecar, 401 without a key, and a key added to the
+ * Secret works once the kubelet has rewritten the mounted file, without a pod restart.
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployment } from '../../operator/src/builders/deployment.ts';
+import { weightsPvcName } from '../../operator/src/builders/names.ts';
+import { catalogModel } from '../../operator/src/builders/placement.ts';
+import { apiKeyHashesSecret } from '../../operator/src/builders/secrets.ts';
+import { service } from '../../operator/src/builders/service.ts';
+import { anOperatorConfig, aPixtralDeployment } from '../fixtures/pixtral-deployment.ts';
+import { eventually } from '../harness/index.ts';
+import { type RealNodeCluster, startRealNodeCluster } from '../harness/real-node.ts';
+import { buildImage, ROOT } from '../image/docker.ts';
+import { noisePng } from '../sidecar-memory/pod.ts';
+
+const TAG = 'realnode';
+const NS = 'team-a';
+const cr = aPixtralDeployment({ endpoints: { private: {} } }, { namespace: NS });
+const config = anOperatorConfig({
+  images: {
+    runtime: `docker.io/library/pixtral-runtime:${TAG}`,
+    vllm: `docker.io/library/pixtral-vllm-standin:${TAG}`,
+  },
+  // A 2-core test machine: the defaults ask for 8 CPUs and 64 GiB for vLLM.
+  resources: {
+    vllm: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+    sidecar: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+  },
+});
+const FIRST_KEY = `pxd_${randomBytes(16).toString('hex')}`;
+const SECOND_KEY = `pxd_${randomBytes(16).toString('hex')}`;
+let cluster: RealNodeCluster;
+let baseURL: string;
+
+/** The user's keys Secret `data` as the API returns it (base64 values), the builder's input. */
+const keysData = (...keys: string[]) =>
+  Object.fromEntries(keys.map((key, i) => [`key-${i}`, Buffer.from(key).toString('base64')]));
+
+/** A child as the operator would apply it, minus the owner reference (no operator runs here). */
+function unowned<T extends { metadata?: { ownerReferences?: unknown } }>(object: T): T {
+  const copy = structuredClone(object);
+  if (copy.metadata) delete copy.metadata.ownerReferences;
+  return copy;
+}
+
+const image = () => ({
+  type: 'image_url' as const,
+  image_url: { url: `data:image/png;base64,${noisePng(16).toString('base64')}` },
+});
+
+beforeAll(async () => {
+  await buildImage('runtime', TAG);
+  await buildImage('vllm', TAG);
+  await buildImage('pause', TAG);
+  cluster = await startRealNodeCluster({ images: [`pixtral-runtime:${TAG}`, `pixtral-vllm-standin:${TAG}`] });
+  const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: NS } } });
+  // The weights folder: the tokenizer the sidecar counts with, and files the stand-in lists.
+  const weightsDir = join(cluster.node.dir, 'volumes', 'weights');
+  mkdirSync(weightsDir, { recursive: true });
+  copyFileSync(join(ROOT, '.cache', 'tekken', 'tekken.json'), join(weightsDir, 'tekken.json'));
+  writeFileSync(join(weightsDir, 'params.json'), '{"dim":5120}');
+  writeFileSync(join(weightsDir, 'consolidated.safetensors'), randomBytes(1024));
+  const pvc = weightsPvcName(catalogModel(cr));
+  const volumes = `
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: weights-local}
+spec:
+  capacity: {storage: 100Gi}
+  accessModes: [ReadWriteMany]
+  storageClassName: ""
+  claimRef: {namespace: ${NS}, name: ${pvc}}
+  local: {path: ${weightsDir}}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions:
+        - {key: kubernetes.io/hostname, operator: In, values: [${cluster.node.name}]}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: ${pvc}, namespace: ${NS}}
+spec:
+  accessModes: [ReadWriteMany]
+  storageClassName: ""
+  volumeName: weights-local
+  resources: {requests: {storage: 25Gi}}
+`;
+  const applied = await cluster.kubectl(['apply', '-f', '-'], { input: volumes });
+  if (applied.code !== 0) throw new Error(`kubectl apply failed: ${applied.stderr}`);
+  await core.createNamespacedSecret({
+    namespace: NS,
+    body: unowned(apiKeyHashesSecret(cr, keysData(FIRST_KEY))),
+  });
+  await core.createNamespacedService({ namespace: NS, body: unowned(service({ cr, config })) });
+  const apps = cluster.kubeConfig().makeApiClient(AppsV1Api);
+  const built = unowned(deployment({ cr, config }));
+  await apps.createNamespacedDeployment({ namespace: NS, body: built });
+  await eventually(
+    async () => {
+      const d = await apps.readNamespacedDeployment({ name: built.metadata!.name!, namespace: NS });
+      if ((d.status?.readyReplicas ?? 0) < 1) {
+        const pods = await core.listNamespacedPod({ namespace: NS });
+        throw new Error(
+          `serving pod not Ready: ${JSON.stringify(pods.items.map((p) => p.status?.containerStatuses))}`,
+        );
+      }
+    },
+    { timeoutMs: 240_000, intervalMs: 1000 },
+  );
+  const svc = await core.readNamespacedService({ name: built.metadata!.name!, namespace: NS });
+  baseURL = `http://${svc.spec?.clusterIP}/v1`;
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('the serving pod on a real node', () => {
+  const client = (apiKey: string) => new OpenAI({ apiKey, baseURL, maxRetries: 0 });
+
+  it('answers a chat with an image and a stream through the Service IP', async () => {
+    const answer = await client(FIRST_KEY).chat.completions.create({
+      model: cr.spec.model,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, image()] }],
+    });
+    expect(answer.choices[0]?.message.content).toBeTruthy();
+    const stream = await client(FIRST_KEY).chat.completions.create({
+      model: cr.spec.model,
+      stream: true,
+      messages: [{ role: 'user', content: 'Count to three.' }],
+    });
+    let chunks = 0;
+    for await (const _chunk of stream) chunks++;
+    expect(chunks).toBeGreaterThan(1);
+    process.stderr.write(`[realnode serving] 200 with an image, ${chunks} stream chunks via ${baseURL}\n`);
+  });
+
+  it('refuses 13 images with 413 from the sidecar and a missing key with 401', async () => {
+    const tooMany = client(FIRST_KEY).chat.completions.create({
+      model: cr.spec.model,
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'Compare.' }, ...Array.from({ length: 13 }, image)] },
+      ],
+    });
+    await expect(tooMany).rejects.toMatchObject({ status: 413 });
+    const noKey = await fetch(`${baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: cr.spec.model, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(noKey.status).toBe(401);
+    expect(((await noKey.json()) as { error: { type: string } }).error.type).toBeTruthy();
+  });
+
+  it('accepts a key added to the Secret once the kubelet rewrote the mounted hashes, without a restart', async () => {
+    const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+    const before = await client(SECOND_KEY)
+      .models.list()
+      .then(() => 200)
+      .catch((e: { status?: number }) => e.status);
+    expect(before).toBe(401);
+    const changed = Date.now();
+    await core.replaceNamespacedSecret({
+      name: apiKeyHashesSecret(cr, {}).metadata!.name!,
+      namespace: NS,
+      body: unowned(apiKeyHashesSecret(cr, keysData(FIRST_KEY, SECOND_KEY))),
+    });
+    await eventually(() => client(SECOND_KEY).models.list(), { timeoutMs: 180_000, intervalMs: 500 });
+    const delay = (Date.now() - changed) / 1000;
+    process.stderr.write(
+      `[realnode serving] a new key worked ${delay.toFixed(1)} s after the Secret changed\n`,
+    );
+    const pods = await core.listNamespacedPod({ namespace: NS });
+    expect(pods.items.flatMap((p) => p.status?.containerStatuses?.map((c) => c.restartCount) ?? [])).toEqual([
+      0, 0,
+    ]);
+  });
+});
