@@ -67,14 +67,20 @@ export async function served(client: KubeClient, kind: KindRef, namespace?: stri
 }
 
 /**
- * `served` for a CRD that just turned Established: the API server's discovery may lag behind the
- * condition for a moment, so a 404 is asked again a few times before it counts.
+ * `served` for a CRD that turned Established: the API server serves the new resource only once
+ * its handlers are installed, which on a busy server lags behind the condition (seconds, at times
+ * more), so a 404 is asked again, backing off to 5 s, for as long as the CRD stays established.
  */
-async function servedSoon(client: KubeClient, kind: KindRef, namespace?: string): Promise<Integration> {
+async function servedOnceEstablished(
+  client: KubeClient,
+  kind: KindRef,
+  namespace: string | undefined,
+  stillEstablished: () => boolean,
+): Promise<Integration> {
   let result: Integration = { available: false, why: 'not-installed' };
-  // Every 500 ms for 10 s.
-  const backoff = new Backoff({ durationMs: 500, factor: 1, steps: 20 });
-  for (let delay = backoff.next(); delay !== undefined; delay = backoff.next()) {
+  // From 250 ms, doubling, held at 5 s, for as long as the CRD stays established.
+  const backoff = new Backoff({ durationMs: 250, factor: 2, capMs: 5000 });
+  for (let delay = backoff.next(); delay !== undefined && stillEstablished(); delay = backoff.next()) {
     result = await served(client, kind, namespace).catch(() => result);
     if (result.available || result.why === 'forbidden') return result;
     await new Promise((resolve) => setTimeout(resolve, delay));
@@ -249,14 +255,16 @@ export async function addPixtralController(
     let checking = Promise.resolve();
     cache.subscribe(() => {
       checking = checking.then(async () => {
-        const nowEstablished = established(cache.get('', crd), kind.apiVersion.split('/')[1]!);
+        const isEstablished = () => established(cache.get('', crd), kind.apiVersion.split('/')[1]!);
+        const nowEstablished = isEstablished();
         const before = integrations[name];
         if (nowEstablished === before.available && before.why !== 'forbidden') return;
         const next: Integration = nowEstablished
-          ? await servedSoon(
+          ? await servedOnceEstablished(
               manager.client,
               kind,
               kind.namespaced ? watchedNamespaces(manager.config)[0] : undefined,
+              isEstablished,
             )
           : { available: false, why: 'not-installed' };
         const changed = next.available !== before.available || next.why !== before.why;
