@@ -48,7 +48,7 @@ export async function assertPortsFree(claims: readonly PortClaim[]): Promise<voi
 }
 
 /** A port on 127.0.0.1 that was free a moment ago (the kernel picks it). */
-export function freeLocalPort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

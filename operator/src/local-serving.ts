@@ -20,7 +20,7 @@ import type { PixtralDeployment } from './api/pixtral-deployment.ts';
 import { WEIGHTS_DIR } from './builders/deployment.ts';
 import { apiKeyHashesSecretName, apiKeysSecretName, workloadName } from './builders/names.ts';
 import { Kinds } from './kinds.ts';
-import { freeLocalPort } from './local-ports.ts';
+import { freePort } from './local-ports.ts';
 import { LocalProcess } from './local-processes.ts';
 import type { LocalEndpoint } from './local-ready-block.ts';
 import { type Informer, type KubeClient, keyString } from './runtime/index.ts';
@@ -325,9 +325,9 @@ export class LocalServing {
     mkdirSync(folder, { recursive: true });
     writeAtomically(join(folder, 'hashes'), hashes);
     const ports = previousPorts ?? {
-      port: await freeLocalPort(),
-      noauthPort: await freeLocalPort(),
-      standIn: await freeLocalPort(),
+      port: await freePort(),
+      noauthPort: await freePort(),
+      standIn: await freePort(),
     };
     const env = localSidecarEnv(deployment, {
       port: ports.port,

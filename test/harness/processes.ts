@@ -1,24 +1,12 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 /** A script in a cluster folder that undoes what its processes leave behind (mounts, links, rules). */
 export const TEARDOWN_SCRIPT = 'teardown.sh';
 
-/** A free TCP port on 127.0.0.1 (the kernel picks it; a tiny race with other processes remains). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
+// One free-port helper for the product's local mode and the tests.
+export { freePort } from '../../operator/src/local-ports.ts';
 
 /** The last lines of a log file, for error messages. */
 export function tail(path: string, lines = 30): string {
