@@ -69,6 +69,8 @@ say "making sure the Kubernetes test binaries are built (cold: ~8 min on 2 cores
 bash test/bin/ensure-k8s-bins.sh >/dev/null
 say "making sure the real node's binaries are built (kubelet, kube-proxy, CoreDNS, pause; warm Go cache: ~1 min)"
 bash test/bin/ensure-k8s-bins.sh node >/dev/null
+say "making sure Traefik, the real node's ingress controller, is built (cold: ~10 min on 2 cores; warm: instant)"
+bash test/bin/ensure-k8s-bins.sh ingress >/dev/null
 
 say "setting up the token-count oracle (mistral-common from PyPI in .cache/oracle-venv)"
 bash test/oracle/setup.sh

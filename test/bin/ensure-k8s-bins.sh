@@ -7,11 +7,12 @@
 #                             wrapper module, so a warm Go build cache makes them quick), CoreDNS
 #                             and the pause binary (Kubernetes' own build/pause/linux/pause.c from
 #                             the module source, compiled with gcc -static)
-#   ensure-k8s-bins.sh ingress   Traefik v3, the real node's ingress controller. Not buildable
-#                             through the module proxy of the CI machines yet: it answers 403 for
-#                             some of Traefik's dependencies (github.com/containous/go-http-auth,
+#   ensure-k8s-bins.sh ingress   Traefik v3, the real node's ingress controller (test/realnode
+#                             runs it as a host process). Pinned to 3.6.x, not 3.7.x: the module
+#                             proxy of the CI machines answers 403 for some of 3.7's dependency
+#                             versions (github.com/containous/go-http-auth,
 #                             github.com/nrdcg/oci-go-sdk/common/v1065 and six DNS-provider SDK
-#                             versions), so nothing calls this target yet
+#                             versions); 3.6.12's all resolve. Cold: ~10 min on 2 cores
 # Progress goes to stderr. Safe to run concurrently: the build happens in a temp folder
 # and is published with an atomic rename, guarded by a lock.
 set -euo pipefail
@@ -23,7 +24,7 @@ ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-0.8.0}"
 HELM_VERSION="${HELM_VERSION:-4.3.1}"
 COREDNS_VERSION="${COREDNS_VERSION:-1.15.0}"
-TRAEFIK_VERSION="${TRAEFIK_VERSION:-3.7.13}"
+TRAEFIK_VERSION="${TRAEFIK_VERSION:-3.6.12}"
 CACHE_ROOT="${PIXTRAL_TEST_BIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pixtral-operator/k8s-bins}"
 if [[ "$WHAT" == node ]]; then
   OUT="$CACHE_ROOT/node-k8s-$K8S_VERSION-coredns-$COREDNS_VERSION"

@@ -36,6 +36,30 @@ export async function issueClientCertificate(
   return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }
 
+/**
+ * Issues a serving certificate `<name>.crt`/`<name>.key` for `dnsNames` (wildcards allowed),
+ * signed by the CA in `dir`, e.g. an ingress controller's `*.<baseDomain>`.
+ */
+export async function issueServerCertificate(
+  dir: string,
+  name: string,
+  dnsNames: string[],
+): Promise<{ cert: string; key: string }> {
+  const ext = `${name}.ext`;
+  await writeFile(
+    join(dir, ext),
+    [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      `subjectAltName=${dnsNames.map((n) => `DNS:${n}`).join(',')}`,
+      '',
+    ].join('\n'),
+  );
+  await issue(dir, name, `/CN=${dnsNames[0]}`, ext);
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+}
+
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 async function issue(dir: string, name: string, subject: string, ext: string): Promise<void> {
