@@ -344,8 +344,12 @@ describe('the serving pod on a real node', () => {
         { role: 'user', content: [{ type: 'text', text: 'Compare.' }, ...Array.from({ length: 13 }, image)] },
       ],
     });
-    // The sidecar's OpenAI-shaped refusal, not a proxy's page: the body has error.type and code.
-    await expect(tooMany).rejects.toMatchObject({ status: 413, error: { type: expect.any(String) } });
+    // The sidecar's OpenAI-shaped refusal, not a proxy's page: its type and code came through.
+    await expect(tooMany).rejects.toMatchObject({
+      status: 413,
+      type: 'invalid_request_error',
+      code: 'too_many_images',
+    });
     const noKey = await undiciFetch(`${publicURL}/chat/completions`, {
       method: 'POST',
       dispatcher: viaTraefik,

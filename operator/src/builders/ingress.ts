@@ -49,8 +49,10 @@ function nginxSize(bytes: number): string {
 
 /**
  * Controller annotations for large bodies and long streams. ingress-nginx and HAProxy Ingress
- * (haproxy-ingress.github.io) take them as annotations; Traefik has no body limit by default and
- * sets timeouts per entry point, so it needs none here.
+ * (haproxy-ingress.github.io) take them as annotations. Traefik needs none (test/realnode shows
+ * it): no body limit and no response timeout by default, event streams flushed at once; its only
+ * default bound, the entry point's 60 s readTimeout for reading the request, is static
+ * configuration of the controller, not an Ingress annotation.
  */
 export function ingressAnnotations(config: OperatorConfig): Record<string, string> {
   const size = nginxSize(config.sidecar.maxBodyBytes);
