@@ -3,7 +3,7 @@
  * of this repository, so a newcomer with only the repository can follow every pointer.
  *
  * Two rules, over every tracked text file:
- * - no label of a document that lives elsewhere (a design note's section sign, "style S3", a path
+ * - no label of a document that lives elsewhere (a section sign, a numbered style rule, a path
  *   into a sibling folder of the checkout);
  * - every relative `*.md` path (optionally with `#anchor`) names a tracked file, and the anchor one
  *   of its headings.
