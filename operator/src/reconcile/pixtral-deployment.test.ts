@@ -60,6 +60,27 @@ function servingPod(state: Partial<V1Pod['status']>, name = 'vision-pixtral-abc'
   };
 }
 
+/** A pod of the weights Job `job`, as the Job controller labels it. */
+function weightsPod(job: V1Job, status: V1Pod['status'], name = `${job.metadata?.name}-x`): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'team-a',
+      labels: { 'job-name': job.metadata?.name ?? '', 'app.kubernetes.io/component': 'weights-provisioner' },
+    },
+    status,
+  };
+}
+
+/** The serving Deployment with one condition in its status, as the Deployment controller writes it. */
+function withDeploymentCondition(world: World, condition: { type: string; reason: string; message: string }) {
+  const d = world.get<V1Deployment>('Deployment', 'vision-pixtral');
+  const status = condition.type === 'Progressing' ? 'False' : 'True';
+  world.set(withStatus(d, { conditions: [{ ...condition, status }] }));
+}
+
 function event(regarding: KubernetesObject, type: string, reason: string, message: string): CoreV1Event {
   return {
     metadata: { name: `${regarding.metadata?.name}.1`, namespace: 'team-a' },
@@ -92,19 +113,7 @@ describe('PixtralDeploymentReconciler: the way to Ready', () => {
       ...job,
       status: { active: 1 },
     });
-    world.set({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        name: `${job.metadata?.name}-x`,
-        namespace: 'team-a',
-        labels: {
-          'job-name': job.metadata?.name ?? '',
-          'app.kubernetes.io/component': 'weights-provisioner',
-        },
-      },
-      status: { phase: 'Running' },
-    });
+    world.set(weightsPod(job, { phase: 'Running' }));
     world.clear();
     await world.reconcile();
     expect(world.status?.phase).toBe('ProvisioningWeights');
@@ -247,15 +256,8 @@ describe('PixtralDeploymentReconciler: weights', () => {
       got: `git-blob-sha1:${'b'.repeat(40)}`,
       message: 'Provisioning failed: params.json: git blob SHA-1 mismatch',
     };
-    world.set({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {
-        name: 'weights-pod',
-        namespace: 'team-a',
-        labels: { 'job-name': job.metadata?.name ?? '' },
-      },
-      status: {
+    world.set(
+      weightsPod(job, {
         containerStatuses: [
           {
             name: 'provisioner',
@@ -266,8 +268,8 @@ describe('PixtralDeploymentReconciler: weights', () => {
             state: { terminated: { exitCode: EXIT_CODES.digest, message: JSON.stringify(report) } },
           },
         ],
-      },
-    });
+      }),
+    );
     world.clear();
     await world.reconcile();
     expect(world.status?.phase).toBe('Error');
@@ -431,18 +433,8 @@ describe('PixtralDeploymentReconciler: stalls show in status and as an Event', (
         const pvc = world.find('PersistentVolumeClaim');
         const job = world.find<V1Job>('Job', 'weights-');
         world.set(withStatus(pvc, { phase: 'Pending' }));
-        world.set({
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: {
-            name: `${job.metadata?.name}-x`,
-            namespace: 'team-a',
-            labels: {
-              'job-name': job.metadata?.name ?? '',
-              'app.kubernetes.io/component': 'weights-provisioner',
-            },
-          },
-          status: {
+        world.set(
+          weightsPod(job, {
             phase: 'Pending',
             conditions: [
               {
@@ -453,8 +445,8 @@ describe('PixtralDeploymentReconciler: stalls show in status and as an Event', (
                   "0/6 nodes are available: 6 node(s) didn't find available persistent volumes to bind.",
               },
             ],
-          },
-        });
+          }),
+        );
         return [event(pvc, 'Normal', 'WaitForPodScheduled', 'waiting for pod team-a/x to be scheduled')];
       },
       reason: 'Unschedulable',
@@ -519,19 +511,11 @@ describe('PixtralDeploymentReconciler: stalls show in status and as an Event', (
       name: 'a ReplicaSet that cannot create pods',
       setUp: async (world) => {
         await withWeightsReady(world);
-        const d = world.get<V1Deployment>('Deployment', 'vision-pixtral');
-        world.set(
-          withStatus(d, {
-            conditions: [
-              {
-                type: 'ReplicaFailure',
-                status: 'True',
-                reason: 'FailedCreate',
-                message: 'pods "x" is forbidden: no PriorityClass with name urgent was found',
-              },
-            ],
-          }),
-        );
+        withDeploymentCondition(world, {
+          type: 'ReplicaFailure',
+          reason: 'FailedCreate',
+          message: 'pods "x" is forbidden: no PriorityClass with name urgent was found',
+        });
         return [];
       },
       reason: 'PodCreateFailed',
@@ -541,19 +525,11 @@ describe('PixtralDeploymentReconciler: stalls show in status and as an Event', (
       name: 'a rollout past its progress deadline',
       setUp: async (world) => {
         await withWeightsReady(world);
-        const d = world.get<V1Deployment>('Deployment', 'vision-pixtral');
-        world.set(
-          withStatus(d, {
-            conditions: [
-              {
-                type: 'Progressing',
-                status: 'False',
-                reason: 'ProgressDeadlineExceeded',
-                message: 'too slow',
-              },
-            ],
-          }),
-        );
+        withDeploymentCondition(world, {
+          type: 'Progressing',
+          reason: 'ProgressDeadlineExceeded',
+          message: 'too slow',
+        });
         return [];
       },
       reason: 'ProgressDeadlineExceeded',
