@@ -272,34 +272,43 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+/** A chat with one image (200, an answer) and a streamed chat; returns the number of chunks. */
+async function chatWithImageAndStream(client: OpenAI): Promise<number> {
+  const answer = await client.chat.completions.create({
+    model: cr.spec.model,
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, image()] }],
+  });
+  expect(answer.choices[0]?.message.content).toBeTruthy();
+  const stream = await client.chat.completions.create({
+    model: cr.spec.model,
+    stream: true,
+    messages: [{ role: 'user', content: 'Count to three.' }],
+  });
+  let chunks = 0;
+  for await (const _chunk of stream) chunks++;
+  expect(chunks).toBeGreaterThan(1);
+  return chunks;
+}
+
+/** A chat with `n` images. */
+const withImages = (client: OpenAI, n: number) =>
+  client.chat.completions.create({
+    model: cr.spec.model,
+    messages: [
+      { role: 'user', content: [{ type: 'text', text: 'Compare.' }, ...Array.from({ length: n }, image)] },
+    ],
+  });
+
 describe('the serving pod on a real node', () => {
   const client = (apiKey: string) => new OpenAI({ apiKey, baseURL, maxRetries: 0 });
 
   it('answers a chat with an image and a stream through the Service IP', async () => {
-    const answer = await client(FIRST_KEY).chat.completions.create({
-      model: cr.spec.model,
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, image()] }],
-    });
-    expect(answer.choices[0]?.message.content).toBeTruthy();
-    const stream = await client(FIRST_KEY).chat.completions.create({
-      model: cr.spec.model,
-      stream: true,
-      messages: [{ role: 'user', content: 'Count to three.' }],
-    });
-    let chunks = 0;
-    for await (const _chunk of stream) chunks++;
-    expect(chunks).toBeGreaterThan(1);
+    const chunks = await chatWithImageAndStream(client(FIRST_KEY));
     process.stderr.write(`[realnode serving] 200 with an image, ${chunks} stream chunks via ${baseURL}\n`);
   });
 
   it('refuses 13 images with 413 from the sidecar and a missing key with 401', async () => {
-    const tooMany = client(FIRST_KEY).chat.completions.create({
-      model: cr.spec.model,
-      messages: [
-        { role: 'user', content: [{ type: 'text', text: 'Compare.' }, ...Array.from({ length: 13 }, image)] },
-      ],
-    });
-    await expect(tooMany).rejects.toMatchObject({ status: 413 });
+    await expect(withImages(client(FIRST_KEY), 13)).rejects.toMatchObject({ status: 413 });
     const noKey = await fetch(`${baseURL}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -318,34 +327,11 @@ describe('the serving pod on a real node', () => {
         fetch: ((url: string, init: object) =>
           undiciFetch(url, { ...init, dispatcher: viaTraefik })) as unknown as typeof fetch,
       });
-    const answer = await publicClient(FIRST_KEY).chat.completions.create({
-      model: cr.spec.model,
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, image()] }],
-    });
-    expect(answer.choices[0]?.message.content).toBeTruthy();
-    const stream = await publicClient(FIRST_KEY).chat.completions.create({
-      model: cr.spec.model,
-      stream: true,
-      messages: [{ role: 'user', content: 'Count to three.' }],
-    });
-    let chunks = 0;
-    for await (const _chunk of stream) chunks++;
-    expect(chunks).toBeGreaterThan(1);
-    const twelve = await publicClient(FIRST_KEY).chat.completions.create({
-      model: cr.spec.model,
-      messages: [
-        { role: 'user', content: [{ type: 'text', text: 'Compare.' }, ...Array.from({ length: 12 }, image)] },
-      ],
-    });
+    const chunks = await chatWithImageAndStream(publicClient(FIRST_KEY));
+    const twelve = await withImages(publicClient(FIRST_KEY), 12);
     expect(twelve.choices[0]?.message.content).toBeTruthy();
-    const tooMany = publicClient(FIRST_KEY).chat.completions.create({
-      model: cr.spec.model,
-      messages: [
-        { role: 'user', content: [{ type: 'text', text: 'Compare.' }, ...Array.from({ length: 13 }, image)] },
-      ],
-    });
     // The sidecar's OpenAI-shaped refusal, not a proxy's page: its type and code came through.
-    await expect(tooMany).rejects.toMatchObject({
+    await expect(withImages(publicClient(FIRST_KEY), 13)).rejects.toMatchObject({
       status: 413,
       type: 'invalid_request_error',
       code: 'too_many_images',
