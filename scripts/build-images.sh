@@ -128,15 +128,33 @@ ensure_base() {
 }
 
 build() {
-  local name=$1 published=$2 dockerfile=$3 started=$SECONDS
+  local name=$1 published=$2 dockerfile=$3 kind=$4 started=$SECONDS
   [[ -x node_modules/node/bin/node ]] || die "node_modules/node/bin/node is missing: run scripts/setup.sh first"
   say "docker build $name ($published) from $dockerfile"
   local log=$ROOT/.cache/docker/build-${name%%:*}.log
-  if ! docker build --network host -f "$dockerfile" -t "$name" -t "$published" . >"$log" 2>&1; then
+  if ! docker build --network host --label "org.pixtral-operator.image=$kind" -f "$dockerfile" \
+    -t "$name" -t "$published" . >"$log" 2>&1; then
     tail -30 "$log" >&2
     die "docker build of $name failed (full log: $log)"
   fi
   say "built $name: $(docker image inspect -f '{{.Size}}' "$name" | awk '{printf "%.0f MB", $1 / 1e6}'), $((SECONDS - started)) s"
+  drop_leftovers "$kind"
+}
+
+# Every build of a changed tree leaves untagged images behind: the classic builder keeps the deps
+# stage (600-700 MB: it holds a copy of node_modules) and the final image the tags moved away
+# from. A CI run builds each image several times and a day of runs filled a 50 GB disk, so only
+# the newest deps stage is kept (the next build's cache) and superseded final images go at once.
+drop_leftovers() {
+  local kind=$1 stale
+  stale=$(
+    docker images --quiet --filter dangling=true --filter "label=org.pixtral-operator.stage=$kind-deps" | tail -n +2
+    docker images --quiet --filter dangling=true --filter "label=org.pixtral-operator.image=$kind"
+  )
+  if [[ -n "$stale" ]]; then
+    # shellcheck disable=SC2086 # one id per word
+    docker rmi --force $stale >/dev/null 2>&1 || true
+  fi
 }
 
 # The pause image the real node's containerd names as its sandbox_image (test/harness/real-node.ts).
@@ -155,9 +173,9 @@ build_pause() {
 ensure_dockerd
 if [[ "$WHAT" == pause ]]; then build_pause; say "done"; exit 0; fi
 ensure_base
-RUNTIME=(pixtral-runtime:"$TAG" ghcr.io/pixtral-operator/runtime:"$VERSION" runtime-image/Dockerfile)
-OPERATOR=(pixtral-operator:"$TAG" ghcr.io/pixtral-operator/operator:"$VERSION" operator/Dockerfile)
-VLLM_STANDIN=(pixtral-vllm-standin:"$TAG" pixtral-vllm-standin:latest test/upstream-stub/Dockerfile)
+RUNTIME=(pixtral-runtime:"$TAG" ghcr.io/pixtral-operator/runtime:"$VERSION" runtime-image/Dockerfile runtime)
+OPERATOR=(pixtral-operator:"$TAG" ghcr.io/pixtral-operator/operator:"$VERSION" operator/Dockerfile operator)
+VLLM_STANDIN=(pixtral-vllm-standin:"$TAG" pixtral-vllm-standin:latest test/upstream-stub/Dockerfile vllm-standin)
 case "$WHAT" in
   all) build "${RUNTIME[@]}" && build "${OPERATOR[@]}" && build "${VLLM_STANDIN[@]}" && build_pause ;;
   vllm) build "${VLLM_STANDIN[@]}" ;;
@@ -165,7 +183,4 @@ case "$WHAT" in
   operator) build "${OPERATOR[@]}" ;;
   base) ;;
 esac
-# The classic builder leaves the deps stage as untagged images (the next build's cache); drop the
-# ones older than a day so repeated builds do not fill the disk.
-docker image prune --force --filter until=24h >/dev/null
 say "done"

@@ -44,6 +44,15 @@ PY
 fi
 [[ "${1:-}" == test ]] || exit 0
 
+# A cold run needs about 15 GB (Go's module and build caches for the Kubernetes binaries and
+# Traefik, the images, a real node's containerd store); a full disk fails tests far from the cause
+# (a weights download refused, pods stuck Pending), so say it first.
+free_gb=$(df --output=avail -BG . | tail -1 | tr -dc 0-9)
+say "free disk: ${free_gb} GB"
+if ((free_gb < 15)); then
+  say "warning: under 15 GB free; the suite may fail for want of disk (docker system df shows what images hold)"
+fi
+
 # prometheus (with promtool) tests the alert rules and the dashboard's queries; lua5.1 runs the
 # Argo CD health check (Argo CD's Lua is 5.1). containerd, runc, the CNI plugins, iptables and
 # conntrack: the real node of test/realnode (gcc and libc6-dev compile its pause binary).
