@@ -81,6 +81,124 @@ describe('operator configuration', () => {
     expect(() => parseOperatorConfig(input)).toThrow(field);
   });
 
+  describe('weights.sources', () => {
+    const MODEL = 'mistral/pixtral-12b-2409:bf16';
+    const sha = (c: string) => c.repeat(64);
+    const mirror = (
+      files: unknown[] = [
+        { path: 'consolidated.safetensors', sizeBytes: 1048576, sha256: sha('a') },
+        { path: 'params.json', sizeBytes: 453 },
+        { path: 'tekken.json', sizeBytes: 19280963, sha256: sha('b') },
+      ],
+    ) => ({
+      weights: {
+        sources: {
+          [MODEL]: { repo: 'platform/pixtral-repacked', revision: 'c'.repeat(40), files },
+        },
+      },
+    });
+    const problems = (input: unknown) => {
+      try {
+        parseOperatorConfig(input);
+      } catch (error) {
+        return (error as Error).message
+          .split('\n')
+          .slice(1)
+          .map((line) => line.trim());
+      }
+      return [];
+    };
+
+    it('is empty by default: the catalog pins every model', () => {
+      expect(parseOperatorConfig({}).weights.sources).toEqual({});
+    });
+
+    it('takes a mirrored copy of a catalog model, pinned by revision and SHA-256', () => {
+      expect(parseOperatorConfig(mirror()).weights.sources[MODEL]).toEqual(mirror().weights.sources[MODEL]);
+    });
+
+    it('loads from the YAML file a chart renders', () => {
+      const config = loadOperatorConfig(
+        { OPERATOR_CONFIG_FILE: '/c.yaml' },
+        files({
+          '/c.yaml': [
+            'weights:',
+            '  hubUrl: http://hub.mirror.internal',
+            '  sources:',
+            `    ${MODEL}:`,
+            '      repo: platform/pixtral-repacked',
+            `      revision: ${'c'.repeat(40)}`,
+            '      files:',
+            `      - {path: consolidated.safetensors, sizeBytes: 1048576, sha256: ${sha('a')}}`,
+            '      - {path: params.json, sizeBytes: 453}',
+            `      - {path: tekken.json, sizeBytes: 19280963, sha256: ${sha('b')}}`,
+          ].join('\n'),
+        }),
+      );
+      expect(config.weights.sources[MODEL]?.files.map((f) => f.path)).toEqual([
+        'consolidated.safetensors',
+        'params.json',
+        'tekken.json',
+      ]);
+    });
+
+    it.each([
+      [
+        'a model the catalog does not know',
+        { weights: { sources: { 'example/other:bf16': mirror().weights.sources[MODEL] } } },
+        `weights.sources: example/other:bf16 is not in the model catalog; use one of: ${MODEL}`,
+      ],
+      [
+        'a branch instead of a commit',
+        { weights: { sources: { [MODEL]: { ...mirror().weights.sources[MODEL], revision: 'main' } } } },
+        `weights.sources.${MODEL}.revision: must be a full 40-hex commit id, not a branch or tag`,
+      ],
+      [
+        'a repository that is not owner/name',
+        { weights: { sources: { [MODEL]: { ...mirror().weights.sources[MODEL], repo: 'pixtral' } } } },
+        `weights.sources.${MODEL}.repo: must be "owner/name"`,
+      ],
+      [
+        'a file the catalog does not list',
+        mirror([
+          { path: 'consolidated.safetensors', sizeBytes: 1, sha256: sha('a') },
+          { path: 'tekken.json', sizeBytes: 1, sha256: sha('b') },
+          { path: 'model.gguf', sizeBytes: 1, sha256: sha('d') },
+        ]),
+        `weights.sources.${MODEL}.files: must list each file vLLM loads for ${MODEL} once: consolidated.safetensors, params.json, tekken.json (got consolidated.safetensors, tekken.json, model.gguf)`,
+      ],
+      [
+        'a file the catalog pins by SHA-256 left unpinned',
+        mirror([
+          { path: 'consolidated.safetensors', sizeBytes: 1 },
+          { path: 'params.json', sizeBytes: 1 },
+          { path: 'tekken.json', sizeBytes: 1, sha256: sha('b') },
+        ]),
+        `weights.sources.${MODEL}.files.0.sha256: is required for consolidated.safetensors: the catalog pins it by SHA-256, a configured source may not pin less`,
+      ],
+      [
+        'an upper-case or short digest',
+        mirror([
+          { path: 'consolidated.safetensors', sizeBytes: 1, sha256: sha('A') },
+          { path: 'params.json', sizeBytes: 1 },
+          { path: 'tekken.json', sizeBytes: 1, sha256: 'b'.repeat(63) },
+        ]),
+        `weights.sources.${MODEL}.files.0.sha256: must be 64 lower-case hex digits (the SHA-256 the hub gives as the LFS id)`,
+      ],
+      [
+        'a negative size',
+        mirror([
+          { path: 'consolidated.safetensors', sizeBytes: -1, sha256: sha('a') },
+          { path: 'params.json', sizeBytes: 1 },
+          { path: 'tekken.json', sizeBytes: 1, sha256: sha('b') },
+        ]),
+        `weights.sources.${MODEL}.files.0.sizeBytes: Too small: expected number to be >=0`,
+      ],
+    ])('refuses %s, naming the field', (_what, input, problem) => {
+      expect(problems(input)).toContain(problem);
+    });
+  });
+
   it('says which file could not be read or parsed', () => {
     expect(() => loadOperatorConfig({ OPERATOR_CONFIG_FILE: '/missing.yaml' }, files({}))).toThrow(
       /Cannot read OPERATOR_CONFIG_FILE \/missing.yaml/,

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DNS_SUBDOMAIN, QUANTITY_PATTERN, TolerationSchema } from './api/pixtral-deployment.ts';
-import { NODE_TYPES, type NodeTypeName } from './catalog/index.ts';
+import { findModel, MODEL_CATALOG, NODE_TYPES, type NodeTypeName } from './catalog/index.ts';
 
 const name = (example: string) =>
   z.string().min(1).max(253).regex(DNS_SUBDOMAIN, `must be a lower-case DNS name, e.g. ${example}`);
@@ -51,6 +51,76 @@ const issuer = z.strictObject({
   kind: z.enum(['ClusterIssuer', 'Issuer']),
   name: name('letsencrypt'),
 });
+
+/** One file of a configured weights source, as the mirror's hub holds it at the pinned revision. */
+const weightsSourceFile = z.strictObject({
+  /** Path inside the repository, e.g. `consolidated.safetensors`. */
+  path: z.string().min(1).max(255),
+  /** Exact size in bytes (sizes the weights volume; the provisioner takes the hub's figure). */
+  sizeBytes: z.int().min(0),
+  /**
+   * Lower-case hex SHA-256 of the bytes: the hub must publish the same (its LFS id) at the
+   * revision, and the provisioner refuses bytes that hash otherwise. Required for every file the
+   * catalog pins by SHA-256; a file the catalog keeps in plain git (params.json) may omit it, and
+   * is then verified by the git blob id the hub gives at the revision, as the catalog's is.
+   */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits (the SHA-256 the hub gives as the LFS id)')
+    .optional(),
+});
+
+/**
+ * Where one catalog model's weights come from instead of the catalog's own pin: a repository on
+ * the hub at `weights.hubUrl` (a private mirror serving a re-packed copy, or a test's small files),
+ * pinned like the catalog pins its own. Every file the catalog lists must be listed, each file the
+ * catalog pins by SHA-256 with one; the provisioner verifies every byte against these pins and the
+ * hub's own ids, as it does for the catalog.
+ */
+const weightsSource = z.strictObject({
+  /** Repository on the hub, `owner/name`. */
+  repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be "owner/name"'),
+  /** Full 40-hex commit id; never a branch name, so the bytes cannot change under the cache. */
+  revision: z.string().regex(/^[0-9a-f]{40}$/, 'must be a full 40-hex commit id, not a branch or tag'),
+  files: z.array(weightsSourceFile).min(1),
+});
+
+const modelNames = MODEL_CATALOG.map((m) => m.name);
+
+/** Model name → weights source; each source names exactly the catalog's files, pinned as strictly. */
+const weightsSources = z
+  .partialRecord(z.enum(modelNames as [string, ...string[]]), weightsSource, {
+    // zod reports an unknown name as unrecognized_keys, which its record issue type does not list.
+    error: (issue) => {
+      const { keys } = issue as { keys?: string[] };
+      return keys
+        ? `${keys.join(', ')} is not in the model catalog; use one of: ${modelNames.join(', ')}`
+        : undefined;
+    },
+  })
+  .superRefine((sources, ctx) => {
+    for (const [name, source] of Object.entries(sources)) {
+      const catalogFiles = findModel(name)?.weights.files ?? [];
+      const paths = source?.files.map((f) => f.path) ?? [];
+      const expected = catalogFiles.map((f) => f.path);
+      if (new Set(paths).size !== paths.length || [...paths].sort().join() !== [...expected].sort().join()) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name, 'files'],
+          message: `must list each file vLLM loads for ${name} once: ${expected.join(', ')} (got ${paths.join(', ')})`,
+        });
+        continue;
+      }
+      source?.files.forEach((file, index) => {
+        if (file.sha256 === undefined && catalogFiles.find((f) => f.path === file.path)?.sha256 !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [name, 'files', index, 'sha256'],
+            message: `is required for ${file.path}: the catalog pins it by SHA-256, a configured source may not pin less`,
+          });
+      });
+    }
+  });
 
 /** The validated operator configuration. Each field's doc gives its unit, default and what 0 means. */
 export const OperatorConfigSchema = z.strictObject({
@@ -154,6 +224,12 @@ export const OperatorConfigSchema = z.strictObject({
         .default(['ReadWriteMany']),
       /** Hugging Face-compatible hub base URL (mirrors). Default https://huggingface.co. */
       hubUrl: z.url({ protocol: /^https?$/ }).default('https://huggingface.co'),
+      /**
+       * Per catalog model name, the repository, revision and pinned files the provisioner fetches
+       * from `hubUrl` instead of the catalog's (a private mirror serving a re-packed copy; tests).
+       * The weights volume is sized from these files. Default none: the catalog's pin.
+       */
+      sources: weightsSources.default({}),
       /** Secret (in each deployment's namespace) holding the hub token for gated models; absent = anonymous. */
       hubTokenSecretName: name('hf-token').optional(),
       /** Data key of the token in that Secret. Default `token`. */

@@ -86,6 +86,37 @@ describe('chart files', () => {
     const bad = await helm(['template', 'r', CHART, '--set', 'config.baseDomain=Not_A_Domain']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('/config/baseDomain');
+    // A configured weights source: the model's name is a key, so it goes in as JSON.
+    const source = (model: string, revision: string) =>
+      `config=${JSON.stringify({ weights: { sources: { [model]: { repo: 'platform/copy', revision, files: [{ path: 'tekken.json', sizeBytes: 1, sha256: 'a'.repeat(64) }] } } } })}`;
+    const good = await helm([
+      'template',
+      'r',
+      CHART,
+      '--set-json',
+      source('mistral/pixtral-12b-2409:bf16', 'c'.repeat(40)),
+    ]);
+    expect(good.code, good.stderr).toBe(0);
+    const unknown = await helm([
+      'template',
+      'r',
+      CHART,
+      '--set-json',
+      source('example/other:bf16', 'c'.repeat(40)),
+    ]);
+    expect(unknown.code).not.toBe(0);
+    // helm 4.3.1 prints a wrong location for a propertyNames failure; the name and the choice are right.
+    expect(unknown.stderr).toContain("invalid propertyName 'example/other:bf16'");
+    expect(unknown.stderr).toContain("value must be 'mistral/pixtral-12b-2409:bf16'");
+    const branch = await helm([
+      'template',
+      'r',
+      CHART,
+      '--set-json',
+      source('mistral/pixtral-12b-2409:bf16', 'main'),
+    ]);
+    expect(branch.code).not.toBe(0);
+    expect(branch.stderr).toContain('revision');
   });
 
   it('deploys the image version the project builds (appVersion = package.json version)', () => {

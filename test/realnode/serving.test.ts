@@ -23,8 +23,8 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployment } from '../../operator/src/builders/deployment.ts';
 import { ingress } from '../../operator/src/builders/ingress.ts';
+import { catalogModel } from '../../operator/src/builders/model.ts';
 import { weightsPvcName } from '../../operator/src/builders/names.ts';
-import { catalogModel } from '../../operator/src/builders/placement.ts';
 import { apiKeyHashesSecret } from '../../operator/src/builders/secrets.ts';
 import { service } from '../../operator/src/builders/service.ts';
 import { anOperatorConfig, aPixtralDeployment } from '../fixtures/pixtral-deployment.ts';
@@ -94,7 +94,7 @@ beforeAll(async () => {
   copyFileSync(join(ROOT, '.cache', 'tekken', 'tekken.json'), join(weightsDir, 'tekken.json'));
   writeFileSync(join(weightsDir, 'params.json'), '{"dim":5120}');
   writeFileSync(join(weightsDir, 'consolidated.safetensors'), randomBytes(1024));
-  const pvc = weightsPvcName(catalogModel(cr));
+  const pvc = weightsPvcName(catalogModel(cr, config));
   const volumes = `
 apiVersion: v1
 kind: PersistentVolume

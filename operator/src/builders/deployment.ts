@@ -6,8 +6,9 @@ import type { V1Container, V1Deployment, V1PodSpec, V1Probe } from '@kubernetes/
 import { vllmArgs } from '../catalog/index.ts';
 import { shortHash } from './hash.ts';
 import { childMetadata, selectorLabels, sortedRecord, standardLabels } from './labels.ts';
+import { catalogModel } from './model.ts';
 import { apiKeyHashesSecretName, weightsPvcName, workloadName } from './names.ts';
-import { catalogModel, GPU_RESOURCE, placement } from './placement.ts';
+import { GPU_RESOURCE, placement } from './placement.ts';
 import { HTTP_PORT, NOAUTH_PORT, portPlan, VLLM_PORT } from './ports.ts';
 import { mergeResources, normalizeQuantity, quantityValue } from './quantity.ts';
 import { RESTRICTED_CONTAINER, restrictedPodSecurity } from './security.ts';
@@ -60,7 +61,7 @@ const env = (vars: Record<string, string>) =>
 
 function vllmContainer(input: BuildInput): V1Container {
   const { cr, config } = input;
-  const model = catalogModel(cr);
+  const model = catalogModel(cr, config);
   const place = placement(cr, config);
   return {
     name: 'vllm',
@@ -117,7 +118,7 @@ export function sidecarNodeOptions(memoryLimit: string | undefined): string | un
 
 function sidecarContainer(input: BuildInput): V1Container {
   const { cr, config } = input;
-  const model = catalogModel(cr);
+  const model = catalogModel(cr, config);
   const ports = portPlan(cr);
   const resources = mergeResources(config.resources.sidecar, cr.spec.resources?.sidecar);
   const nodeOptions = sidecarNodeOptions(resources.limits?.memory);
@@ -195,7 +196,7 @@ export function servingPodSpec(input: BuildInput): V1PodSpec {
       { name: 'vllm-home', emptyDir: {} },
       {
         name: 'weights',
-        persistentVolumeClaim: { claimName: weightsPvcName(catalogModel(cr)), readOnly: true },
+        persistentVolumeClaim: { claimName: weightsPvcName(catalogModel(cr, config)), readOnly: true },
       },
     ],
   };
@@ -210,7 +211,7 @@ export function servingPodSpec(input: BuildInput): V1PodSpec {
 export function deployment(input: BuildInput): V1Deployment {
   const { cr, config } = input;
   const podSpec = servingPodSpec(input);
-  const model = catalogModel(cr);
+  const model = catalogModel(cr, config);
   const startupSeconds = config.probes.startupPeriodSeconds * config.probes.startupFailureThreshold;
   return {
     apiVersion: 'apps/v1',

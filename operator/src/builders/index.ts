@@ -38,6 +38,7 @@ export {
 } from './deployment.ts';
 export { endpointUrls, ingress, publicHost } from './ingress.ts';
 export { ownerReference, selectorLabels, standardLabels } from './labels.ts';
+export { catalogModel, configuredModel, withConfiguredWeights } from './model.ts';
 export * from './names.ts';
 export { nodePool } from './node-pool.ts';
 export { type Placement, placement } from './placement.ts';

@@ -4,10 +4,11 @@
  * GPU count (one replica spans the GPUs of one node).
  */
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
-import { type CatalogModel, findModel, type NodeTypeName } from '../catalog/index.ts';
+import type { NodeTypeName } from '../catalog/index.ts';
 import type { OperatorConfig, Toleration } from '../config.ts';
 import { canonicalJson } from './hash.ts';
 import { sortedRecord } from './labels.ts';
+import { catalogModel } from './model.ts';
 
 /** The GPU resource name of NVIDIA's device plugin. */
 export const GPU_RESOURCE = 'nvidia.com/gpu';
@@ -23,17 +24,6 @@ export interface Placement {
   gpus: number;
   /** vLLM `--tensor-parallel-size`: equals `gpus`. */
   tensorParallelSize: number;
-}
-
-/**
- * The catalog entry of `cr.spec.model`. Throws for a model the catalog does not know; the CRD
- * refuses such resources, so this only fires for objects that bypassed validation.
- */
-export function catalogModel(cr: PixtralDeployment): CatalogModel {
-  const model = findModel(cr.spec.model);
-  if (!model)
-    throw new Error(`PixtralDeployment ${cr.metadata.name}: model ${cr.spec.model} is not in the catalog`);
-  return model;
 }
 
 /** Tolerations de-duplicated and sorted by key, so the order never depends on the input's. */
@@ -57,7 +47,7 @@ export function sortTolerations(tolerations: readonly Toleration[]): Toleration[
 /** The placement of `cr`'s serving pods under `config`. */
 export function placement(cr: PixtralDeployment, config: OperatorConfig): Placement {
   const nodeType = cr.spec.nodeType as NodeTypeName;
-  const model = catalogModel(cr);
+  const model = catalogModel(cr, config);
   const profile = model.nodeTypes[nodeType];
   if (!profile) throw new Error(`Model ${model.name} does not run on node type ${nodeType}`);
   const typeConfig = config.nodeTypes[nodeType];

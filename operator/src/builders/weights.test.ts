@@ -1,4 +1,4 @@
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1Deployment, V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { ModelSpec } from '../../../runtime-image/src/provisioner/spec.ts';
 import {
@@ -7,6 +7,8 @@ import {
   FIXTURE_UID,
 } from '../../../test/fixtures/pixtral-deployment.ts';
 import { findModel } from '../catalog/index.ts';
+import { deployment } from './deployment.ts';
+import { catalogModel, withConfiguredWeights } from './model.ts';
 import { provisionSpec, weightsFieldManager, weightsJob, weightsPvc } from './weights.ts';
 
 const pixtral = findModel('mistral/pixtral-12b-2409:bf16')!;
@@ -133,5 +135,71 @@ describe('weights Job', () => {
     const newImage = anOperatorConfig({ images: { runtime: 'registry.local/runtime:2' } });
     expect(weightsJob({ cr: input.cr, config: newImage }, PVC_UID).metadata!.name).not.toBe(name);
     expect(weightsJob(input, PVC_UID)).toEqual(weightsJob(input, PVC_UID));
+  });
+});
+
+describe('a configured weights source (weights.sources)', () => {
+  const mirrored = {
+    repo: 'platform/pixtral-repacked',
+    revision: 'c'.repeat(40),
+    files: [
+      { path: 'tekken.json', sizeBytes: 19_280_963, sha256: 'b'.repeat(64) },
+      { path: 'consolidated.safetensors', sizeBytes: 1_048_576, sha256: 'a'.repeat(64) },
+      { path: 'params.json', sizeBytes: 453 },
+    ],
+  };
+  const config = anOperatorConfig({
+    weights: { hubUrl: 'http://hub.mirror.internal', sources: { [pixtral.name]: mirrored } },
+  });
+  const cr = aPixtralDeployment();
+
+  it('hands the provisioner its repository, revision and pins, verified like the catalog', () => {
+    const job = weightsJob({ cr, config }, PVC_UID);
+    expect(envOf(job).HF_ENDPOINT).toBe('http://hub.mirror.internal');
+    const spec = ModelSpec.parse(JSON.parse(envOf(job).PROVISION_SPEC!));
+    expect(spec).toEqual({
+      model: pixtral.name,
+      source: { kind: 'hub', repo: 'platform/pixtral-repacked', revision: 'c'.repeat(40) },
+      files: [
+        { name: 'consolidated.safetensors', size: 1_048_576, sizeIsExact: true, sha256: 'a'.repeat(64) },
+        // A plain git file: the provisioner verifies the blob id the hub gives at the revision.
+        { name: 'params.json', size: 453, sizeIsExact: true },
+        { name: 'tekken.json', size: 19_280_963, sizeIsExact: true, sha256: 'b'.repeat(64) },
+      ],
+    });
+    expect(job.metadata!.annotations).toMatchObject({ 'pixtral.dev/revision': 'c'.repeat(40) });
+  });
+
+  it("sizes the cache from the source's files and names it after its revision", () => {
+    const pvc = weightsPvc({ cr, config });
+    expect(pvc.spec!.resources!.requests!.storage).toBe('1Gi');
+    expect(pvc.metadata!.annotations).toEqual({
+      'pixtral.dev/model': pixtral.name,
+      'pixtral.dev/revision': 'c'.repeat(40),
+    });
+    // Another revision, another cache: the catalog's bytes and the mirror's never share a volume.
+    const catalogPvc = weightsPvc({ cr, config: anOperatorConfig() });
+    expect(pvc.metadata!.name).not.toBe(catalogPvc.metadata!.name);
+    expect(pvc.metadata!.name).toMatch(/^weights-mistral-pixtral-12b-2409-bf16-[0-9a-f]{8}$/);
+    // spec.weights.size still wins.
+    expect(
+      weightsPvc({ cr: aPixtralDeployment({ weights: { size: '30Gi' } }), config }).spec!.resources!.requests,
+    ).toEqual({ storage: '30Gi' });
+  });
+
+  it('mounts that cache in the serving pods and rolls them when the source changes', () => {
+    const served = deployment({ cr, config });
+    expect(served.spec!.template.spec!.volumes).toContainEqual({
+      name: 'weights',
+      persistentVolumeClaim: { claimName: weightsPvc({ cr, config }).metadata!.name, readOnly: true },
+    });
+    const hash = (d: V1Deployment) => d.spec!.template.metadata!.annotations!['pixtral.dev/config-hash'];
+    expect(hash(served)).not.toBe(hash(deployment({ cr, config: anOperatorConfig() })));
+  });
+
+  it('leaves models without a configured source as the catalog pins them', () => {
+    expect(withConfiguredWeights(pixtral, anOperatorConfig())).toBe(pixtral);
+    expect(catalogModel(cr, config).weights.revision).toBe('c'.repeat(40));
+    expect(catalogModel(cr, config).vllmModelArgs).toEqual(pixtral.vllmModelArgs);
   });
 });

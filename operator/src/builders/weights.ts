@@ -14,8 +14,8 @@ import { type CatalogModel, minWeightsVolumeGi } from '../catalog/index.ts';
 import type { OperatorConfig } from '../config.ts';
 import { shortHash } from './hash.ts';
 import { APP_NAME, MANAGED_BY, ownerReference, sortedRecord } from './labels.ts';
+import { catalogModel } from './model.ts';
 import { weightsPvcName } from './names.ts';
-import { catalogModel } from './placement.ts';
 import { normalizeQuantity } from './quantity.ts';
 import { RESTRICTED_CONTAINER, restrictedPodSecurity } from './security.ts';
 import type { BuildInput } from './types.ts';
@@ -61,7 +61,7 @@ export function weightsVolumeSize(cr: PixtralDeployment, model: CatalogModel): s
  */
 export function weightsPvc(input: BuildInput, live?: V1PersistentVolumeClaim): V1PersistentVolumeClaim {
   const { cr, config } = input;
-  const model = catalogModel(cr);
+  const model = catalogModel(cr, config);
   const liveSpec = live?.spec;
   const storageClassName = liveSpec
     ? liveSpec.storageClassName
@@ -115,7 +115,7 @@ export function provisionSpec(model: CatalogModel): string {
  */
 export function weightsJob(input: BuildInput, pvcUid: string): V1Job {
   const { cr, config } = input;
-  const model = catalogModel(cr);
+  const model = catalogModel(cr, config);
   const pvcName = weightsPvcName(model);
   const tokenSecret = config.weights.hubTokenSecretName;
   const env: Record<string, string> = {

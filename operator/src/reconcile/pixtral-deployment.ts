@@ -15,9 +15,15 @@ import type {
 import { ConditionType, Reason } from '../api/conditions.ts';
 import type { PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
 import { REPLICAS_HANDOFF_MANAGER, replicasHandoff } from '../builders/deployment.ts';
-import { type DesiredChildren, desiredChildren, weightsJob, weightsPvcName } from '../builders/index.ts';
+import {
+  configuredModel,
+  type DesiredChildren,
+  desiredChildren,
+  weightsJob,
+  weightsPvcName,
+} from '../builders/index.ts';
 import { instanceLabel } from '../builders/labels.ts';
-import { type CatalogModel, findModel } from '../catalog/index.ts';
+import type { CatalogModel } from '../catalog/index.ts';
 import { Kinds } from '../kinds.ts';
 import { controllerRef } from '../runtime/apply.ts';
 import type { Outcome, ReconcileContext, Reconciler } from '../runtime/index.ts';
@@ -80,7 +86,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
       return { kind: 'done' };
     }
     const signal = ctx.signal;
-    const model = findModel(cr.spec.model);
+    const model = configuredModel(cr.spec.model, config);
     if (!model)
       throw new ReconcileError(
         'InvalidSpec',
