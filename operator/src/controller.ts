@@ -16,13 +16,15 @@ import type {
 } from '@kubernetes/client-node';
 import { Backoff } from '../../common/backoff.ts';
 import type { PixtralDeployment } from './api/pixtral-deployment.ts';
+import { claimOf } from './builders/index.ts';
 import { instanceLabel } from './builders/labels.ts';
 import { apiKeysSecretName } from './builders/names.ts';
 import type { OperatorConfig } from './config.ts';
 import { registerDeploymentMetrics } from './deployment-metrics.ts';
-import { Kinds } from './kinds.ts';
+import { Kinds, managed } from './kinds.ts';
 import type { Integration, Integrations } from './reconcile/integrations.ts';
 import { PixtralDeploymentReconciler } from './reconcile/pixtral-deployment.ts';
+import { cacheUsers } from './reconcile/weights-cache.ts';
 import type { WatchedKind } from './runtime/controller.ts';
 import { ownerKey } from './runtime/controller.ts';
 import {
@@ -38,8 +40,7 @@ import {
   Writer,
   watchedNamespaces,
 } from './runtime/index.ts';
-
-const MANAGED = 'app.kubernetes.io/managed-by=pixtral-operator';
+import { addWeightsCacheController } from './weights-cache-controller.ts';
 
 const CustomResourceDefinition: KindRef = {
   apiVersion: 'apiextensions.k8s.io/v1',
@@ -133,7 +134,7 @@ export async function addPixtralController(
   const kedaInstalled = integrations.keda.available;
   // Secrets only with our label: a cluster's other Secrets (Helm releases, certificates) are
   // never listed, watched or cached. A user-named key Secret is watched by its name (below).
-  const ownedSecrets = { ...Kinds.Secret, labelSelector: MANAGED };
+  const ownedSecrets = managed(Kinds.Secret);
   const ownedKinds: WatchedKind[] = [
     Kinds.Deployment,
     Kinds.Service,
@@ -143,10 +144,10 @@ export async function addPixtralController(
   ];
   if (kedaInstalled) ownedKinds.push(Kinds.ScaledObject);
 
-  const pvcKind = { ...Kinds.PersistentVolumeClaim, labelSelector: MANAGED };
-  const jobKind = { ...Kinds.Job, labelSelector: MANAGED };
-  const podKind = { ...Kinds.Pod, labelSelector: MANAGED };
-  const nodePoolKind = { ...Kinds.NodePool, labelSelector: MANAGED };
+  const pvcKind = managed(Kinds.PersistentVolumeClaim);
+  const jobKind = managed(Kinds.Job);
+  const podKind = managed(Kinds.Pod);
+  const nodePoolKind = managed(Kinds.NodePool);
   const roots = manager.cache<PixtralDeployment>(Kinds.PixtralDeployment);
   const owned = new Map<string, Informer>(ownedKinds.map((k) => [k.kind, manager.cache(k)]));
   const caches = {
@@ -160,6 +161,8 @@ export async function addPixtralController(
     owned,
     nodePools: karpenter && integrations.karpenter.available ? manager.cache(nodePoolKind) : undefined,
   };
+  // The shared weights caches: their own controller, one key per PVC (reconcile/weights-cache.ts).
+  const weightsCaches = addWeightsCacheController(manager, config, { now: options.now });
   const reconciler = new PixtralDeploymentReconciler({
     caches,
     client: manager.client,
@@ -170,13 +173,13 @@ export async function addPixtralController(
     config,
     now: options.now ?? (() => new Date()),
     integrations,
+    wantWeightsCache: weightsCaches.want,
     weightsSource: options.weightsSource,
   });
 
   // Objects that are not controlled by a PixtralDeployment but change what it should do.
   const keysOf = (crs: PixtralDeployment[]): ObjectKey[] =>
     crs.map((cr) => ({ namespace: cr.metadata.namespace ?? '', name: cr.metadata.name ?? '' }));
-  const inNamespace = (obj: KubernetesObject) => keysOf(roots.list(obj.metadata?.namespace ?? ''));
   const everyRoot = () => keysOf(roots.list());
   // A user's API key Secret: the CRs that name it.
   const namingIt = (secret: KubernetesObject) =>
@@ -185,24 +188,31 @@ export async function addPixtralController(
         .list(secret.metadata?.namespace ?? '')
         .filter((cr) => apiKeysSecretName(cr) === secret.metadata?.name),
     );
+  // A weights cache's PVC, Job or provisioner pod: the deployments that use that cache (and no
+  // other deployment of the namespace), each once however many objects changed.
+  const usersOfCache = (namespace: string, cache: string | undefined) =>
+    cache ? keysOf(cacheUsers(roots.list(namespace), config, cache)) : [];
+  const usingPvc = (pvc: KubernetesObject) => usersOfCache(pvc.metadata?.namespace ?? '', pvc.metadata?.name);
+  const usingJobsCache = (job: KubernetesObject) =>
+    usersOfCache(job.metadata?.namespace ?? '', claimOf(job as V1Job));
   // Serving pods (owned by ReplicaSets): the CR of their instance label, for InsufficientGPU and
-  // readiness; the weights Job's pods concern every CR of the namespace.
-  const podOwners = (pod: KubernetesObject) =>
-    keysOf(
+  // readiness; a weights Job's pods: the users of its cache.
+  const podOwners = (pod: KubernetesObject) => {
+    const labels = pod.metadata?.labels ?? {};
+    if (labels['app.kubernetes.io/component'] === 'weights-provisioner')
+      return usersOfCache(pod.metadata?.namespace ?? '', claimOf(pod as V1Pod));
+    return keysOf(
       roots
         .list(pod.metadata?.namespace ?? '')
-        .filter(
-          (cr) =>
-            instanceLabel(cr) === pod.metadata?.labels?.['app.kubernetes.io/instance'] ||
-            pod.metadata?.labels?.['app.kubernetes.io/component'] === 'weights-provisioner',
-        ),
+        .filter((cr) => instanceLabel(cr) === labels['app.kubernetes.io/instance']),
     );
+  };
   // Installing or removing KEDA or Karpenter changes what every deployment may do.
   const integrationChanged = new Channel();
   const watches: MappedWatch[] = [
     { kind: ownedSecrets, map: namingIt },
-    { kind: pvcKind, map: inNamespace },
-    { kind: jobKind, map: inNamespace },
+    { kind: pvcKind, map: usingPvc },
+    { kind: jobKind, map: usingJobsCache },
     { kind: podKind, map: podOwners },
     { source: integrationChanged, map: everyRoot },
   ];

@@ -17,3 +17,12 @@ export const Kinds = {
   },
   NodePool: { apiVersion: 'karpenter.sh/v1', kind: 'NodePool', plural: 'nodepools', namespaced: false },
 } as const satisfies Record<string, KindRef>;
+
+/** The label selector of what the operator made: its caches of PVCs, Jobs, pods and Secrets. */
+export const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=pixtral-operator';
+
+/** `kind`, narrowed to the objects the operator made (one shared cache per kind and selector). */
+export const managed = <K extends KindRef>(kind: K): K & { labelSelector: string } => ({
+  ...kind,
+  labelSelector: MANAGED_SELECTOR,
+});

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { PixtralDeployment } from './api/pixtral-deployment.ts';
 import type { OperatorConfig } from './config.ts';
 import { addPixtralController } from './controller.ts';
-import { Kinds } from './kinds.ts';
+import { Kinds, managed } from './kinds.ts';
 import { type LocalCluster, startLocalCluster } from './local-cluster.ts';
 import { assertPortsFree } from './local-ports.ts';
 import { type LocalEndpoint, readyBlock } from './local-ready-block.ts';
@@ -87,10 +87,7 @@ export async function runLocalMode(options: LocalModeOptions): Promise<number> {
       client: manager.client,
       pixtralDeployments: manager.cache<PixtralDeployment>(Kinds.PixtralDeployment),
       deployments: manager.cache<V1Deployment>(Kinds.Deployment),
-      managedSecrets: manager.cache<V1Secret>({
-        ...Kinds.Secret,
-        labelSelector: 'app.kubernetes.io/managed-by=pixtral-operator',
-      }),
+      managedSecrets: manager.cache<V1Secret>(managed(Kinds.Secret)),
       dir: cluster.dir,
       tokenizerDir: LOCAL_TOKENIZER_DIR,
       log,

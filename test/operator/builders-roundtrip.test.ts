@@ -1,13 +1,15 @@
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1Job, V1PersistentVolumeClaim, V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pixtralDeploymentCrd } from '../../operator/src/api/crd.ts';
 import {
   type DesiredChildren,
   desiredChildren,
+  desiredWeightsCache,
   generatedApiKeysSecret,
   normalizeQuantity,
   REPLICAS_HANDOFF_MANAGER,
   replicasHandoff,
+  weightsPvc,
 } from '../../operator/src/builders/index.ts';
 import { type OperatorConfig, parseOperatorConfig } from '../../operator/src/config.ts';
 import { Rest } from '../api/rest.ts';
@@ -125,8 +127,12 @@ const config: OperatorConfig = parseOperatorConfig({
   resources: { vllm: { requests: { cpu: '8000m', memory: '65536Mi' }, limits: { memory: '0.09375Ti' } } },
 });
 
-/** The desired children, and the keys Secret the reconciler creates (once) when the user has none. */
-type Built = DesiredChildren & { generatedApiKeysSecret: V1Secret };
+/** The desired children, the keys Secret the reconciler creates (once) when the user has none, and the weights cache. */
+type Built = DesiredChildren & {
+  generatedApiKeysSecret: V1Secret;
+  weightsPvc: V1PersistentVolumeClaim;
+  weightsJob: V1Job;
+};
 
 /** Creates the CR for real (so owner references carry a real uid) and builds its children. */
 async function childrenOf(spec: Parameters<typeof aPixtralDeployment>[0], name: string): Promise<Built> {
@@ -134,23 +140,24 @@ async function childrenOf(spec: Parameters<typeof aPixtralDeployment>[0], name: 
   const { uid: _uid, generation: _generation, ...metadata } = fixture.metadata;
   const created = await apply({ ...fixture, metadata }, { dryRun: false });
   const cr = aPixtralDeployment(spec, { name, namespace, uid: created.metadata.uid });
-  const existing = await rest.request('GET', pathOf(desiredChildren({ cr, config }).weightsPvc));
+  // The weights cache as the weights-cache controller makes it: the PVC for real (the Job's name
+  // and owner need its uid), once for every deployment of the namespace.
+  const existing = await rest.request('GET', pathOf(weightsPvc({ cr, config })));
   const live = existing.status === 200 ? existing.body : undefined;
-  const pvc = desiredChildren({ cr, config, liveWeightsPvc: live }).weightsPvc;
-  const livePvc = await apply(pvc, {
-    dryRun: false,
-    fieldManager: `pixtral-operator/${created.metadata.uid}`,
-  });
+  const livePvc = await apply(desiredWeightsCache({ cr, config }, live).pvc, { dryRun: false });
+  const cache = desiredWeightsCache({ cr, config }, livePvc);
   const keys = generatedApiKeysSecret(cr, 'pxd_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG');
   return {
-    ...desiredChildren({ cr, config, userApiKeys: keys.data, liveWeightsPvc: livePvc }),
+    ...desiredChildren({ cr, config, userApiKeys: keys.data }),
     generatedApiKeysSecret: keys,
+    weightsPvc: cache.pvc,
+    weightsJob: cache.job!,
   };
 }
 
 /** The manifests of a build, by member name. */
 function manifests(children: Built): [string, object][] {
-  const { endpoints: _e, problems: _p, weightsFieldManager: _f, ...objects } = children;
+  const { endpoints: _e, problems: _p, ...objects } = children;
   return Object.entries(objects).filter((entry): entry is [string, object] => entry[1] !== undefined);
 }
 
@@ -158,8 +165,7 @@ function manifests(children: Built): [string, object][] {
 async function roundTrip(children: Built): Promise<Record<string, string[]>> {
   const changed: Record<string, string[]> = {};
   for (const [member, object] of manifests(children)) {
-    const fieldManager = member === 'weightsPvc' ? children.weightsFieldManager : 'pixtral-operator';
-    const diff = differences(object, await apply(object, { fieldManager }));
+    const diff = differences(object, await apply(object, { fieldManager: 'pixtral-operator' }));
     if (diff.length > 0) changed[member] = diff;
   }
   return changed;
@@ -211,26 +217,14 @@ describe('built children through a real API server (server-side apply, dryRun=Al
     expect(await roundTrip(children)).toEqual({});
   });
 
-  it('merges the owner references of deployments sharing one weights cache, without conflicts', async () => {
+  it('keeps the live cache as it is for a deployment that asks for another size and class', async () => {
     const a = await childrenOf({}, 'share-a');
-    // Asks for another size and class: joining the existing cache must neither conflict nor resize it.
     const b = await childrenOf({ weights: { size: '80Gi', storageClassName: 'other' } }, 'share-b');
-    expect(a.weightsPvc.metadata!.name).toBe(b.weightsPvc.metadata!.name);
-    // A re-applies under its own manager after B joined: no field is dropped or fought over.
-    await apply(a.weightsPvc, { dryRun: false, fieldManager: a.weightsFieldManager });
+    expect(b.weightsPvc).toEqual(a.weightsPvc);
+    expect(await roundTrip(b)).toEqual({});
     const live = await rest.request('GET', pathOf(a.weightsPvc));
     expect(live.body.spec.resources.requests.storage).toBe('25Gi');
-    expect(live.body.spec.storageClassName).toBe('standard');
-    const owners = live.body.metadata.ownerReferences.map((o: { name: string; controller: boolean }) => [
-      o.name,
-      o.controller,
-    ]);
-    expect(owners).toEqual(
-      expect.arrayContaining([
-        ['share-a', false],
-        ['share-b', false],
-      ]),
-    );
+    expect(live.body.metadata.ownerReferences).toBeUndefined();
   });
 
   it('normalizes quantities exactly as the API server stores them', async () => {

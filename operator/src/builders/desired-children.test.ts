@@ -7,8 +7,6 @@ import {
 import { desiredChildren, generatedApiKeysSecret } from './index.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-/** A weights PVC as the API server returns it: the Job is built once its uid is known. */
-const livePvc = { metadata: { uid: 'pvc-uid' } };
 
 describe('desiredChildren', () => {
   it('builds every child an autoscaled public deployment needs', () => {
@@ -17,25 +15,22 @@ describe('desiredChildren', () => {
       cr,
       config: anOperatorConfig(),
       userApiKeys: { main: b64('k') },
-      liveWeightsPvc: livePvc,
     });
     expect(children.deployment.spec).not.toHaveProperty('replicas');
     expect(children.scaledObject?.kind).toBe('ScaledObject');
     expect(children.ingress?.kind).toBe('Ingress');
-    expect(children.weightsJob?.kind).toBe('Job');
     expect(children.nodePool).toBeUndefined();
     expect(children.endpoints.public).toBe(`https://${FIXTURE_UID}.inference.example.com/v1`);
     expect(children.problems).toEqual([]);
   });
 
-  it('hashes the generated key for the sidecars, and builds no Job before the weights PVC exists', () => {
+  it('hashes the generated key for the sidecars', () => {
     const cr = aPixtralDeployment();
     const generated = generatedApiKeysSecret(cr, 'pxd_new');
     expect(generated.data).toEqual({ 'api-key': b64('pxd_new') });
     const children = desiredChildren({ cr, config: anOperatorConfig(), userApiKeys: generated.data });
     const hashes = Buffer.from(children.apiKeyHashesSecret.data!.hashes!, 'base64').toString();
     expect(hashes).toMatch(/^api-key:[0-9a-f]{64}\n$/);
-    expect(children.weightsJob).toBeUndefined();
   });
 
   it('reports a public endpoint it cannot serve without a base domain', () => {
@@ -61,7 +56,6 @@ describe('desiredChildren', () => {
         nodePools: { provider: 'karpenter', nodeClassRef: { group: 'g', kind: 'K', name: 'n' } },
       }),
       userApiKeys: { b: b64('2'), a: b64('1') },
-      liveWeightsPvc: livePvc,
     });
     const first = desiredChildren(input());
     expect(desiredChildren(input())).toEqual(first);

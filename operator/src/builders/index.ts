@@ -1,15 +1,14 @@
 /**
  * Every desired child of one PixtralDeployment, computed in one call (docs/conventions.md#pure-builders). Pure:
- * whatever is observed (the user's key Secret, the live weights PVC) is an input, so the same
- * input always gives deep-equal output. The generated keys Secret is not among them: it is
- * created once (`generatedApiKeysSecret`), never applied.
+ * whatever is observed (the user's key Secret) is an input, so the same input always gives
+ * deep-equal output. The generated keys Secret is not among them: it is created once
+ * (`generatedApiKeysSecret`), never applied; nor is the shared weights cache, which no deployment
+ * owns (`desiredWeightsCache`, applied by the weights-cache controller).
  */
 
 import type {
   V1Deployment,
   V1Ingress,
-  V1Job,
-  V1PersistentVolumeClaim,
   V1PodDisruptionBudget,
   V1Secret,
   V1Service,
@@ -26,7 +25,6 @@ import { portPlan } from './ports.ts';
 import { apiKeyHashesSecret } from './secrets.ts';
 import { service } from './service.ts';
 import type { NodePool, ScaledObject } from './types.ts';
-import { weightsFieldManager, weightsJob, weightsPvc } from './weights.ts';
 
 export {
   autoscaled,
@@ -46,7 +44,14 @@ export { normalizeQuantity } from './quantity.ts';
 export { apiKeyHashesSecret, GENERATED_KEY_ID, generatedApiKeysSecret, keyHashesFile } from './secrets.ts';
 export { service } from './service.ts';
 export type { BuildInput, Manifest, NodePool, ScaledObject } from './types.ts';
-export { weightsFieldManager, weightsJob, weightsPvc } from './weights.ts';
+export {
+  attemptsOf,
+  claimOf,
+  desiredWeightsCache,
+  type WeightsAttempts,
+  weightsJob,
+  weightsPvc,
+} from './weights.ts';
 
 /** What `desiredChildren` needs beyond the CR and the config. */
 export interface DesiredInput {
@@ -54,8 +59,6 @@ export interface DesiredInput {
   config: OperatorConfig;
   /** `data` of the user's API keys Secret (base64 values), when it exists. */
   userApiKeys?: Readonly<Record<string, string>> | undefined;
-  /** The live weights PVC, when it exists: its spec is re-applied as it is (see `weightsPvc`), and its uid names the Job. */
-  liveWeightsPvc?: V1PersistentVolumeClaim | undefined;
 }
 
 /** A reason the CR cannot be fully served with this configuration, for a Degraded condition. */
@@ -72,12 +75,6 @@ export interface DesiredChildren {
   ingress?: V1Ingress;
   /** The sidecars' key hashes. */
   apiKeyHashesSecret: V1Secret;
-  /** The shared weights cache, to apply under `weightsFieldManager`. */
-  weightsPvc: V1PersistentVolumeClaim;
-  /** The field manager for `weightsPvc` (one per CR, so owner references merge). */
-  weightsFieldManager: string;
-  /** Present once the weights PVC exists (its uid is part of the Job's name). */
-  weightsJob?: V1Job;
   podDisruptionBudget: V1PodDisruptionBudget;
   /** Present when maxSize > minSize. */
   scaledObject?: ScaledObject;
@@ -107,16 +104,12 @@ export function desiredChildren(input: DesiredInput): DesiredChildren {
     deployment: deployment(build),
     service: service(build),
     apiKeyHashesSecret: apiKeyHashesSecret(cr, input.userApiKeys),
-    weightsPvc: weightsPvc(build, input.liveWeightsPvc),
-    weightsFieldManager: weightsFieldManager(cr, config),
     podDisruptionBudget: podDisruptionBudget(build),
     endpoints: endpointUrls(cr, config, uuid),
     problems,
   };
   const ing = ingress(build, uuid);
   if (ing) children.ingress = ing;
-  const pvcUid = input.liveWeightsPvc?.metadata?.uid;
-  if (pvcUid) children.weightsJob = weightsJob(build, pvcUid);
   const scaled = scaledObject(build);
   if (scaled) children.scaledObject = scaled;
   const pool = nodePool(config, cr.spec.nodeType as NodeTypeName);

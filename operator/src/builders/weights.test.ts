@@ -9,34 +9,44 @@ import {
 import { findModel } from '../catalog/index.ts';
 import { deployment } from './deployment.ts';
 import { catalogModel, withConfiguredWeights } from './model.ts';
-import { provisionSpec, weightsFieldManager, weightsJob, weightsPvc } from './weights.ts';
+import {
+  attemptsOf,
+  claimOf,
+  desiredWeightsCache,
+  provisionSpec,
+  weightsJob,
+  weightsPvc,
+} from './weights.ts';
 
 const pixtral = findModel('mistral/pixtral-12b-2409:bf16')!;
-const PVC_UID = '11111111-2222-4333-8444-555555555555';
+const PVC = {
+  name: 'weights-mistral-pixtral-12b-2409-bf16-0123abcd',
+  uid: '11111111-2222-4333-8444-555555555555',
+};
 const envOf = (job: V1Job) =>
   Object.fromEntries(job.spec!.template.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
 
 describe('weights cache PVC', () => {
-  it('is shared: a non-controller owner reference, no instance label, applied under a per-CR manager', () => {
+  it('is shared: it names no deployment (no owner reference, no instance label)', () => {
     const cr = aPixtralDeployment();
     const pvc = weightsPvc({ cr, config: anOperatorConfig() });
     expect(pvc.metadata!.name).toMatch(/^weights-mistral-pixtral-12b-2409-bf16-[0-9a-f]{8}$/);
-    expect(pvc.metadata!.ownerReferences).toEqual([
-      {
-        apiVersion: 'inference.pixtral.dev/v1alpha1',
-        kind: 'PixtralDeployment',
-        name: 'vision',
-        uid: FIXTURE_UID,
-        controller: false,
-        blockOwnerDeletion: true,
-      },
-    ]);
+    expect(pvc.metadata!.ownerReferences).toBeUndefined();
     expect(pvc.metadata!.labels).not.toHaveProperty('app.kubernetes.io/instance');
     expect(pvc.metadata!.annotations).toEqual({
       'pixtral.dev/model': 'mistral/pixtral-12b-2409:bf16',
       'pixtral.dev/revision': pixtral.weights.revision,
     });
-    expect(weightsFieldManager(cr, anOperatorConfig())).toBe(`pixtral-operator/${FIXTURE_UID}`);
+    expect(JSON.stringify(pvc)).not.toContain(FIXTURE_UID);
+  });
+
+  it('keeps the failed attempts in annotations, and reads them back', () => {
+    const input = { cr: aPixtralDeployment(), config: anOperatorConfig() };
+    const failing = weightsPvc(input, undefined, { attempts: 2, lastFailureTime: '2026-12-01T09:59:50Z' });
+    expect(attemptsOf(failing)).toEqual({ attempts: 2, lastFailureTime: '2026-12-01T09:59:50Z' });
+    expect(attemptsOf(weightsPvc(input))).toEqual({ attempts: 0, lastFailureTime: undefined });
+    const garbled = { metadata: { annotations: { 'pixtral.dev/weights-attempts': '-3' } } };
+    expect(attemptsOf(garbled).attempts).toBe(0);
   });
 
   it("is sized from the catalog unless the spec says otherwise, in the spec's or config's class", () => {
@@ -59,7 +69,7 @@ describe('weights cache PVC', () => {
     live.spec!.storageClassName = 'standard';
     const joining = aPixtralDeployment(
       { weights: { size: '100Gi', storageClassName: 'other' } },
-      { name: 'b', uid: PVC_UID },
+      { name: 'b', uid: PVC.uid },
     );
     const pvc = weightsPvc({ cr: joining, config: anOperatorConfig() }, live);
     expect(pvc.spec).toEqual({
@@ -68,19 +78,25 @@ describe('weights cache PVC', () => {
       storageClassName: 'standard',
       volumeMode: 'Filesystem',
     });
-    expect(pvc.metadata!.ownerReferences!.map((o) => o.name)).toEqual(['b']);
   });
 });
 
 describe('weights Job', () => {
   const input = { cr: aPixtralDeployment(), config: anOperatorConfig() };
 
-  it('runs the provisioner with the catalog spec into the PVC mount, co-owned by the deployment', () => {
-    const job = weightsJob(input, PVC_UID);
+  it("runs the provisioner with the catalog spec into the PVC mount, controlled by the cache's PVC", () => {
+    const job = weightsJob(input, PVC);
     expect(job.metadata!.name).toMatch(/^weights-[0-9a-f]{10}$/);
     expect(job.metadata!.ownerReferences).toEqual([
-      expect.objectContaining({ kind: 'PixtralDeployment', name: input.cr.metadata.name, controller: false }),
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        ...PVC,
+        controller: true,
+        blockOwnerDeletion: false,
+      },
     ]);
+    expect(claimOf(job)).toBe(weightsPvc(input).metadata!.name);
     const pod = job.spec!.template.spec!;
     const container = pod.containers[0]!;
     expect(container.command).toEqual(['provision-weights']);
@@ -113,7 +129,7 @@ describe('weights Job', () => {
 
   it('mounts the hub token Secret as a file when configured', () => {
     const config = anOperatorConfig({ weights: { hubTokenSecretName: 'hf-token', hubTokenSecretKey: 'hf' } });
-    const job = weightsJob({ cr: aPixtralDeployment(), config }, PVC_UID);
+    const job = weightsJob({ cr: aPixtralDeployment(), config }, PVC);
     expect(envOf(job).HF_TOKEN_FILE).toBe('/etc/pixtral/hub-token/hf');
     expect(job.spec!.template.spec!.volumes).toContainEqual({
       name: 'hub-token',
@@ -127,14 +143,20 @@ describe('weights Job', () => {
   });
 
   it('gets a new name when its template changes, and the same name otherwise', () => {
-    const name = weightsJob(input, PVC_UID).metadata!.name;
+    const name = weightsJob(input, PVC).metadata!.name;
     expect(
-      weightsJob({ cr: aPixtralDeployment({ nodeType: 'H100-2' }), config: input.config }, PVC_UID).metadata!
+      weightsJob({ cr: aPixtralDeployment({ nodeType: 'H100-2' }), config: input.config }, PVC).metadata!
         .name,
     ).toBe(name);
     const newImage = anOperatorConfig({ images: { runtime: 'registry.local/runtime:2' } });
-    expect(weightsJob({ cr: input.cr, config: newImage }, PVC_UID).metadata!.name).not.toBe(name);
-    expect(weightsJob(input, PVC_UID)).toEqual(weightsJob(input, PVC_UID));
+    expect(weightsJob({ cr: input.cr, config: newImage }, PVC).metadata!.name).not.toBe(name);
+    expect(weightsJob(input, PVC)).toEqual(weightsJob(input, PVC));
+  });
+
+  it('is built only once the PVC exists, since its name and owner need the uid', () => {
+    expect(desiredWeightsCache(input, undefined).job).toBeUndefined();
+    const live = { ...weightsPvc(input), metadata: { ...weightsPvc(input).metadata, uid: PVC.uid } };
+    expect(desiredWeightsCache(input, live).job?.metadata?.ownerReferences?.[0]?.uid).toBe(PVC.uid);
   });
 });
 
@@ -154,7 +176,7 @@ describe('a configured weights source (weights.sources)', () => {
   const cr = aPixtralDeployment();
 
   it('hands the provisioner its repository, revision and pins, verified like the catalog', () => {
-    const job = weightsJob({ cr, config }, PVC_UID);
+    const job = weightsJob({ cr, config }, PVC);
     expect(envOf(job).HF_ENDPOINT).toBe('http://hub.mirror.internal');
     const spec = ModelSpec.parse(JSON.parse(envOf(job).PROVISION_SPEC!));
     expect(spec).toEqual({

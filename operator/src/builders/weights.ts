@@ -2,18 +2,16 @@
  * The weights cache: one PVC per model and revision, shared by every PixtralDeployment of that
  * model in the namespace, and the Job that fills it with the runtime image's provisioner.
  *
- * The PVC has no controller. Each PixtralDeployment using it applies it under its own field
- * manager (`weightsFieldManager`) with a non-controller owner reference to itself; server-side
- * apply merges the references (ownerReferences is a map keyed by uid), and garbage collection
- * deletes the PVC when the last owner is gone (docs/conventions.md#ownership), with no finalizer to get stuck.
- * The Job is controlled by the PVC, so it goes with it.
+ * Neither names a deployment: the weights-cache controller (reconcile/weights-cache.ts) creates
+ * the PVC when the first deployment of a model needs it and deletes it after the last one is gone,
+ * so the objects stay the same size however many deployments share them (docs/weights.md#release).
+ * The Job is controlled by the PVC.
  */
-import type { V1Job, V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { V1Job, V1OwnerReference, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
 import { type CatalogModel, minWeightsVolumeGi } from '../catalog/index.ts';
-import type { OperatorConfig } from '../config.ts';
 import { shortHash } from './hash.ts';
-import { APP_NAME, MANAGED_BY, ownerReference, sortedRecord } from './labels.ts';
+import { APP_NAME, MANAGED_BY, sortedRecord } from './labels.ts';
 import { catalogModel } from './model.ts';
 import { weightsPvcName } from './names.ts';
 import { normalizeQuantity } from './quantity.ts';
@@ -30,6 +28,16 @@ export const PROVISIONER_COMMAND = ['provision-weights'];
 export const MODEL_ANNOTATION = 'pixtral.dev/model';
 /** Annotation naming the pinned revision a cache holds. */
 export const REVISION_ANNOTATION = 'pixtral.dev/revision';
+/** Annotation on the PVC: failed provisioning attempts since the last success (the retry backoff). */
+export const ATTEMPTS_ANNOTATION = 'pixtral.dev/weights-attempts';
+/** Annotation on the PVC: when the last provisioning attempt failed (RFC 3339, seconds). */
+export const LAST_FAILURE_ANNOTATION = 'pixtral.dev/weights-last-failure';
+
+/** The retry state of a cache, kept on its PVC so every sharer and a restarted operator agree. */
+export interface WeightsAttempts {
+  attempts: number;
+  lastFailureTime?: string | undefined;
+}
 
 /** Labels of the shared cache and its Job: no `instance`, since no single deployment owns them. */
 export function weightsLabels(component: 'weights' | 'weights-provisioner'): Record<string, string> {
@@ -40,26 +48,23 @@ export function weightsLabels(component: 'weights' | 'weights-provisioner'): Rec
   });
 }
 
-/** The field manager `cr` applies the shared PVC with: `<fieldManager>/<cr uid>`. */
-export function weightsFieldManager(cr: PixtralDeployment, config: OperatorConfig): string {
-  return `${config.fieldManager}/${String(cr.metadata.uid)}`;
-}
-
 /** `spec.weights.size`, else the catalog's minimum for the model, normalized. */
 export function weightsVolumeSize(cr: PixtralDeployment, model: CatalogModel): string {
   return normalizeQuantity(cr.spec.weights?.size ?? `${minWeightsVolumeGi(model)}Gi`);
 }
 
 /**
- * The shared PVC as `cr` applies it (under `weightsFieldManager`), with a non-controller owner
- * reference to `cr`. `live` is the PVC as it exists, if it does: then its spec values are applied
- * as they are. Server-side apply lets every manager co-own a field when they apply the same
- * value, so a deployment joining a cache never conflicts with the creator's size or class (and
- * never tries to change immutable fields), and no manager ever drops the spec it applied before
- * (dropping it would make the server try to remove the fields). Without `live`, the size is
- * `spec.weights.size` or the catalog's, the class the spec's or the config's.
+ * The shared PVC, for the model of `input.cr` (the cache's first user). `live` is the PVC as it
+ * exists, if it does: then its spec values are applied as they are, so a later first user (the
+ * creator deleted) never tries to change the size, class or other immutable fields. Without
+ * `live`, the size is `spec.weights.size` or the catalog's, the class the spec's or the config's.
+ * `attempts` (failures since the last success) are kept in annotations; none while there are none.
  */
-export function weightsPvc(input: BuildInput, live?: V1PersistentVolumeClaim): V1PersistentVolumeClaim {
+export function weightsPvc(
+  input: BuildInput,
+  live?: V1PersistentVolumeClaim,
+  attempts: WeightsAttempts = { attempts: 0 },
+): V1PersistentVolumeClaim {
   const { cr, config } = input;
   const model = catalogModel(cr, config);
   const liveSpec = live?.spec;
@@ -77,8 +82,11 @@ export function weightsPvc(input: BuildInput, live?: V1PersistentVolumeClaim): V
       annotations: sortedRecord({
         [MODEL_ANNOTATION]: model.name,
         [REVISION_ANNOTATION]: model.weights.revision,
+        ...(attempts.attempts > 0 ? { [ATTEMPTS_ANNOTATION]: String(attempts.attempts) } : {}),
+        ...(attempts.attempts > 0 && attempts.lastFailureTime
+          ? { [LAST_FAILURE_ANNOTATION]: attempts.lastFailureTime }
+          : {}),
       }),
-      ownerReferences: [ownerReference(cr, false)],
     },
     spec: {
       accessModes: [...(liveSpec?.accessModes ?? config.weights.accessModes)],
@@ -105,15 +113,32 @@ export function provisionSpec(model: CatalogModel): string {
   });
 }
 
+/** The retry state kept on `pvc` (none when absent or unreadable). */
+export function attemptsOf(pvc: V1PersistentVolumeClaim | undefined): WeightsAttempts {
+  const annotations = pvc?.metadata?.annotations ?? {};
+  const attempts = Number(annotations[ATTEMPTS_ANNOTATION] ?? 0);
+  return {
+    attempts: Number.isInteger(attempts) && attempts > 0 ? attempts : 0,
+    lastFailureTime: annotations[LAST_FAILURE_ANNOTATION],
+  };
+}
+
+/** The cache (PVC name) a weights Job or one of its pods writes to. */
+export function claimOf(obj: V1Job | V1Pod): string | undefined {
+  // Listed objects carry no kind: a Job is told from a pod by its template.
+  const podSpec = (obj as V1Job).spec?.template?.spec ?? (obj as V1Pod).spec;
+  return podSpec?.volumes?.find((v) => v.name === 'weights')?.persistentVolumeClaim?.claimName;
+}
+
 /**
- * The Job that fills the cache, co-owned (non-controller references, applied under
- * `weightsFieldManager`) by the deployments that use the cache, like the PVC; named
- * `weights-<hash>` over its spec and owner: an edited template (new image, new revision) makes a
- * new Job instead of hitting immutable fields. backoffLimit is small and there is no TTL: the
- * operator retries slowly with backoff kept in status, and reads the finished Job's outcome.
+ * The Job that fills the cache, controlled by the cache's PVC and named `weights-<hash>` over its
+ * spec and the PVC's uid: an edited template (new image, new revision) makes a new Job instead of
+ * hitting immutable fields. backoffLimit is small and there is no TTL: the
+ * operator retries slowly with backoff kept on the PVC, and reads the finished Job's outcome.
  * The pod's termination message falls back to its logs, so a failure reason reaches the status.
  */
-export function weightsJob(input: BuildInput, pvcUid: string): V1Job {
+export function weightsJob(input: BuildInput, pvc: { name: string; uid: string }): V1Job {
+  const pvcUid = pvc.uid;
   const { cr, config } = input;
   const model = catalogModel(cr, config);
   const pvcName = weightsPvcName(model);
@@ -187,11 +212,37 @@ export function weightsJob(input: BuildInput, pvcUid: string): V1Job {
         [MODEL_ANNOTATION]: model.name,
         [REVISION_ANNOTATION]: model.weights.revision,
       }),
-      // Owned like the PVC, by every deployment using it (not by the PVC): the PVC's protection
-      // finalizer keeps it while the finished Job's pod references it, so a Job owned by the PVC
-      // would never be collected and the PVC would stay Terminating for ever.
-      ownerReferences: [ownerReference(cr, false)],
+      // The PVC's protection finalizer keeps it while the finished Job's pod references it, so
+      // garbage collection alone would wait for ever: the weights-cache controller deletes the
+      // Jobs before the PVC. The reference finds a cache's Jobs and records what they belong to.
+      ownerReferences: [pvcOwnerReference(pvc)],
     },
     spec,
   } as V1Job;
+}
+
+/** A controller reference to the cache's PVC (not blocking its deletion: nothing waits on a Job). */
+function pvcOwnerReference(pvc: { name: string; uid: string }): V1OwnerReference {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    name: pvc.name,
+    uid: pvc.uid,
+    controller: true,
+    blockOwnerDeletion: false,
+  };
+}
+
+/**
+ * The cache's desired objects for its first user `input.cr`: the PVC, and once the PVC exists
+ * (`live`: its uid names the Job) the Job that fills it.
+ */
+export function desiredWeightsCache(
+  input: BuildInput,
+  live: V1PersistentVolumeClaim | undefined,
+  attempts: WeightsAttempts = { attempts: 0 },
+): { pvc: V1PersistentVolumeClaim; job?: V1Job } {
+  const pvc = weightsPvc(input, live, attempts);
+  const uid = live?.metadata?.uid;
+  return uid ? { pvc, job: weightsJob(input, { name: pvc.metadata!.name!, uid }) } : { pvc };
 }

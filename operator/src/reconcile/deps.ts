@@ -7,7 +7,7 @@
 import type { V1Deployment, V1Job, V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
 import type { OperatorConfig } from '../config.ts';
-import type { Cache, EventRecorder, KubeClient, Writer } from '../runtime/index.ts';
+import type { Cache, EventRecorder, KubeClient, ObjectKey, Writer } from '../runtime/index.ts';
 import type { Integrations } from './integrations.ts';
 
 /** The API requests a reconcile sends outside the Writer: reads of uncached objects, creates, deletes. */
@@ -42,7 +42,7 @@ export interface ReconcilerDeps {
   caches: Caches;
   client: ReconcilerClient;
   writer: ReconcilerWriter;
-  /** A Writer under another field manager (the shared weights PVC's per-CR manager, the replicas hand-off). */
+  /** A Writer under another field manager (the replicas hand-off). */
   writerFor: (fieldManager: string) => ReconcilerWriter;
   events: ReconcilerEvents;
   config: OperatorConfig;
@@ -50,6 +50,11 @@ export interface ReconcilerDeps {
   now: () => Date;
   /** Which optional APIs (KEDA, Karpenter) are available right now; kept current by the controller. */
   integrations: Integrations;
+  /**
+   * Asks the weights-cache controller for a cache that does not exist (yet): its watch of
+   * PixtralDeployments sees new ones, but not those that were there before it started leading.
+   */
+  wantWeightsCache?: ((key: ObjectKey) => void) | undefined;
   /** WeightsReady's reason and message when the weights are not a verified download (local mode). */
   weightsSource?: { reason: string; message: string } | undefined;
 }

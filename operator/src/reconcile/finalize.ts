@@ -1,7 +1,8 @@
 /**
  * Deletion and the shared node pools. Only the Karpenter NodePools live outside the owner tree
  * (cluster-scoped objects cannot be owned by a namespaced PixtralDeployment), so only they need a
- * finalizer; the weights cache is released by garbage collection when its last owner goes.
+ * finalizer; the weights cache belongs to no deployment and is released by the weights-cache
+ * controller after its last user goes.
  * Every step here is idempotent and never depends on an optional API being installed: a kind
  * that is not served counts as already cleaned (docs/conventions.md#ownership), so deletion never gets stuck.
  */

@@ -16,10 +16,11 @@ import { ConditionType, Reason } from '../api/conditions.ts';
 import type { PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
 import { REPLICAS_HANDOFF_MANAGER, replicasHandoff } from '../builders/deployment.ts';
 import {
+  attemptsOf,
   configuredModel,
   type DesiredChildren,
   desiredChildren,
-  weightsJob,
+  desiredWeightsCache,
   weightsPvcName,
 } from '../builders/index.ts';
 import { instanceLabel } from '../builders/labels.ts';
@@ -101,7 +102,8 @@ export class PixtralDeploymentReconciler implements Reconciler {
     const apiKeys = await ensureApiKeys(cr, this.#d, signal);
     // The namespace's managed pods: the weights Job's and the serving ones, told apart by label.
     const pods = caches.pods.list(key.namespace);
-    const { desired, plan, weightsStall } = await this.#syncWeights(cr, model, apiKeys, pods, ctx);
+    const desired = desiredChildren({ cr, config, userApiKeys: apiKeys });
+    const { plan, weightsStall } = await this.#observeWeights(cr, model, pods, ctx);
     const deploymentName = desired.deployment.metadata!.name!;
     const applyProblem = await this.#applyChildren(cr, desired, plan.state.state === 'ready', signal);
 
@@ -139,56 +141,36 @@ export class PixtralDeploymentReconciler implements Reconciler {
   }
 
   /**
-   * The shared weights cache: applies the PVC (under this CR's own field manager, so owners'
-   * references merge), then plans the Job from its state: create it, wait, or after a failure's
-   * backoff delete it so the next reconcile makes a fresh one. `pods` are the namespace's managed pods.
+   * The shared weights cache as it is: the weights-cache controller (weights-cache.ts) makes and
+   * fills it, this deployment only reads its PVC and Job to report on them. `pods` are the
+   * namespace's managed pods.
    */
-  async #syncWeights(
+  async #observeWeights(
     cr: PixtralDeployment,
     model: CatalogModel,
-    apiKeys: Record<string, string>,
     pods: V1Pod[],
     ctx: ReconcileContext,
-  ): Promise<{ desired: DesiredChildren; plan: WeightsPlan; weightsStall: Stall | undefined }> {
+  ): Promise<{ plan: WeightsPlan; weightsStall: Stall | undefined }> {
     const { caches, config } = this.#d;
     const namespace = cr.metadata.namespace!;
-    const pvc = caches.pvcs.get(namespace, weightsPvcName(model));
-    const desired = desiredChildren({ cr, config, userApiKeys: apiKeys, liveWeightsPvc: pvc });
-    const writer = this.#d.writerFor(desired.weightsFieldManager);
-    const applied = await writer.apply(Kinds.PersistentVolumeClaim, desired.weightsPvc, pvc, ctx.signal);
-    // A PVC this apply created has a uid only now, and the Job's name needs it.
-    const createdUid = applied.object?.metadata?.uid;
-    const desiredJob =
-      desired.weightsJob ?? (createdUid ? weightsJob({ cr, config }, createdUid) : undefined);
-    const jobName = desiredJob?.metadata?.name;
+    const pvcName = weightsPvcName(model);
+    const pvc = caches.pvcs.get(namespace, pvcName);
+    // A cache that does not exist yet (or is going away) is asked for: in-process, no write.
+    if (!pvc || pvc.metadata?.deletionTimestamp) this.#d.wantWeightsCache?.({ namespace, name: pvcName });
+    const jobName = desiredWeightsCache({ cr, config }, pvc).job?.metadata?.name;
     const job = jobName ? caches.jobs.get(namespace, jobName) : undefined;
     const jobPods = job ? pods.filter((p) => p.metadata?.labels?.['job-name'] === jobName) : [];
     const retryBaseMs = config.weights.retryBaseSeconds * 1000;
-    const plan = planWeights(job, jobPods, cr.status?.weights ?? {}, this.#d.now(), retryBaseMs);
-    if (plan.action === 'ensureJob' && desiredJob) {
-      await writer.apply(Kinds.Job, desiredJob, job, ctx.signal);
-    } else if (plan.action === 'deleteFailedJob' && jobName) {
-      ctx.log.info({ job: jobName, attempts: plan.attempts }, 'Deleting failed weights Job to retry');
-      await this.#d.client.delete(
-        Kinds.Job,
-        { namespace, name: jobName },
-        { propagationPolicy: 'Background', signal: ctx.signal },
-      );
-    }
+    const plan = planWeights(job, jobPods, attemptsOf(pvc), this.#d.now(), retryBaseMs);
     const weightsStall =
       plan.state.state === 'provisioning' || plan.state.state === 'absent'
-        ? await this.#weightsStall(
-            pvc ?? (applied.object as V1PersistentVolumeClaim | undefined),
-            job,
-            jobPods,
-            ctx,
-          )
+        ? await this.#weightsStall(pvc, job, jobPods, ctx)
         : undefined;
     // A Pending claim or a Job without pods changes nothing we watch when it gets stuck: only its
     // Events say so, hence a closer look than the Job's usual 30 s.
     const watchClosely = pvc?.status?.phase === 'Pending' || (job !== undefined && jobPods.length === 0);
     if (watchClosely) plan.requeueAfterMs = Math.min(plan.requeueAfterMs ?? STALL_CHECK_MS, STALL_CHECK_MS);
-    return { desired, plan, weightsStall };
+    return { plan, weightsStall };
   }
 
   /**

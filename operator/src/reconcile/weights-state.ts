@@ -1,7 +1,8 @@
 /**
- * What the weights Job's state means for a deployment, and when a failed Job is retried. Pure:
- * the reconciler gathers the Job, its pods and the attempts kept in status, and does what this
- * returns. Keeping attempts and the last failure time in status (docs/conventions.md#requeue-and-backoff) means a restarted
+ * What the weights Job's state means, and when a failed Job is retried. Pure: the weights-cache
+ * reconciler gathers the Job, its pods and the attempts kept on the PVC and does what this
+ * returns; a deployment's reconciler reads the same plan for its status. Keeping attempts and the
+ * last failure time on the PVC (docs/conventions.md#requeue-and-backoff) means a restarted
  * operator does not stampede downloads.
  */
 import { createHash } from 'node:crypto';

@@ -1,0 +1,183 @@
+/**
+ * The weights-cache controller: one key per cache (namespace / PVC name), reconciling the shared
+ * PVC and the Job that fills it for every PixtralDeployment of that model in the namespace.
+ *
+ * No deployment writes the cache on its own behalf. Who uses a cache is computed from the
+ * PixtralDeployment cache on every reconcile (a reference count kept in the operator's state, not
+ * in the object): the PVC is created when the first user appears and deleted, with its Jobs,
+ * when none is left. Nothing holds a finalizer, so no deletion can get stuck; an operator that
+ * was down while the last user went finds the unused PVC when it starts (every cached PVC is a
+ * key) and deletes it then. The PVC and the Job stay the same size however many share them.
+ */
+import type { KubernetesObject, V1Job, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
+import {
+  attemptsOf,
+  claimOf,
+  configuredModel,
+  desiredWeightsCache,
+  weightsPvcName,
+} from '../builders/index.ts';
+import type { OperatorConfig } from '../config.ts';
+import { Kinds } from '../kinds.ts';
+import type {
+  Cache,
+  KindRef,
+  KubeClient,
+  ObjectKey,
+  Outcome,
+  ReconcileContext,
+  Reconciler,
+} from '../runtime/index.ts';
+import { isKubeApiError } from '../runtime/index.ts';
+import type { ReconcilerWriter } from './deps.ts';
+import { planWeights } from './weights-state.ts';
+
+/** What the weights-cache reconciler reads and writes. */
+export interface WeightsCacheDeps {
+  caches: {
+    pixtralDeployments: Cache<PixtralDeployment>;
+    pvcs: Cache<V1PersistentVolumeClaim>;
+    jobs: Cache<V1Job>;
+    pods: Cache<V1Pod>;
+  };
+  client: Pick<KubeClient, 'delete' | 'mergePatch'>;
+  writer: Pick<ReconcilerWriter, 'apply'>;
+  config: OperatorConfig;
+  now: () => Date;
+}
+
+/** The cache `cr` uses, as a weights-cache key; none for a model the catalog does not know. */
+export function cacheKeyOf(cr: PixtralDeployment, config: OperatorConfig): ObjectKey | undefined {
+  const model = configuredModel(cr.spec.model, config);
+  return model ? { namespace: cr.metadata.namespace ?? '', name: weightsPvcName(model) } : undefined;
+}
+
+/**
+ * The deployments of `namespace` that use cache `name` and are not being deleted, oldest first
+ * (the first one's spec sizes a new PVC, so the choice does not flap between reconciles).
+ */
+export function cacheUsers(
+  crs: PixtralDeployment[],
+  config: OperatorConfig,
+  name: string,
+): PixtralDeployment[] {
+  return crs
+    .filter((cr) => !cr.metadata.deletionTimestamp && cacheKeyOf(cr, config)?.name === name)
+    .sort(
+      (a, b) => created(a) - created(b) || String(a.metadata.name).localeCompare(String(b.metadata.name)),
+    );
+}
+
+/** When `cr` was created, ms (a string from the API server, a Date in fixtures). */
+const created = (cr: PixtralDeployment) => new Date(String(cr.metadata.creationTimestamp ?? 0)).getTime();
+
+/**
+ * Whether `obj` still carries the owner references of the earlier design, where every deployment
+ * co-owned the cache (one reference and one field manager each).
+ */
+function ownedByDeployments(obj: KubernetesObject): boolean {
+  return (obj.metadata?.ownerReferences ?? []).some((o) => o.kind === Kinds.PixtralDeployment.kind);
+}
+
+export class WeightsCacheReconciler implements Reconciler {
+  readonly #d: WeightsCacheDeps;
+
+  constructor(deps: WeightsCacheDeps) {
+    this.#d = deps;
+  }
+
+  async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<Outcome> {
+    const { caches, config } = this.#d;
+    const { namespace, name } = key;
+    const users = cacheUsers(caches.pixtralDeployments.list(namespace), config, name);
+    let pvc = caches.pvcs.get(namespace, name);
+    const jobs = caches.jobs.list(namespace).filter((job) => claimOf(job) === name);
+
+    if (users.length === 0 || pvc?.metadata?.deletionTimestamp) {
+      // The PVC's protection keeps it while any pod mounts it, the finished Job's pods included:
+      // the Jobs go first (their pods with them), then the PVC.
+      for (const job of jobs) await this.#delete(Kinds.Job, job, ctx);
+      if (users.length === 0 && pvc && !pvc.metadata?.deletionTimestamp) {
+        ctx.log.info({ pvc: name }, 'Releasing the weights cache: no deployment uses it');
+        await this.#delete(Kinds.PersistentVolumeClaim, pvc, ctx);
+      }
+      // A PVC still terminating is looked at again when it is gone (its delete event).
+      return { kind: 'done' };
+    }
+
+    // Upgrading from co-ownership: drop every deployment's reference and field manager at once,
+    // so the object shrinks back and garbage collection can no longer take the cache away.
+    let migrated = false;
+    if (pvc && ownedByDeployments(pvc)) {
+      pvc = await this.#dropDeploymentOwners(Kinds.PersistentVolumeClaim, pvc, ctx);
+      migrated = true;
+    }
+
+    const build = { cr: users[0]!, config };
+    const retryBaseMs = config.weights.retryBaseSeconds * 1000;
+    const jobName = (live?: V1PersistentVolumeClaim) => desiredWeightsCache(build, live).job?.metadata?.name;
+    const current = jobs.find((job) => job.metadata?.name === jobName(pvc));
+    const jobPods = current
+      ? caches.pods.list(namespace).filter((p) => p.metadata?.labels?.['job-name'] === current.metadata?.name)
+      : [];
+    const plan = planWeights(current, jobPods, attemptsOf(pvc), this.#d.now(), retryBaseMs);
+    const desired = desiredWeightsCache(build, pvc, plan);
+    const applied = await this.#d.writer.apply(
+      Kinds.PersistentVolumeClaim,
+      desired.pvc,
+      migrated ? undefined : pvc,
+      ctx.signal,
+    );
+    // A PVC this apply created has a uid only now, and the Job's name and owner need it.
+    const job = desired.job ?? desiredWeightsCache(build, applied.object, plan).job;
+    if (plan.action === 'ensureJob' && job) {
+      const legacy = current && ownedByDeployments(current);
+      if (legacy) await this.#dropDeploymentOwners(Kinds.Job, current, ctx);
+      await this.#d.writer.apply(Kinds.Job, job, legacy ? undefined : current, ctx.signal);
+    } else if (plan.action === 'deleteFailedJob' && current) {
+      ctx.log.info(
+        { job: current.metadata?.name, attempts: plan.attempts },
+        'Deleting failed weights Job to retry',
+      );
+      await this.#delete(Kinds.Job, current, ctx);
+    }
+    if (plan.state.state === 'ready') {
+      // Jobs of an earlier template (another runtime image, say) are done with once this one succeeded.
+      for (const stale of jobs) if (stale !== current) await this.#delete(Kinds.Job, stale, ctx);
+    }
+    return plan.action === 'none' && plan.requeueAfterMs !== undefined
+      ? { kind: 'requeueAfter', ms: plan.requeueAfterMs }
+      : { kind: 'done' };
+  }
+
+  async #delete(kind: KindRef, obj: KubernetesObject, ctx: ReconcileContext): Promise<void> {
+    try {
+      await this.#d.client.delete(
+        kind,
+        { namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' },
+        { propagationPolicy: 'Background', signal: ctx.signal },
+      );
+    } catch (err) {
+      if (!isKubeApiError(err, 404)) throw err;
+    }
+  }
+
+  /** Removes the owner references and resets the field managers (an update, so none is left behind). */
+  async #dropDeploymentOwners<T extends KubernetesObject>(
+    kind: KindRef,
+    obj: T,
+    ctx: ReconcileContext,
+  ): Promise<T> {
+    ctx.log.info(
+      { kind: kind.kind, name: obj.metadata?.name },
+      'Dropping per-deployment owners of the weights cache',
+    );
+    return this.#d.client.mergePatch<T>(
+      kind,
+      { namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' },
+      { metadata: { ownerReferences: null, managedFields: [{}] } },
+      { signal: ctx.signal },
+    );
+  }
+}
