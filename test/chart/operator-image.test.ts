@@ -1,17 +1,20 @@
 /**
  * The operator image with the chart's identity: `helm install` into the suite's real cluster,
  * then run the image the chart's Deployment names, with that Deployment's environment, its
- * ConfigMap and a token of its ServiceAccount, in docker (host network, the pod's security
- * settings). Caches must sync (every list/watch allowed), the Lease must be taken, a
- * PixtralDeployment must get its status written, and nothing may be forbidden.
+ * ConfigMap and a token of its ServiceAccount, in a testcontainers container with the pod's
+ * security settings. Host network: the suite's API server listens on 127.0.0.1 only. Caches must
+ * sync (every list/watch allowed), the Lease must be taken, a PixtralDeployment must get its
+ * status written, and nothing may be forbidden.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, freshNamespace, sharedControlPlane } from '../harness/index.ts';
-import { buildImage, docker, dockerUnavailable, freePort, HARDENED, ROOT, run } from '../image/docker.ts';
+import { podLikeContainer, type Running } from '../image/containers.ts';
+import { buildImage, dockerUnavailable, freePort, ROOT, run } from '../image/docker.ts';
 
 const CHART = join(ROOT, 'charts', 'pixtral-operator');
 const cluster = sharedControlPlane();
@@ -21,11 +24,11 @@ if (unavailable) console.warn(`[operator image test] SKIPPED: ${unavailable}`);
 describe.skipIf(unavailable !== undefined)('operator image running as the chart installs it', () => {
   const release = `img-${randomBytes(3).toString('hex')}`;
   const fullname = `${release}-pixtral-operator`;
-  const container = `pxd-operator-${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'pxd-operator-image-'));
   const helmHome = join(dir, 'helm');
   let namespace: string;
   let users: string;
+  let operator: Running | undefined;
 
   const helm = (args: string[]) =>
     run(cluster.bins.helm, [...args, '--kubeconfig', cluster.kubeconfigPath], {
@@ -58,13 +61,15 @@ describe.skipIf(unavailable !== undefined)('operator image running as the chart 
   }, 600_000);
 
   afterAll(async () => {
-    await docker(['rm', '-f', container]);
+    await operator?.stop();
     await helm(['uninstall', release, '-n', namespace]);
     await cluster.kubectl(['delete', 'namespace', namespace, users, '--wait=false']);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('syncs its caches, takes the Lease and writes status with only the chart RBAC', async () => {
+  it('syncs its caches, takes the Lease and writes status with only the chart RBAC', async ({
+    onTestFailed,
+  }) => {
     const deployment = await kubectlJson(['get', 'deployment', fullname, '-n', namespace]);
     const spec = deployment.spec.template.spec.containers[0] as {
       image: string;
@@ -116,37 +121,22 @@ describe.skipIf(unavailable !== undefined)('operator image running as the chart 
       PXD_HEALTH_HOST: '127.0.0.1',
       PXD_KUBECONFIG: '/kube/config',
     };
-    const started = await docker([
-      'run',
-      '-d',
-      '--name',
-      container,
-      ...HARDENED,
-      '-v',
-      `${configDir}:/etc/pixtral-operator:ro`,
-      '-v',
-      `${kubeDir}:/kube:ro`,
-      ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-      spec.image,
-    ]);
-    expect(started.stderr).toBe('');
-    const logs = async () => {
-      const out = await docker(['logs', container]);
-      return `${out.stdout}${out.stderr}`;
-    };
+    const container = podLikeContainer(spec.image)
+      .withNetworkMode('host')
+      .withBindMounts([
+        { source: configDir, target: '/etc/pixtral-operator', mode: 'ro' },
+        { source: kubeDir, target: '/kube', mode: 'ro' },
+      ])
+      .withEnvironment(env)
+      // Every informer has listed and watches: what /readyz reports as ready.
+      .withWaitStrategy(Wait.forLogMessage(/"msg":"Caches synced"/))
+      .withStartupTimeout(90_000);
+    const running = await container.run();
+    operator = running;
+    onTestFailed(() => console.error(`operator wrote:\n${running.output()}`));
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status, await ready.text()).toBe(200);
 
-    await eventually(
-      async () => {
-        const ready = await fetch(`http://127.0.0.1:${port}/readyz`).catch((e: Error) => e);
-        if (ready instanceof Error || ready.status !== 200)
-          throw new Error(
-            `/readyz not ready: ${ready instanceof Error ? ready.message : await ready.text()}`,
-          );
-      },
-      { timeoutMs: 90_000, intervalMs: 500 },
-    ).catch(async (error: Error) => {
-      throw new Error(`${error.message}\noperator log:\n${await logs()}`);
-    });
     await eventually(
       async () => {
         const lease = await kubectlJson(['get', 'lease', fullname, '-n', namespace]);
@@ -170,16 +160,17 @@ describe.skipIf(unavailable !== undefined)('operator image running as the chart 
         return object;
       },
       { timeoutMs: 60_000 },
-    ).catch(async (error: Error) => {
-      throw new Error(`${error.message}\noperator log:\n${await logs()}`);
-    });
+    );
     expect(pxd.status.phase).toBeDefined();
 
     await cluster.kubectl(['delete', 'pixtraldeployment', 'vision', '-n', users, '--wait=false']);
-    await docker(['stop', '--time', '30', container]);
-    expect((await docker(['inspect', '--format', '{{.State.ExitCode}}', container])).stdout.trim()).toBe('0');
+    // SIGTERM: the operator releases its Lease and exits 0 within the pod's grace period.
+    expect(await running.stop(30_000)).toBe(0);
     // RBAC denials read `... is forbidden: User "system:serviceaccount:..." cannot ...` (HTTP 403).
-    const forbidden = (await logs()).split('\n').filter((line) => /forbidden: User|\(403 /.test(line));
+    const forbidden = running
+      .output()
+      .split('\n')
+      .filter((line) => /forbidden: User|\(403 /.test(line));
     expect(forbidden).toEqual([]);
   });
 });

@@ -1,6 +1,10 @@
 /**
- * Docker helpers for tests that run the project's images: whether docker can run here, a
- * non-throwing runner, and the `docker run` flags that mirror the chart's pod security.
+ * What the container tests need besides testcontainers (test/image/containers.ts runs the
+ * containers): whether docker can run here at all, and building the project's images. Images are
+ * built by scripts/build-images.sh, not by testcontainers' image builder: the script also starts
+ * dockerd when none answers, makes the base image from a debootstrapped Debian (nothing can be
+ * pulled), tags the images as the chart names them and drops the builds' leftovers, and CI,
+ * `npm run images` and the real node's tests share it.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -41,9 +45,6 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}
   });
 }
 
-/** `docker <args>`. */
-export const docker = (args: string[]): Promise<Run> => run('docker', args);
-
 /** Builds one of the project's images with scripts/build-images.sh (starts dockerd, base image if missing). */
 export async function buildImage(
   target: 'runtime' | 'operator' | 'vllm' | 'pause',
@@ -53,16 +54,3 @@ export async function buildImage(
   if (build.code !== 0)
     throw new Error(`scripts/build-images.sh ${target} failed:\n${build.stdout}${build.stderr}`);
 }
-
-/** `docker run` flags matching the chart's pod security: non-root, read-only root, no capabilities; host network. */
-export const HARDENED = [
-  '--network',
-  'host',
-  '--read-only',
-  '--user',
-  '65532:65532',
-  '--cap-drop',
-  'ALL',
-  '--security-opt',
-  'no-new-privileges',
-];
