@@ -23,10 +23,12 @@ export function addWeightsCacheController(
 ): { controller: Controller; want: (key: ObjectKey) => void } {
   const pvcKind = managed(Kinds.PersistentVolumeClaim);
   const jobKind = managed(Kinds.Job);
+  const podKind = managed(Kinds.Pod);
   const wanted = new Channel();
-  const ofJob = (job: KubernetesObject): ObjectKey[] => {
-    const claim = claimOf(job as V1Job);
-    return claim ? [{ namespace: job.metadata?.namespace ?? '', name: claim }] : [];
+  // A Job or a provisioner pod: the cache it fills (serving pods mount it under another volume name).
+  const ofJob = (obj: KubernetesObject): ObjectKey[] => {
+    const claim = claimOf(obj as V1Job);
+    return claim ? [{ namespace: obj.metadata?.namespace ?? '', name: claim }] : [];
   };
   const controller = new Controller({
     name: 'weightscache',
@@ -34,6 +36,8 @@ export function addWeightsCacheController(
     watches: [
       { kind: Kinds.PixtralDeployment, map: (cr) => optional(cacheKeyOf(cr as PixtralDeployment, config)) },
       { kind: jobKind, map: ofJob },
+      // A provisioner pod's state (unschedulable, an image it cannot pull) is part of the cache's stall.
+      { kind: podKind, map: ofJob },
       // `send` carries the key as an object's metadata.
       {
         source: wanted,
@@ -45,7 +49,7 @@ export function addWeightsCacheController(
         pixtralDeployments: manager.cache<PixtralDeployment>(Kinds.PixtralDeployment),
         pvcs: manager.cache(pvcKind),
         jobs: manager.cache(jobKind),
-        pods: manager.cache(managed(Kinds.Pod)),
+        pods: manager.cache(podKind),
       },
       client: manager.client,
       writer: manager.writer,

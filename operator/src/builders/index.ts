@@ -45,10 +45,10 @@ export { apiKeyHashesSecret, GENERATED_KEY_ID, generatedApiKeysSecret, keyHashes
 export { service } from './service.ts';
 export type { BuildInput, Manifest, NodePool, ScaledObject } from './types.ts';
 export {
-  attemptsOf,
   claimOf,
   desiredWeightsCache,
-  type WeightsAttempts,
+  notesOf,
+  type WeightsNotes,
   weightsJob,
   weightsPvc,
 } from './weights.ts';

@@ -9,14 +9,7 @@ import {
 import { findModel } from '../catalog/index.ts';
 import { deployment } from './deployment.ts';
 import { catalogModel, withConfiguredWeights } from './model.ts';
-import {
-  attemptsOf,
-  claimOf,
-  desiredWeightsCache,
-  provisionSpec,
-  weightsJob,
-  weightsPvc,
-} from './weights.ts';
+import { claimOf, desiredWeightsCache, notesOf, provisionSpec, weightsJob, weightsPvc } from './weights.ts';
 
 const pixtral = findModel('mistral/pixtral-12b-2409:bf16')!;
 const PVC = {
@@ -43,10 +36,10 @@ describe('weights cache PVC', () => {
   it('keeps the failed attempts in annotations, and reads them back', () => {
     const input = { cr: aPixtralDeployment(), config: anOperatorConfig() };
     const failing = weightsPvc(input, undefined, { attempts: 2, lastFailureTime: '2026-12-01T09:59:50Z' });
-    expect(attemptsOf(failing)).toEqual({ attempts: 2, lastFailureTime: '2026-12-01T09:59:50Z' });
-    expect(attemptsOf(weightsPvc(input))).toEqual({ attempts: 0, lastFailureTime: undefined });
+    expect(notesOf(failing)).toEqual({ attempts: 2, lastFailureTime: '2026-12-01T09:59:50Z' });
+    expect(notesOf(weightsPvc(input))).toEqual({ attempts: 0, lastFailureTime: undefined });
     const garbled = { metadata: { annotations: { 'pixtral.dev/weights-attempts': '-3' } } };
-    expect(attemptsOf(garbled).attempts).toBe(0);
+    expect(notesOf(garbled).attempts).toBe(0);
   });
 
   it("is sized from the catalog unless the spec says otherwise, in the spec's or config's class", () => {

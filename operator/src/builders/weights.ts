@@ -32,11 +32,18 @@ export const REVISION_ANNOTATION = 'pixtral.dev/revision';
 export const ATTEMPTS_ANNOTATION = 'pixtral.dev/weights-attempts';
 /** Annotation on the PVC: when the last provisioning attempt failed (RFC 3339, seconds). */
 export const LAST_FAILURE_ANNOTATION = 'pixtral.dev/weights-last-failure';
+/** Annotation on the PVC: why provisioning is stuck, as JSON `{reason, message}`. */
+export const STALL_ANNOTATION = 'pixtral.dev/weights-stall';
 
-/** The retry state of a cache, kept on its PVC so every sharer and a restarted operator agree. */
-export interface WeightsAttempts {
+/**
+ * What the weights-cache controller notes on a cache's PVC, for every deployment sharing it and
+ * for a restarted operator: the failed attempts since the last success (the retry backoff), and
+ * why provisioning is stuck, in Kubernetes' words, when it is.
+ */
+export interface WeightsNotes {
   attempts: number;
   lastFailureTime?: string | undefined;
+  stall?: { reason: string; message: string } | undefined;
 }
 
 /** Labels of the shared cache and its Job: no `instance`, since no single deployment owns them. */
@@ -58,12 +65,12 @@ export function weightsVolumeSize(cr: PixtralDeployment, model: CatalogModel): s
  * exists, if it does: then its spec values are applied as they are, so a later first user (the
  * creator deleted) never tries to change the size, class or other immutable fields. Without
  * `live`, the size is `spec.weights.size` or the catalog's, the class the spec's or the config's.
- * `attempts` (failures since the last success) are kept in annotations; none while there are none.
+ * `notes` are kept in annotations, each only while it says something.
  */
 export function weightsPvc(
   input: BuildInput,
   live?: V1PersistentVolumeClaim,
-  attempts: WeightsAttempts = { attempts: 0 },
+  notes: WeightsNotes = { attempts: 0 },
 ): V1PersistentVolumeClaim {
   const { cr, config } = input;
   const model = catalogModel(cr, config);
@@ -82,9 +89,17 @@ export function weightsPvc(
       annotations: sortedRecord({
         [MODEL_ANNOTATION]: model.name,
         [REVISION_ANNOTATION]: model.weights.revision,
-        ...(attempts.attempts > 0 ? { [ATTEMPTS_ANNOTATION]: String(attempts.attempts) } : {}),
-        ...(attempts.attempts > 0 && attempts.lastFailureTime
-          ? { [LAST_FAILURE_ANNOTATION]: attempts.lastFailureTime }
+        ...(notes.attempts > 0 ? { [ATTEMPTS_ANNOTATION]: String(notes.attempts) } : {}),
+        ...(notes.attempts > 0 && notes.lastFailureTime
+          ? { [LAST_FAILURE_ANNOTATION]: notes.lastFailureTime }
+          : {}),
+        ...(notes.stall
+          ? {
+              [STALL_ANNOTATION]: JSON.stringify({
+                reason: notes.stall.reason,
+                message: notes.stall.message,
+              }),
+            }
           : {}),
       }),
     },
@@ -113,14 +128,25 @@ export function provisionSpec(model: CatalogModel): string {
   });
 }
 
-/** The retry state kept on `pvc` (none when absent or unreadable). */
-export function attemptsOf(pvc: V1PersistentVolumeClaim | undefined): WeightsAttempts {
+/** The notes kept on `pvc` (none when it is absent; an unreadable note counts as none). */
+export function notesOf(pvc: V1PersistentVolumeClaim | undefined): WeightsNotes {
   const annotations = pvc?.metadata?.annotations ?? {};
   const attempts = Number(annotations[ATTEMPTS_ANNOTATION] ?? 0);
   return {
     attempts: Number.isInteger(attempts) && attempts > 0 ? attempts : 0,
     lastFailureTime: annotations[LAST_FAILURE_ANNOTATION],
+    stall: parseStall(annotations[STALL_ANNOTATION]),
   };
+}
+
+function parseStall(json: string | undefined): WeightsNotes['stall'] {
+  if (!json) return undefined;
+  try {
+    const { reason, message } = JSON.parse(json) as Record<string, unknown>;
+    return typeof reason === 'string' && typeof message === 'string' ? { reason, message } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The cache (PVC name) a weights Job or one of its pods writes to. */
@@ -240,9 +266,9 @@ function pvcOwnerReference(pvc: { name: string; uid: string }): V1OwnerReference
 export function desiredWeightsCache(
   input: BuildInput,
   live: V1PersistentVolumeClaim | undefined,
-  attempts: WeightsAttempts = { attempts: 0 },
+  notes: WeightsNotes = { attempts: 0 },
 ): { pvc: V1PersistentVolumeClaim; job?: V1Job } {
-  const pvc = weightsPvc(input, live, attempts);
+  const pvc = weightsPvc(input, live, notes);
   const uid = live?.metadata?.uid;
   return uid ? { pvc, job: weightsJob(input, { name: pvc.metadata!.name!, uid }) } : { pvc };
 }

@@ -4,23 +4,16 @@
  * Level-triggered: it never assumes what happened before, and when the world already matches it
  * sends no write at all (the Writer skips applies whose fields are already in place).
  */
-import type {
-  CoreV1Event,
-  KubernetesObject,
-  V1Deployment,
-  V1Job,
-  V1PersistentVolumeClaim,
-  V1Pod,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { ConditionType, Reason } from '../api/conditions.ts';
 import type { PixtralDeployment, PixtralDeploymentStatus } from '../api/pixtral-deployment.ts';
 import { REPLICAS_HANDOFF_MANAGER, replicasHandoff } from '../builders/deployment.ts';
 import {
-  attemptsOf,
   configuredModel,
   type DesiredChildren,
   desiredChildren,
   desiredWeightsCache,
+  notesOf,
   weightsPvcName,
 } from '../builders/index.ts';
 import { instanceLabel } from '../builders/labels.ts';
@@ -37,19 +30,9 @@ import { type Integrations, missingMessage } from './integrations.ts';
 export type { Caches, ReconcilerDeps } from './deps.ts';
 
 import { resource, uidOf, wrap } from './resource.ts';
-import {
-  claimProblem,
-  deploymentProblem,
-  jobProblem,
-  latestEvent,
-  podsProblem,
-  type Stall,
-} from './stalls.ts';
+import { deploymentProblem, podsProblem, type Stall } from './stalls.ts';
 import { computeStatus } from './status.ts';
 import { planWeights, type WeightsPlan, weightsDigest } from './weights-state.ts';
-
-/** How often a claim or Job that may be stuck is looked at, ms: a stall shows within a minute. */
-const STALL_CHECK_MS = 10_000;
 
 /** The status problem of a deployment that needs an optional API that is not available. */
 function integrationProblem(
@@ -66,9 +49,6 @@ function integrationProblem(
   }
   return undefined;
 }
-
-/** PV controller Event reasons for a claim whose binding waits for its pod to be scheduled. */
-const WAITS_FOR_POD = new Set(['WaitForFirstConsumer', 'WaitForPodScheduled']);
 
 /** Reconciles one PixtralDeployment. */
 export class PixtralDeploymentReconciler implements Reconciler {
@@ -103,7 +83,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
     // The namespace's managed pods: the weights Job's and the serving ones, told apart by label.
     const pods = caches.pods.list(key.namespace);
     const desired = desiredChildren({ cr, config, userApiKeys: apiKeys });
-    const { plan, weightsStall } = await this.#observeWeights(cr, model, pods, ctx);
+    const { plan, weightsStall } = this.#observeWeights(cr, model, pods);
     const deploymentName = desired.deployment.metadata!.name!;
     const applyProblem = await this.#applyChildren(cr, desired, plan.state.state === 'ready', signal);
 
@@ -145,12 +125,11 @@ export class PixtralDeploymentReconciler implements Reconciler {
    * fills it, this deployment only reads its PVC and Job to report on them. `pods` are the
    * namespace's managed pods.
    */
-  async #observeWeights(
+  #observeWeights(
     cr: PixtralDeployment,
     model: CatalogModel,
     pods: V1Pod[],
-    ctx: ReconcileContext,
-  ): Promise<{ plan: WeightsPlan; weightsStall: Stall | undefined }> {
+  ): { plan: WeightsPlan; weightsStall: Stall | undefined } {
     const { caches, config } = this.#d;
     const namespace = cr.metadata.namespace!;
     const pvcName = weightsPvcName(model);
@@ -161,58 +140,12 @@ export class PixtralDeploymentReconciler implements Reconciler {
     const job = jobName ? caches.jobs.get(namespace, jobName) : undefined;
     const jobPods = job ? pods.filter((p) => p.metadata?.labels?.['job-name'] === jobName) : [];
     const retryBaseMs = config.weights.retryBaseSeconds * 1000;
-    const plan = planWeights(job, jobPods, attemptsOf(pvc), this.#d.now(), retryBaseMs);
-    const weightsStall =
-      plan.state.state === 'provisioning' || plan.state.state === 'absent'
-        ? await this.#weightsStall(pvc, job, jobPods, ctx)
-        : undefined;
-    // A Pending claim or a Job without pods changes nothing we watch when it gets stuck: only its
-    // Events say so, hence a closer look than the Job's usual 30 s.
-    const watchClosely = pvc?.status?.phase === 'Pending' || (job !== undefined && jobPods.length === 0);
-    if (watchClosely) plan.requeueAfterMs = Math.min(plan.requeueAfterMs ?? STALL_CHECK_MS, STALL_CHECK_MS);
-    return { plan, weightsStall };
-  }
-
-  /**
-   * Why the weights cache is stuck, if it is: the claim's Events while it is Pending, then the Job
-   * pod's state, then the Job's FailedCreate Events when it has no pod. Events are read by the
-   * object's uid only in those cases (they are not cached: the operator has no use for the rest).
-   */
-  async #weightsStall(
-    pvc: V1PersistentVolumeClaim | undefined,
-    job: V1Job | undefined,
-    jobPods: V1Pod[],
-    ctx: ReconcileContext,
-  ): Promise<Stall | undefined> {
-    const eventsAbout = async (obj: KubernetesObject | undefined) => {
-      const uid = obj?.metadata?.uid;
-      if (!uid) return [];
-      const list = await this.#d.client.list<CoreV1Event>(Kinds.CoreEvent, {
-        namespace: obj.metadata?.namespace,
-        fieldSelector: `involvedObject.uid=${uid}`,
-        signal: ctx.signal,
-      });
-      return list.items;
-    };
-    // A claim's Warning (no such class, provisioning failed) says most; otherwise the pod's own
-    // state (the scheduler names the volume it cannot bind), then a claim pending past its grace.
-    const claimEvents = pvc?.status?.phase === 'Pending' ? await eventsAbout(pvc) : [];
-    const latest = latestEvent(claimEvents);
-    const pod = podsProblem(jobPods);
-    // A pod the scheduler holds back for an unbound claim (the scheduler says only that) is the
-    // claim's problem, unless binding waits for the pod itself (WaitForFirstConsumer; once a pod
-    // uses the claim the PV controller says WaitForPodScheduled): then the scheduler names the
-    // volume it cannot find.
-    const claimFirst =
-      latest?.type === 'Warning' ||
-      (pod?.reason === Reason.Unschedulable && !WAITS_FOR_POD.has(latest?.reason ?? ''));
-    const claim = claimProblem(pvc, claimEvents, this.#d.now(), claimFirst ? 0 : undefined);
-    if (claim && claimFirst) return claim;
-    if (pod ?? claim) return pod ?? claim;
-    const failed = job?.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True');
-    return job && !failed && jobPods.length === 0
-      ? jobProblem(job, jobPods, await eventsAbout(job))
-      : undefined;
+    const notes = notesOf(pvc);
+    const plan = planWeights(job, jobPods, notes, this.#d.now(), retryBaseMs);
+    // Why the cache is stuck is worked out once per cache, by the weights-cache controller, and
+    // noted on the PVC: a change there wakes every user once, and no user reads Events itself.
+    const provisioning = plan.state.state === 'provisioning' || plan.state.state === 'absent';
+    return { plan, weightsStall: provisioning ? notes.stall : undefined };
   }
 
   /**

@@ -155,3 +155,40 @@ export function jobProblem(
     message: `${name('Job', job)} cannot create its pod: ${event.message}`,
   };
 }
+
+/** PV controller Event reasons for a claim whose binding waits for its pod to be scheduled. */
+const WAITS_FOR_POD = new Set(['WaitForFirstConsumer', 'WaitForPodScheduled']);
+
+/** What `weightsStall` looks at: the cache's claim, its current Job and pods, and their Events. */
+export interface WeightsObserved {
+  pvc: V1PersistentVolumeClaim | undefined;
+  job: V1Job | undefined;
+  jobPods: V1Pod[];
+  /** Events about the claim (read only while it is Pending). */
+  claimEvents: CoreV1Event[];
+  /** Events about the Job (read only while it runs without a pod). */
+  jobEvents: CoreV1Event[];
+  now: Date;
+}
+
+/**
+ * Why a weights cache is stuck, if it is: a claim's Warning (no such class, provisioning failed)
+ * says most; otherwise the Job pod's own state (the scheduler names the volume it cannot bind),
+ * then a claim pending past its grace, then the Job's FailedCreate Events when it has no pod.
+ */
+export function weightsStall(o: WeightsObserved): Stall | undefined {
+  const latest = latestEvent(o.claimEvents);
+  const pod = podsProblem(o.jobPods);
+  // A pod the scheduler holds back for an unbound claim (the scheduler says only that) is the
+  // claim's problem, unless binding waits for the pod itself (WaitForFirstConsumer; once a pod
+  // uses the claim the PV controller says WaitForPodScheduled): then the scheduler names the
+  // volume it cannot find.
+  const claimFirst =
+    latest?.type === 'Warning' ||
+    (pod?.reason === Reason.Unschedulable && !WAITS_FOR_POD.has(latest?.reason ?? ''));
+  const claim = claimProblem(o.pvc, o.claimEvents, o.now, claimFirst ? 0 : undefined);
+  if (claim && claimFirst) return claim;
+  if (pod ?? claim) return pod ?? claim;
+  const failed = o.job?.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True');
+  return o.job && !failed ? jobProblem(o.job, o.jobPods, o.jobEvents) : undefined;
+}

@@ -140,3 +140,30 @@ describe('weights cache: retries', () => {
     expect(applied?.metadata?.annotations).not.toHaveProperty('pixtral.dev/weights-attempts');
   });
 });
+
+describe('weights cache: stalls', () => {
+  it('notes why provisioning is stuck on the PVC, once for all users, who report it without reading Events', async () => {
+    const { pvc, job } = await sharedCache();
+    const pending = { ...pvc, status: { phase: 'Pending' } };
+    const warning = {
+      metadata: { name: 'claim.1', namespace: 'team-a' },
+      involvedObject: { uid: pvc.metadata?.uid },
+      type: 'Warning',
+      reason: 'ProvisioningFailed',
+      message: 'storageclass.storage.k8s.io "fast-ssd" not found',
+      lastTimestamp: new Date('2026-12-01T09:59:30Z'),
+    };
+    const world = new World({ cr, objects: [pending, job], events: [warning], now: NOW });
+    // Looked at again soon: a Pending claim's Events change nothing the operator watches.
+    expect(await world.reconcileCache(pvc.metadata!.name!)).toEqual({ kind: 'requeueAfter', ms: 10_000 });
+    const noted = world.find<V1PersistentVolumeClaim>('PersistentVolumeClaim', 'weights-');
+    expect(JSON.parse(noted.metadata?.annotations?.['pixtral.dev/weights-stall'] ?? '{}')).toMatchObject({
+      reason: 'VolumePending',
+      message: expect.stringContaining('"fast-ssd" not found'),
+    });
+
+    const sharer = new World({ cr: other, objects: [cr, noted, job], now: NOW });
+    await sharer.reconcileDeployment();
+    expect(sharer.condition('Degraded')).toMatchObject({ status: 'True', reason: 'VolumePending' });
+  });
+});

@@ -9,15 +9,15 @@
  * was down while the last user went finds the unused PVC when it starts (every cached PVC is a
  * key) and deletes it then. The PVC and the Job stay the same size however many share them.
  */
-import type { KubernetesObject, V1Job, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import type {
+  CoreV1Event,
+  KubernetesObject,
+  V1Job,
+  V1PersistentVolumeClaim,
+  V1Pod,
+} from '@kubernetes/client-node';
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
-import {
-  attemptsOf,
-  claimOf,
-  configuredModel,
-  desiredWeightsCache,
-  weightsPvcName,
-} from '../builders/index.ts';
+import { claimOf, configuredModel, desiredWeightsCache, notesOf, weightsPvcName } from '../builders/index.ts';
 import type { OperatorConfig } from '../config.ts';
 import { Kinds } from '../kinds.ts';
 import type {
@@ -31,7 +31,11 @@ import type {
 } from '../runtime/index.ts';
 import { isKubeApiError } from '../runtime/index.ts';
 import type { ReconcilerWriter } from './deps.ts';
+import { type Stall, weightsStall } from './stalls.ts';
 import { planWeights } from './weights-state.ts';
+
+/** How often a claim or Job that may be stuck is looked at, ms: a stall shows within a minute. */
+const STALL_CHECK_MS = 10_000;
 
 /** What the weights-cache reconciler reads and writes. */
 export interface WeightsCacheDeps {
@@ -41,7 +45,7 @@ export interface WeightsCacheDeps {
     jobs: Cache<V1Job>;
     pods: Cache<V1Pod>;
   };
-  client: Pick<KubeClient, 'delete' | 'mergePatch'>;
+  client: Pick<KubeClient, 'delete' | 'mergePatch' | 'list'>;
   writer: Pick<ReconcilerWriter, 'apply'>;
   config: OperatorConfig;
   now: () => Date;
@@ -121,8 +125,11 @@ export class WeightsCacheReconciler implements Reconciler {
     const jobPods = current
       ? caches.pods.list(namespace).filter((p) => p.metadata?.labels?.['job-name'] === current.metadata?.name)
       : [];
-    const plan = planWeights(current, jobPods, attemptsOf(pvc), this.#d.now(), retryBaseMs);
-    const desired = desiredWeightsCache(build, pvc, plan);
+    const now = this.#d.now();
+    const plan = planWeights(current, jobPods, notesOf(pvc), now, retryBaseMs);
+    const provisioning = plan.state.state === 'provisioning' || plan.state.state === 'absent';
+    const stall = provisioning ? await this.#stall(pvc, current, jobPods, now, ctx) : undefined;
+    const desired = desiredWeightsCache(build, pvc, { ...plan, stall });
     const applied = await this.#d.writer.apply(
       Kinds.PersistentVolumeClaim,
       desired.pvc,
@@ -146,9 +153,43 @@ export class WeightsCacheReconciler implements Reconciler {
       // Jobs of an earlier template (another runtime image, say) are done with once this one succeeded.
       for (const stale of jobs) if (stale !== current) await this.#delete(Kinds.Job, stale, ctx);
     }
-    return plan.action === 'none' && plan.requeueAfterMs !== undefined
-      ? { kind: 'requeueAfter', ms: plan.requeueAfterMs }
-      : { kind: 'done' };
+    // A Pending claim or a Job without pods changes nothing we watch when it gets stuck: only its
+    // Events say so, hence a look every STALL_CHECK_MS.
+    const watchClosely = pvc?.status?.phase === 'Pending' || (current !== undefined && jobPods.length === 0);
+    const retry = plan.action === 'none' ? plan.requeueAfterMs : undefined;
+    const next = watchClosely ? Math.min(retry ?? STALL_CHECK_MS, STALL_CHECK_MS) : retry;
+    return next !== undefined ? { kind: 'requeueAfter', ms: next } : { kind: 'done' };
+  }
+
+  /**
+   * Why provisioning is stuck, if it is (stalls.ts). Events are read by the object's uid, and only
+   * for a Pending claim or a Job without pods: they are not cached, the rest is of no use here.
+   */
+  async #stall(
+    pvc: V1PersistentVolumeClaim | undefined,
+    job: V1Job | undefined,
+    jobPods: V1Pod[],
+    now: Date,
+    ctx: ReconcileContext,
+  ): Promise<Stall | undefined> {
+    const eventsAbout = async (obj: KubernetesObject | undefined) => {
+      const uid = obj?.metadata?.uid;
+      if (!uid) return [];
+      const list = await this.#d.client.list<CoreV1Event>(Kinds.CoreEvent, {
+        namespace: obj.metadata?.namespace,
+        fieldSelector: `involvedObject.uid=${uid}`,
+        signal: ctx.signal,
+      });
+      return list.items;
+    };
+    return weightsStall({
+      pvc,
+      job,
+      jobPods,
+      claimEvents: pvc?.status?.phase === 'Pending' ? await eventsAbout(pvc) : [],
+      jobEvents: job && jobPods.length === 0 ? await eventsAbout(job) : [],
+      now,
+    });
   }
 
   async #delete(kind: KindRef, obj: KubernetesObject, ctx: ReconcileContext): Promise<void> {
