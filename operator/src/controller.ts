@@ -196,16 +196,12 @@ export async function addPixtralController(
   const usingJobsCache = (job: KubernetesObject) =>
     usersOfCache(job.metadata?.namespace ?? '', claimOf(job as V1Job));
   // Serving pods (owned by ReplicaSets): the CR of their instance label, for InsufficientGPU and
-  // readiness; a weights Job's pods: the users of its cache.
+  // readiness. A weights Job's pods concern the weights-cache controller, which notes on the PVC
+  // what the users need to know (its event wakes them).
   const podOwners = (pod: KubernetesObject) => {
-    const labels = pod.metadata?.labels ?? {};
-    if (labels['app.kubernetes.io/component'] === 'weights-provisioner')
-      return usersOfCache(pod.metadata?.namespace ?? '', claimOf(pod as V1Pod));
-    return keysOf(
-      roots
-        .list(pod.metadata?.namespace ?? '')
-        .filter((cr) => instanceLabel(cr) === labels['app.kubernetes.io/instance']),
-    );
+    const instance = pod.metadata?.labels?.['app.kubernetes.io/instance'];
+    if (instance === undefined) return [];
+    return keysOf(roots.list(pod.metadata?.namespace ?? '').filter((cr) => instanceLabel(cr) === instance));
   };
   // Installing or removing KEDA or Karpenter changes what every deployment may do.
   const integrationChanged = new Channel();
