@@ -174,6 +174,7 @@ export async function addPixtralController(
     now: options.now ?? (() => new Date()),
     integrations,
     wantWeightsCache: weightsCaches.want,
+    weightsCacheRefusal: (key) => weightsCaches.refusals.get(key),
     weightsSource: options.weightsSource,
   });
 
@@ -209,6 +210,7 @@ export async function addPixtralController(
     { kind: ownedSecrets, map: namingIt },
     { kind: pvcKind, map: usingPvc },
     { kind: jobKind, map: usingJobsCache },
+    { source: weightsCaches.refusals.changed, map: usingPvc },
     { kind: podKind, map: podOwners },
     { source: integrationChanged, map: everyRoot },
   ];

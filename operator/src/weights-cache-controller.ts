@@ -2,14 +2,15 @@
  * Wires the weights-cache controller (reconcile/weights-cache.ts) into a runtime Manager: one key
  * per shared cache (namespace / PVC name), from the managed PVCs themselves, from the
  * PixtralDeployments (the cache each uses), from the weights Jobs (the PVC they fill), and from
- * the PixtralDeployment reconciler asking for a cache that does not exist yet.
+ * the PixtralDeployment reconciler asking for a cache that does not exist yet. What users must
+ * know is noted on the PVC, or for a cache the API server refuses, kept in `refusals`.
  */
 import type { KubernetesObject, V1Job } from '@kubernetes/client-node';
 import type { PixtralDeployment } from './api/pixtral-deployment.ts';
 import { claimOf } from './builders/index.ts';
 import type { OperatorConfig } from './config.ts';
 import { Kinds, managed } from './kinds.ts';
-import { cacheKeyOf, WeightsCacheReconciler } from './reconcile/weights-cache.ts';
+import { CacheRefusals, cacheKeyOf, WeightsCacheReconciler } from './reconcile/weights-cache.ts';
 import { Channel, Controller, type Manager, type ObjectKey } from './runtime/index.ts';
 
 /** A key as a list for a watch's map: none when undefined. */
@@ -20,7 +21,8 @@ export function addWeightsCacheController(
   manager: Manager,
   config: OperatorConfig,
   options: { now?: () => Date } = {},
-): { controller: Controller; want: (key: ObjectKey) => void } {
+): { controller: Controller; want: (key: ObjectKey) => void; refusals: CacheRefusals } {
+  const refusals = new CacheRefusals();
   const pvcKind = managed(Kinds.PersistentVolumeClaim);
   const jobKind = managed(Kinds.Job);
   const podKind = managed(Kinds.Pod);
@@ -55,11 +57,12 @@ export function addWeightsCacheController(
       writer: manager.writer,
       config,
       now: options.now ?? (() => new Date()),
+      refusals,
     }),
     // Few keys (one per model and namespace), each cheap: two workers keep one slow API call
     // from holding up every other namespace.
     workers: 2,
   });
   manager.add(controller);
-  return { controller, want: (key) => wanted.send({ metadata: key }) };
+  return { controller, want: (key) => wanted.send({ metadata: key }), refusals };
 }

@@ -234,6 +234,21 @@ describe('a stuck weights cache', () => {
     await c.pxds.create(ns, 'vision', { nodeType: 'H100' });
     await expectDegraded(ns, 'vision', 'PodCreateFailed', /Job .*exceeded quota/);
   });
+
+  it('reports a cache the API server refuses to create (ResourceQuota on storage)', async () => {
+    const ns = await freshNamespace(c.kc, 'stall');
+    await c.core.createNamespacedResourceQuota({
+      namespace: ns,
+      body: { metadata: { name: 'small-storage' }, spec: { hard: { 'requests.storage': '1Gi' } } },
+    });
+    await c.pxds.create(ns, 'vision', { nodeType: 'H100' });
+    await expectDegraded(
+      ns,
+      'vision',
+      'ApplyFailed',
+      /PersistentVolumeClaim .*exceeded quota: small-storage/,
+    );
+  });
 });
 
 describe('stuck serving pods', () => {

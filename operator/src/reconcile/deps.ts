@@ -9,6 +9,7 @@ import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
 import type { OperatorConfig } from '../config.ts';
 import type { Cache, EventRecorder, KubeClient, ObjectKey, Writer } from '../runtime/index.ts';
 import type { Integrations } from './integrations.ts';
+import type { Stall } from './stalls.ts';
 
 /** The API requests a reconcile sends outside the Writer: reads of uncached objects, creates, deletes. */
 export type ReconcilerClient = Pick<KubeClient, 'get' | 'list' | 'create' | 'delete'>;
@@ -55,6 +56,8 @@ export interface ReconcilerDeps {
    * PixtralDeployments sees new ones, but not those that were there before it started leading.
    */
   wantWeightsCache?: ((key: ObjectKey) => void) | undefined;
+  /** Why the API server refused to make a weights cache, by cache key (weights-cache.ts). */
+  weightsCacheRefusal?: ((key: ObjectKey) => Stall | undefined) | undefined;
   /** WeightsReady's reason and message when the weights are not a verified download (local mode). */
   weightsSource?: { reason: string; message: string } | undefined;
 }

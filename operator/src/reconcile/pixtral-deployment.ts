@@ -29,7 +29,7 @@ import { type Integrations, missingMessage } from './integrations.ts';
 
 export type { Caches, ReconcilerDeps } from './deps.ts';
 
-import { resource, uidOf, wrap } from './resource.ts';
+import { apiMessage, resource, uidOf, wrap } from './resource.ts';
 import { deploymentProblem, podsProblem, type Stall } from './stalls.ts';
 import { computeStatus } from './status.ts';
 import { planWeights, type WeightsPlan, weightsDigest } from './weights-state.ts';
@@ -145,7 +145,8 @@ export class PixtralDeploymentReconciler implements Reconciler {
     // Why the cache is stuck is worked out once per cache, by the weights-cache controller, and
     // noted on the PVC: a change there wakes every user once, and no user reads Events itself.
     const provisioning = plan.state.state === 'provisioning' || plan.state.state === 'absent';
-    return { plan, weightsStall: provisioning ? notes.stall : undefined };
+    const refusal = this.#d.weightsCacheRefusal?.({ namespace, name: pvcName });
+    return { plan, weightsStall: provisioning ? (notes.stall ?? refusal) : undefined };
   }
 
   /**
@@ -299,11 +300,6 @@ function notOwned(cr: PixtralDeployment, existing: KubernetesObject, kind: strin
     reason: Reason.AlreadyOwned,
     message: `${what} ${by}, so PixtralDeployment ${cr.metadata.name} leaves it untouched; delete or rename it and the operator creates its own`,
   };
-}
-
-/** The API server's own message of a refused request (its Status message), else the error's. */
-function apiMessage(err: unknown): string {
-  return isKubeApiError(err) ? `${err.detail} (${err.code} ${err.reason})` : String((err as Error).message);
 }
 
 /** Whether `manager` owns the Deployment's spec.replicas. */

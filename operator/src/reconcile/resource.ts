@@ -12,6 +12,11 @@ export function resource(cr: PixtralDeployment) {
   return { kind: 'PixtralDeployment', namespace: cr.metadata.namespace, name: cr.metadata.name ?? '' };
 }
 
+/** The API server's own message of a refused request (its Status message), else the error's. */
+export function apiMessage(err: unknown): string {
+  return isKubeApiError(err) ? `${err.detail} (${err.code} ${err.reason})` : String((err as Error).message);
+}
+
 /** A reconcile error for a failed write, transient unless the server called the request invalid. */
 export function wrap(err: unknown, cr: PixtralDeployment, message: string): ReconcileError {
   const retry = isKubeApiError(err) && err.retry === 'terminal' ? 'terminal' : 'transient';

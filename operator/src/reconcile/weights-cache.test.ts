@@ -166,4 +166,30 @@ describe('weights cache: stalls', () => {
     await sharer.reconcileDeployment();
     expect(sharer.condition('Degraded')).toMatchObject({ status: 'True', reason: 'VolumePending' });
   });
+
+  it('tells every user when the API server refuses the cache for good, and asks again later', async () => {
+    const world = new World({
+      cr,
+      refuse: {
+        kind: 'PersistentVolumeClaim',
+        name: cacheKeyOf(cr, anOperatorConfig())!.name,
+        code: 403,
+        message: 'exceeded quota: storage, requested: requests.storage=25Gi, used: 0, limited: 10Gi',
+      },
+      now: NOW,
+    });
+    expect(await world.reconcileCache(cacheKeyOf(cr, anOperatorConfig())!.name)).toEqual({
+      kind: 'requeueAfter',
+      ms: 60_000,
+    });
+    await world.reconcileDeployment();
+    expect(world.condition('Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'ApplyFailed',
+      message: expect.stringContaining('exceeded quota: storage'),
+    });
+    expect(world.condition('Degraded')?.message).toMatch(
+      /^The API server refused PersistentVolumeClaim team-a\/weights-/,
+    );
+  });
 });

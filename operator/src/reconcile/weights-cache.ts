@@ -16,6 +16,7 @@ import type {
   V1PersistentVolumeClaim,
   V1Pod,
 } from '@kubernetes/client-node';
+import { Reason } from '../api/conditions.ts';
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
 import { claimOf, configuredModel, desiredWeightsCache, notesOf, weightsPvcName } from '../builders/index.ts';
 import type { OperatorConfig } from '../config.ts';
@@ -29,13 +30,52 @@ import type {
   ReconcileContext,
   Reconciler,
 } from '../runtime/index.ts';
-import { isKubeApiError } from '../runtime/index.ts';
+import { Channel, isKubeApiError, keyString } from '../runtime/index.ts';
 import type { ReconcilerWriter } from './deps.ts';
+import { apiMessage } from './resource.ts';
 import { type Stall, weightsStall } from './stalls.ts';
 import { planWeights } from './weights-state.ts';
 
 /** How often a claim or Job that may be stuck is looked at, ms: a stall shows within a minute. */
 const STALL_CHECK_MS = 10_000;
+/** How often a cache the API server refused is asked for again, ms. */
+const REFUSED_RETRY_MS = 60_000;
+
+/** Which object a refused request was about: the Job when its path names jobs, else the PVC. */
+function refusedObject(
+  err: { path: string },
+  key: ObjectKey,
+  pvc: V1PersistentVolumeClaim,
+): { kind: string; name: string } {
+  const job = /\/jobs(?:\/([^/?]+))?/.exec(err.path);
+  return job
+    ? { kind: 'Job', name: job[1] ?? 'weights' }
+    : { kind: 'PersistentVolumeClaim', name: pvc.metadata?.name ?? key.name };
+}
+
+/**
+ * Why a cache could not be made, for caches the API server refuses for good (a ResourceQuota, an
+ * admission policy): there is no PVC to note it on, so it is kept here, in the process, and the
+ * users are woken through `changed` to report it. Cleared when a later attempt succeeds.
+ */
+export class CacheRefusals {
+  readonly #byKey = new Map<string, Stall>();
+  /** Sends the cache's key (as an object's metadata) when its refusal appears, changes or clears. */
+  readonly changed = new Channel();
+
+  get(key: ObjectKey): Stall | undefined {
+    return this.#byKey.get(keyString(key));
+  }
+
+  set(key: ObjectKey, refusal: Stall | undefined): void {
+    const id = keyString(key);
+    const before = this.#byKey.get(id);
+    if (before?.reason === refusal?.reason && before?.message === refusal?.message) return;
+    if (refusal) this.#byKey.set(id, refusal);
+    else this.#byKey.delete(id);
+    this.changed.send({ metadata: key });
+  }
+}
 
 /** What the weights-cache reconciler reads and writes. */
 export interface WeightsCacheDeps {
@@ -49,6 +89,7 @@ export interface WeightsCacheDeps {
   writer: Pick<ReconcilerWriter, 'apply'>;
   config: OperatorConfig;
   now: () => Date;
+  refusals: CacheRefusals;
 }
 
 /** The cache `cr` uses, as a weights-cache key; none for a model the catalog does not know. */
@@ -130,19 +171,33 @@ export class WeightsCacheReconciler implements Reconciler {
     const provisioning = plan.state.state === 'provisioning' || plan.state.state === 'absent';
     const stall = provisioning ? await this.#stall(pvc, current, jobPods, now, ctx) : undefined;
     const desired = desiredWeightsCache(build, pvc, { ...plan, stall });
-    const applied = await this.#d.writer.apply(
-      Kinds.PersistentVolumeClaim,
-      desired.pvc,
-      migrated ? undefined : pvc,
-      ctx.signal,
-    );
-    // A PVC this apply created has a uid only now, and the Job's name and owner need it.
-    const job = desired.job ?? desiredWeightsCache(build, applied.object, plan).job;
-    if (plan.action === 'ensureJob' && job) {
-      const legacy = current && ownedByDeployments(current);
-      if (legacy) await this.#dropDeploymentOwners(Kinds.Job, current, ctx);
-      await this.#d.writer.apply(Kinds.Job, job, legacy ? undefined : current, ctx.signal);
-    } else if (plan.action === 'deleteFailedJob' && current) {
+    try {
+      const applied = await this.#d.writer.apply(
+        Kinds.PersistentVolumeClaim,
+        desired.pvc,
+        migrated ? undefined : pvc,
+        ctx.signal,
+      );
+      // A PVC this apply created has a uid only now, and the Job's name and owner need it.
+      const job = desired.job ?? desiredWeightsCache(build, applied.object, plan).job;
+      if (plan.action === 'ensureJob' && job) {
+        const legacy = current && ownedByDeployments(current);
+        if (legacy) await this.#dropDeploymentOwners(Kinds.Job, current, ctx);
+        await this.#d.writer.apply(Kinds.Job, job, legacy ? undefined : current, ctx.signal);
+      }
+    } catch (err) {
+      if (!isKubeApiError(err) || err.retry !== 'terminal') throw err;
+      // Refused for good as asked (quota, policy): say so to every user, and ask again now and
+      // then, since the quota may be raised without anything the operator watches changing.
+      const { kind, name: object } = refusedObject(err, key, desired.pvc);
+      this.#d.refusals.set(key, {
+        reason: Reason.ApplyFailed,
+        message: `The API server refused ${kind} ${namespace}/${object} for the weights cache: ${apiMessage(err)}`,
+      });
+      return { kind: 'requeueAfter', ms: REFUSED_RETRY_MS };
+    }
+    this.#d.refusals.set(key, undefined);
+    if (plan.action === 'deleteFailedJob' && current) {
       ctx.log.info(
         { job: current.metadata?.name, attempts: plan.attempts },
         'Deleting failed weights Job to retry',
