@@ -21,7 +21,7 @@ import type { CatalogModel } from '../catalog/index.ts';
 import { Kinds } from '../kinds.ts';
 import { controllerRef } from '../runtime/apply.ts';
 import type { Outcome, ReconcileContext, Reconciler } from '../runtime/index.ts';
-import { isKubeApiError, type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
+import { type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
 import { ensureApiKeys } from './api-keys.ts';
 import type { ReconcilerDeps } from './deps.ts';
 import { finalize, NODE_POOL_FINALIZER, syncNodePools } from './finalize.ts';
