@@ -11,15 +11,11 @@
  * point on 127.0.0.1 with a wildcard certificate for `*.<baseDomain>`, and the operator's Ingress;
  * the openai client reaches `https://<uuid>.<baseDomain>:<port>/v1` with SNI and Host from the URL.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { LookupOptions } from 'node:dns';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { LookupFunction } from 'node:net';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
-import OpenAI from 'openai';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployment } from '../../operator/src/builders/deployment.ts';
 import { ingress } from '../../operator/src/builders/ingress.ts';
@@ -29,11 +25,10 @@ import { apiKeyHashesSecret } from '../../operator/src/builders/secrets.ts';
 import { service } from '../../operator/src/builders/service.ts';
 import { anOperatorConfig, aPixtralDeployment } from '../fixtures/pixtral-deployment.ts';
 import { eventually } from '../harness/index.ts';
-import { issueServerCertificate } from '../harness/pki.ts';
-import { Component, freePort } from '../harness/processes.ts';
 import { type RealNodeCluster, startRealNodeCluster } from '../harness/real-node.ts';
 import { buildImage, ROOT } from '../image/docker.ts';
-import { noisePng } from '../sidecar-memory/pod.ts';
+import { chatWithImageAndStream, openAi, withImages } from './chat.ts';
+import { startTraefik, type Traefik } from './traefik.ts';
 
 const TAG = 'realnode';
 const NS = 'team-a';
@@ -59,11 +54,9 @@ const FIRST_KEY = `pxd_${randomBytes(16).toString('hex')}`;
 const SECOND_KEY = `pxd_${randomBytes(16).toString('hex')}`;
 let cluster: RealNodeCluster;
 let baseURL: string;
-let traefik: Component | undefined;
+let traefik: Traefik | undefined;
 /** `https://<uuid>.<baseDomain>:<port>/v1`, served by Traefik on 127.0.0.1. */
 let publicURL: string;
-/** Resolves every name to 127.0.0.1 (no /etc/hosts edit) and trusts the test CA. */
-let viaTraefik: Agent;
 
 /** The user's keys Secret `data` as the API returns it (base64 values), the builder's input. */
 const keysData = (...keys: string[]) =>
@@ -75,11 +68,6 @@ function unowned<T extends { metadata?: { ownerReferences?: unknown } }>(object:
   if (copy.metadata) delete copy.metadata.ownerReferences;
   return copy;
 }
-
-const image = () => ({
-  type: 'image_url' as const,
-  image_url: { url: `data:image/png;base64,${noisePng(16).toString('base64')}` },
-});
 
 beforeAll(async () => {
   await buildImage('runtime', TAG);
@@ -144,171 +132,37 @@ spec:
   );
   const svc = await core.readNamespacedService({ name: built.metadata!.name!, namespace: NS });
   baseURL = `http://${svc.spec?.clusterIP}/v1`;
-  await startTraefik(core);
-});
-
-/**
- * Traefik as users run it, here as a host process: its Kubernetes Ingress provider reads this
- * cluster with a ServiceAccount token, its IngressClass selects the operator's Ingress, and the
- * wildcard certificate comes from the Secret the Ingress names.
- */
-async function startTraefik(core: CoreV1Api): Promise<void> {
-  const pkiDir = join(cluster.node.dir, 'traefik-pki');
-  mkdirSync(pkiDir, { recursive: true });
-  copyFileSync(cluster.pki.caCert, join(pkiDir, 'ca.crt'));
-  copyFileSync(cluster.pki.caKey, join(pkiDir, 'ca.key'));
-  const wildcard = await issueServerCertificate(pkiDir, 'wildcard', [`*.${config.baseDomain}`]);
-  await core.createNamespacedSecret({
-    namespace: NS,
-    body: {
-      metadata: { name: WILDCARD_SECRET },
-      type: 'kubernetes.io/tls',
-      data: {
-        'tls.crt': readFileSync(wildcard.cert).toString('base64'),
-        'tls.key': readFileSync(wildcard.key).toString('base64'),
-      },
-    },
+  traefik = await startTraefik(cluster, {
+    ingressClass: INGRESS_CLASS,
+    baseDomain: config.baseDomain!,
+    wildcardSecret: WILDCARD_SECRET,
+    namespaces: [NS],
   });
-  // The read-only rights Traefik's Ingress provider documents, no more.
-  const rbac = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: traefik}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: traefik, namespace: traefik}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: traefik-ingress}
-rules:
-- apiGroups: [""]
-  resources: [services, secrets, nodes]
-  verbs: [get, list, watch]
-- apiGroups: [discovery.k8s.io]
-  resources: [endpointslices]
-  verbs: [list, watch]
-- apiGroups: [networking.k8s.io]
-  resources: [ingresses, ingressclasses]
-  verbs: [get, list, watch]
-- apiGroups: [networking.k8s.io]
-  resources: [ingresses/status]
-  verbs: [update]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: traefik-ingress}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: traefik-ingress}
-subjects:
-- {kind: ServiceAccount, name: traefik, namespace: traefik}
----
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: ${INGRESS_CLASS}}
-spec: {controller: traefik.io/ingress-controller}
-`;
-  const applied = await cluster.kubectl(['apply', '-f', '-'], { input: rbac });
-  if (applied.code !== 0) throw new Error(`kubectl apply failed: ${applied.stderr}`);
-  const token = await cluster.kubectl(['create', 'token', 'traefik', '-n', 'traefik', '--duration=2h']);
-  if (token.code !== 0) throw new Error(`kubectl create token failed: ${token.stderr}`);
-  const tokenFile = join(pkiDir, 'token');
-  writeFileSync(tokenFile, token.stdout.trim(), { mode: 0o600 });
   const ingressObject = ingress({ cr, config }, UUID);
   if (!ingressObject) throw new Error('the Ingress builder built no Ingress for a public endpoint');
   await cluster
     .kubeConfig()
     .makeApiClient(NetworkingV1Api)
     .createNamespacedIngress({ namespace: NS, body: unowned(ingressObject) });
-
-  const folder = execFileSync('bash', [join(ROOT, 'test/bin/ensure-k8s-bins.sh'), 'ingress'], {
-    encoding: 'utf8',
-  })
-    .trim()
-    .split('\n')
-    .at(-1)!;
-  const port = await freePort();
-  mkdirSync(join(cluster.node.dir, 'logs'), { recursive: true });
-  // Its arguments name files in the node's folder, so the harness's teardown ends it too.
-  traefik = new Component(cluster.node.dir, 'traefik', join(folder, 'traefik'), [
-    '--global.checkNewVersion=false',
-    '--global.sendAnonymousUsage=false',
-    '--log.level=INFO',
-    `--entryPoints.websecure.address=127.0.0.1:${port}`,
-    '--entryPoints.websecure.http.tls=true',
-    '--providers.kubernetesIngress=true',
-    `--providers.kubernetesIngress.endpoint=${cluster.apiServerUrl}`,
-    `--providers.kubernetesIngress.token=${readFileSync(tokenFile, 'utf8')}`,
-    `--providers.kubernetesIngress.certAuthFilePath=${join(pkiDir, 'ca.crt')}`,
-    `--providers.kubernetesIngress.ingressClass=${INGRESS_CLASS}`,
-  ]);
-  traefik.start();
-  const host = `${UUID}.${config.baseDomain}`;
-  publicURL = `https://${host}:${port}/v1`;
-  viaTraefik = new Agent({
-    connect: {
-      ca: readFileSync(cluster.pki.caCert),
-      lookup: ((_hostname: string, options: LookupOptions, callback: (...args: unknown[]) => void) =>
-        options.all
-          ? callback(null, [{ address: '127.0.0.1', family: 4 }])
-          : callback(null, '127.0.0.1', 4)) as unknown as LookupFunction,
-    },
-  });
-  // Traefik serves its own 404 until the provider has read the Ingress and its endpoints.
-  await eventually(
-    async () => {
-      traefik!.assertRunning();
-      const answer = await undiciFetch(`${publicURL}/models`, { dispatcher: viaTraefik });
-      if (answer.status !== 401)
-        throw new Error(`Traefik answers ${answer.status}, not the sidecar's 401 yet`);
-    },
-    { timeoutMs: 60_000, intervalMs: 500 },
-  );
-}
+  publicURL = traefik.url(UUID);
+  await traefik.waitForRoute(publicURL);
+});
 
 afterAll(async () => {
   await traefik?.stop();
-  await viaTraefik?.close();
   await cluster?.stop();
 });
 
-/** A chat with one image (200, an answer) and a streamed chat; returns the number of chunks. */
-async function chatWithImageAndStream(client: OpenAI): Promise<number> {
-  const answer = await client.chat.completions.create({
-    model: cr.spec.model,
-    messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, image()] }],
-  });
-  expect(answer.choices[0]?.message.content).toBeTruthy();
-  const stream = await client.chat.completions.create({
-    model: cr.spec.model,
-    stream: true,
-    messages: [{ role: 'user', content: 'Count to three.' }],
-  });
-  let chunks = 0;
-  for await (const _chunk of stream) chunks++;
-  expect(chunks).toBeGreaterThan(1);
-  return chunks;
-}
-
-/** A chat with `n` images. */
-const withImages = (client: OpenAI, n: number) =>
-  client.chat.completions.create({
-    model: cr.spec.model,
-    messages: [
-      { role: 'user', content: [{ type: 'text', text: 'Compare.' }, ...Array.from({ length: n }, image)] },
-    ],
-  });
-
 describe('the serving pod on a real node', () => {
-  const client = (apiKey: string) => new OpenAI({ apiKey, baseURL, maxRetries: 0 });
+  const client = (apiKey: string) => openAi(baseURL, apiKey);
 
   it('answers a chat with an image and a stream through the Service IP', async () => {
-    const chunks = await chatWithImageAndStream(client(FIRST_KEY));
+    const chunks = await chatWithImageAndStream(client(FIRST_KEY), cr.spec.model);
     process.stderr.write(`[realnode serving] 200 with an image, ${chunks} stream chunks via ${baseURL}\n`);
   });
 
   it('refuses 13 images with 413 from the sidecar and a missing key with 401', async () => {
-    await expect(withImages(client(FIRST_KEY), 13)).rejects.toMatchObject({ status: 413 });
+    await expect(withImages(client(FIRST_KEY), cr.spec.model, 13)).rejects.toMatchObject({ status: 413 });
     const noKey = await fetch(`${baseURL}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -319,26 +173,19 @@ describe('the serving pod on a real node', () => {
   });
 
   it('serves the public endpoint through Traefik: an image, a stream, 413 for 13 images, 401 without a key', async () => {
-    const publicClient = (apiKey: string) =>
-      new OpenAI({
-        apiKey,
-        baseURL: publicURL,
-        maxRetries: 0,
-        fetch: ((url: string, init: object) =>
-          undiciFetch(url, { ...init, dispatcher: viaTraefik })) as unknown as typeof fetch,
-      });
-    const chunks = await chatWithImageAndStream(publicClient(FIRST_KEY));
-    const twelve = await withImages(publicClient(FIRST_KEY), 12);
+    const publicClient = (apiKey: string) => openAi(publicURL, apiKey, traefik!.agent);
+    const chunks = await chatWithImageAndStream(publicClient(FIRST_KEY), cr.spec.model);
+    const twelve = await withImages(publicClient(FIRST_KEY), cr.spec.model, 12);
     expect(twelve.choices[0]?.message.content).toBeTruthy();
     // The sidecar's OpenAI-shaped refusal, not a proxy's page: its type and code came through.
-    await expect(withImages(publicClient(FIRST_KEY), 13)).rejects.toMatchObject({
+    await expect(withImages(publicClient(FIRST_KEY), cr.spec.model, 13)).rejects.toMatchObject({
       status: 413,
       type: 'invalid_request_error',
       code: 'too_many_images',
     });
     const noKey = await undiciFetch(`${publicURL}/chat/completions`, {
       method: 'POST',
-      dispatcher: viaTraefik,
+      dispatcher: traefik!.agent,
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: cr.spec.model, messages: [{ role: 'user', content: 'hi' }] }),
     });
