@@ -12,7 +12,6 @@
  * the openai client reaches `https://<uuid>.<baseDomain>:<port>/v1` with SNI and Host from the URL.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import { fetch as undiciFetch } from 'undici';
@@ -26,11 +25,12 @@ import { service } from '../../operator/src/builders/service.ts';
 import { anOperatorConfig, aPixtralDeployment } from '../fixtures/pixtral-deployment.ts';
 import { eventually } from '../harness/index.ts';
 import { type RealNodeCluster, startRealNodeCluster } from '../harness/real-node.ts';
-import { buildImage, ROOT } from '../image/docker.ts';
+import { buildImage } from '../image/docker.ts';
 import { chatWithImageAndStream, openAi, withImages } from './chat.ts';
+import { localImages, smallResources, TAG } from './operator-config.ts';
 import { startTraefik, type Traefik } from './traefik.ts';
+import { writeStandInWeights } from './weights.ts';
 
-const TAG = 'realnode';
 const NS = 'team-a';
 const cr = aPixtralDeployment({ endpoints: { private: {}, public: {} } }, { namespace: NS });
 /** The status uuid the operator would generate; it names the public host. */
@@ -40,15 +40,8 @@ const WILDCARD_SECRET = 'wildcard-tls';
 const config = anOperatorConfig({
   baseDomain: 'inference.test',
   ingress: { className: INGRESS_CLASS, tls: { wildcardSecretName: WILDCARD_SECRET } },
-  images: {
-    runtime: `docker.io/library/pixtral-runtime:${TAG}`,
-    vllm: `docker.io/library/pixtral-vllm-standin:${TAG}`,
-  },
-  // A 2-core test machine: the defaults ask for 8 CPUs and 64 GiB for vLLM.
-  resources: {
-    vllm: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
-    sidecar: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
-  },
+  images: localImages,
+  resources: smallResources,
 });
 const FIRST_KEY = `pxd_${randomBytes(16).toString('hex')}`;
 const SECOND_KEY = `pxd_${randomBytes(16).toString('hex')}`;
@@ -78,10 +71,7 @@ beforeAll(async () => {
   await core.createNamespace({ body: { metadata: { name: NS } } });
   // The weights folder: the tokenizer the sidecar counts with, and files the stand-in lists.
   const weightsDir = join(cluster.node.dir, 'volumes', 'weights');
-  mkdirSync(weightsDir, { recursive: true });
-  copyFileSync(join(ROOT, '.cache', 'tekken', 'tekken.json'), join(weightsDir, 'tekken.json'));
-  writeFileSync(join(weightsDir, 'params.json'), '{"dim":5120}');
-  writeFileSync(join(weightsDir, 'consolidated.safetensors'), randomBytes(1024));
+  writeStandInWeights(weightsDir);
   const pvc = weightsPvcName(catalogModel(cr, config));
   const volumes = `
 apiVersion: v1
