@@ -164,11 +164,11 @@ export async function relay(
   const sent = performance.now();
   if (p.drain.draining) res.setHeader('connection', 'close');
   p.upstream.dispatchChat(JSON.stringify(forwarded), log.requestId, running);
-  p.drain.relays.add(running);
+  const inFlight = p.drain.relays.add(running);
   try {
     log.outcome = await running.done;
   } finally {
-    p.drain.relays.delete(running);
+    p.drain.relays.delete(inFlight);
   }
   if (running.failure !== undefined) log.upstreamError = running.failure;
   if (running.headersAt > 0) {

@@ -7,6 +7,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { cutAtShutdown } from './errors.ts';
+import { InFlight } from './in-flight.ts';
 import type { Relay } from './relay.ts';
 
 /** Options for one shutdown. */
@@ -29,7 +30,7 @@ export class Drain {
   /** True once the listeners close: new requests get 503 with `Connection: close`. */
   draining = false;
   /** Upstream exchanges in progress, cut at the deadline. */
-  readonly relays = new Set<Relay>();
+  readonly relays = new InFlight<Relay>();
   private inFlight = 0;
   private onIdle: (() => void) | undefined;
   private running: Promise<void> | undefined;
@@ -82,7 +83,7 @@ export class Drain {
     }
     if (this.relays.size > 0) logger.warn({ cut: this.relays.size }, 'Cut requests at the shutdown deadline');
     const cut = cutAtShutdown();
-    for (const relay of this.relays) relay.interrupt(cut);
+    for (const relay of this.relays.values()) relay.interrupt(cut);
     clearInterval(sweep);
     for (const server of servers) server.closeAllConnections();
     await closed;
