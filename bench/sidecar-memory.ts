@@ -151,11 +151,11 @@ async function main(): Promise<void> {
     const during: number[] = [];
     // Round 0 warms the code paths up (V8 compiles them on first use) and is not counted.
     for (let i = 0; i <= REFUSALS; i++) {
-      const body = JSON.stringify({
-        model: MODEL,
-        messages: [{ role: 'user', content: text }],
-        max_tokens: 16,
-      });
+      // Bytes, not a string: undici would encode a 4 MB string on this process's event loop, and
+      // the probes below would measure that stall instead of the sidecar's.
+      const body = Buffer.from(
+        JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: text }], max_tokens: 16 }),
+      );
       const started = performance.now();
       const refusal = request(`${pod.url}/v1/chat/completions`, {
         method: 'POST',

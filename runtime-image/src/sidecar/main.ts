@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createPreparer } from './preparer.ts';
 import { createSidecar } from './server.ts';
+import { CountWorker } from './tokens/count-worker.ts';
 import { loadTekkenizer } from './tokens/tekken.ts';
 
 async function main(): Promise<void> {
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
   });
   const preparer = createPreparer({
     tokenizer,
+    counter: new CountWorker(tokenizer),
     maxImagesPerRequest: config.maxImagesPerRequest,
     maxContextLength: config.maxContextLength,
     logger,

@@ -21,6 +21,7 @@ import { COST_PER_FETCHED_BYTE } from './memory-budget.ts';
 import { createPreparerMetrics } from './preparer-metrics.ts';
 import { countChatTokens } from './tokens/chat-template.ts';
 import { checkContextLength, requestedOutputTokens } from './tokens/context-check.ts';
+import type { TokenCounter } from './tokens/count-worker.ts';
 import { PIXTRAL_IMAGE_CONFIG, pixtralImageGrid } from './tokens/image-tokens.ts';
 import { slicePacer, type Tekkenizer } from './tokens/tekken.ts';
 
@@ -28,6 +29,11 @@ import { slicePacer, type Tekkenizer } from './tokens/tekken.ts';
 export interface PreparerOptions {
   /** The model's tokenizer (loadTekkenizer(WEIGHTS_DIR/tekken.json)). */
   tokenizer: Tekkenizer;
+  /**
+   * What counts the texts: by default the tokenizer itself, on the event loop in slices; main.ts
+   * gives a CountWorker, which counts long texts on a worker thread.
+   */
+  counter?: TokenCounter;
   /** Images allowed per request, across all messages; one more is a 413. */
   maxImagesPerRequest: number;
   /** Prompt plus output tokens allowed (vLLM's max_model_len). */
@@ -64,6 +70,7 @@ export function createPreparer(options: PreparerOptions): Preparer {
     createImageFetcher({ maxBytes: maxImageBytes, ...(options.logger ? { logger: options.logger } : {}) });
   const imageConfig = options.tokenizer.image ?? PIXTRAL_IMAGE_CONFIG;
   const metrics = createPreparerMetrics();
+  const counter = options.counter ?? options.tokenizer;
 
   /** The checked image and the base64 of its bytes (a data: URL's own payload, not encoded again). */
   async function loadImage(
@@ -174,7 +181,7 @@ export function createPreparer(options: PreparerOptions): Preparer {
     // Counting stops once the prompt cannot fit (a 4 MB text is refused after ~128k tokens, not
     // counted whole), and gives the event loop a turn every few ms so /health stays answered.
     const outputTokens = requestedOutputTokens(request);
-    const promptTokens = await countChatTokens(options.tokenizer, messages, imageTokens, request.tools, {
+    const promptTokens = await countChatTokens(counter, messages, imageTokens, request.tools, {
       limit: options.maxContextLength - (outputTokens ?? 1),
       pacer: slicePacer(),
     });

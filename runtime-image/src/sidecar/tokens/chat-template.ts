@@ -10,8 +10,9 @@
  * The JSON is Python's `json.dumps(..., ensure_ascii=False)` (python-json.ts).
  */
 import type { ChatMessage, ToolCall, ToolDefinition } from '../chat-request.ts';
+import type { TokenCounter } from './count-worker.ts';
 import { pythonJsonDumps, pythonJsonNormalize } from './python-json.ts';
-import type { Pacer, Tekkenizer } from './tekken.ts';
+import type { Pacer } from './tekken.ts';
 
 /** How far to count: past `limit` tokens the count stops (the prompt cannot fit any more). */
 export interface CountOptions {
@@ -51,7 +52,7 @@ type Turn =
  * `options.limit`, a result above the limit is a lower bound: counting stopped there.
  */
 export async function countChatTokens(
-  tokenizer: Tekkenizer,
+  tokenizer: TokenCounter,
   messages: readonly ChatMessage[],
   imageTokens: readonly number[],
   tools?: readonly ToolDefinition[] | null,

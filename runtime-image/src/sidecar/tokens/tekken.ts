@@ -7,8 +7,8 @@
  * test/sidecar-limits/token-oracle.test.ts checks against mistral-common on a 200+ request corpus.
  */
 import { readFile } from 'node:fs/promises';
-import { parseTekkenFile } from './tekken-file.ts';
-import type { ByteRanks } from './vocab-ranks.ts';
+import { parseTekkenFile, type TekkenFile } from './tekken-file.ts';
+import { ByteRanks, type ByteRanksData } from './vocab-ranks.ts';
 
 /** Pixtral's image settings from the tokenizer file. */
 export interface ImageTokenConfig {
@@ -82,6 +82,14 @@ const EXACT_PIECE_BYTES = 16 * 1024;
 /** The chunk size of longer pieces. */
 const CHUNK_BYTES = 4 * 1024;
 
+/** A tokenizer's settings and vocabulary, as they cross to a worker thread (tokens/count-worker.ts). */
+export interface TekkenizerData {
+  pattern: string;
+  numSpecialTokens: number;
+  image: ImageTokenConfig | undefined;
+  ranks: ByteRanksData;
+}
+
 /** A loaded Tekken tokenizer: text to token ids, without special-token parsing (as mistral-common). */
 export class Tekkenizer {
   /** Ids below this are special tokens; a text token's id is its BPE rank plus this. */
@@ -89,6 +97,7 @@ export class Tekkenizer {
   /** Image settings, when the file has them. */
   readonly image: ImageTokenConfig | undefined;
   readonly #ranks: ByteRanks;
+  readonly #patternSource: string;
   readonly #pattern: RegExp;
   // Short pieces' ranks: words repeat across and within texts. Bounded in bytes, and pieces
   // longer than CACHED_PIECE_CHARS are never kept, so distinct inputs cannot grow it past
@@ -100,14 +109,38 @@ export class Tekkenizer {
   // requests, and a hit skips the pre-tokenizer regex, which is most of a short text's cost.
   readonly #counts = new Map<string, number>();
 
-  /** Builds a tokenizer from the bytes of a tekken file; throws on a malformed file. */
-  constructor(file: Buffer, options: { maxCacheBytes?: number } = {}) {
-    const parsed = parseTekkenFile(file);
+  /**
+   * Builds a tokenizer from the bytes of a tekken file (throws on a malformed file), or from the
+   * file as read already.
+   */
+  constructor(file: Buffer | TekkenFile, options: { maxCacheBytes?: number } = {}) {
+    const parsed = Buffer.isBuffer(file) ? parseTekkenFile(file) : file;
     this.numSpecialTokens = parsed.numSpecialTokens;
     this.image = parsed.image;
+    this.#patternSource = parsed.pattern;
     this.#pattern = tekkenPattern(parsed.pattern);
     this.#ranks = parsed.ranks;
     this.#maxCacheBytes = options.maxCacheBytes ?? 8 * 1024 * 1024;
+  }
+
+  /** What another thread needs to build the same tokenizer with `fromData` (caches not included). */
+  toData(): TekkenizerData {
+    return {
+      pattern: this.#patternSource,
+      numSpecialTokens: this.numSpecialTokens,
+      image: this.image,
+      ranks: this.#ranks.toData(),
+    };
+  }
+
+  /** The tokenizer `toData` describes. */
+  static fromData(data: TekkenizerData, options: { maxCacheBytes?: number } = {}): Tekkenizer {
+    return new Tekkenizer({ ...data, ranks: ByteRanks.fromData(data.ranks) }, options);
+  }
+
+  /** The longest token in bytes: a text of n UTF-16 units has at least n / longestToken tokens. */
+  get longestToken(): number {
+    return this.#longest();
   }
 
   /** Bytes the piece cache holds (an estimate: keys, rank arrays and map entries). */

@@ -4,6 +4,14 @@
  * a `Map<string, number>` took about 10 MB of heap in 130,000 small objects; and a lookup reads
  * a byte range in place, so the merge loop allocates no string per candidate pair.
  */
+/** A table's arrays, as they cross to a worker thread (structured clone copies them). */
+export interface ByteRanksData {
+  tokens: Uint8Array;
+  offsets: Int32Array;
+  ranks: Int32Array;
+  slots: Int32Array;
+}
+
 export class ByteRanks {
   readonly #tokens: Buffer;
   readonly #offsets: Int32Array;
@@ -12,14 +20,30 @@ export class ByteRanks {
   readonly #slots: Int32Array;
   readonly #mask: number;
 
-  private constructor(tokens: Buffer, offsets: Int32Array, ranks: Int32Array) {
+  private constructor(tokens: Buffer, offsets: Int32Array, ranks: Int32Array, slots?: Int32Array) {
     this.#tokens = tokens;
     this.#offsets = offsets;
     this.#ranks = ranks;
     let size = 1;
     while (size < ranks.length * 2) size *= 2;
-    this.#slots = new Int32Array(size);
-    this.#mask = size - 1;
+    this.#slots = slots ?? new Int32Array(size);
+    this.#mask = this.#slots.length - 1;
+  }
+
+  /** The table's arrays, to rebuild it elsewhere with `fromData`. */
+  toData(): ByteRanksData {
+    return { tokens: this.#tokens, offsets: this.#offsets, ranks: this.#ranks, slots: this.#slots };
+  }
+
+  /** The table `toData` gave, without hashing the tokens again. */
+  static fromData(data: ByteRanksData): ByteRanks {
+    const { tokens } = data;
+    return new ByteRanks(
+      Buffer.from(tokens.buffer, tokens.byteOffset, tokens.byteLength),
+      data.offsets,
+      data.ranks,
+      data.slots,
+    );
   }
 
   /**
