@@ -11,13 +11,18 @@
  *   (non-root, through fsGroup) fills a local PersistentVolume, the serving pod (the real sidecar
  *   beside the vLLM stand-in, chosen only through `images.vllm`) starts, `kubectl wait
  *   --for=condition=Ready` returns;
- * - the openai client through Traefik at `https://<status.uuid>.<baseDomain>/v1`, and a pod in the
- *   cluster at the private endpoint's DNS name, both answered;
+ * - the openai client through Traefik at `https://<status.uuid>.<baseDomain>/v1` (TLS with the
+ *   SNI and Host of that URL, resolved to 127.0.0.1 with no /etc/hosts edit): 200 with one and 12
+ *   images, a stream, 413 from the sidecar for 13 images, 401 without a key; and a pod in the
+ *   cluster at the private endpoint's DNS name, with the key from the generated Secret: 200;
+ * - a key added to the user's Secret works once the kubelet has rewritten the sidecar's mounted
+ *   hashes, without a restart, and gets 401 once removed (the delays are printed);
  * - a new `maxContextLength` rolls the pod (a new `--max-model-len`), and Ready returns;
  * - deleting the PixtralDeployment removes everything the operator made; the volume is Released
  *   and keeps its data (its reclaim policy, Retain, as docs/weights.md promises).
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +33,7 @@ import {
   type V1Pod,
   type V1PodSecurityContext,
 } from '@kubernetes/client-node';
+import { fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { PixtralDeployment } from '../../operator/src/api/pixtral-deployment.ts';
@@ -38,7 +44,7 @@ import { eventually } from '../harness/index.ts';
 import { type RealNodeCluster, startRealNodeCluster } from '../harness/real-node.ts';
 import { buildImage } from '../image/docker.ts';
 import { type HubFile, type HubServer, startHub } from '../provisioner/hub-server.ts';
-import { chatWithImageAndStream, openAi } from './chat.ts';
+import { chatWithImageAndStream, openAi, withImages } from './chat.ts';
 import { localImages, smallResources, TAG } from './operator-config.ts';
 import { startTraefik, type Traefik } from './traefik.ts';
 import { mirrorSource, writeStandInWeights } from './weights.ts';
@@ -278,6 +284,9 @@ async function generatedKey(): Promise<{ id: string; key: string }> {
   return { id: entry[0], key: Buffer.from(entry[1], 'base64').toString('utf8') };
 }
 
+/** The public endpoint's URL on Traefik's entry point (127.0.0.1): `https://<status.uuid>.<baseDomain>:<port>/v1`. */
+const publicUrl = async () => traefik!.url((await readDeployment(NS)).status!.uuid!);
+
 /** A user's pod under `restricted`: the runtime image's non-root user. */
 const restrictedPod: V1PodSecurityContext = {
   runAsNonRoot: true,
@@ -383,18 +392,31 @@ describe('the product on a real node', () => {
     expect(serving?.status?.containerStatuses?.[0]?.containerID).toMatch(/^containerd:\/\//);
   });
 
-  it('answers the openai client through Traefik at https://<status.uuid>.<baseDomain>/v1', async () => {
+  it('answers the openai client through Traefik at https://<status.uuid>.<baseDomain>/v1: images, a stream, 413, 401', async () => {
     const cr = await readDeployment(NS);
     expect(cr.status?.endpoints?.public).toBe(`https://${cr.status?.uuid}.${BASE_DOMAIN}/v1`);
-    // The same host, on Traefik's entry point on 127.0.0.1.
-    const url = traefik!.url(cr.status!.uuid!);
+    const url = await publicUrl();
     await traefik!.waitForRoute(url);
-    const chunks = await chatWithImageAndStream(
-      openAi(url, (await generatedKey()).key, traefik!.agent),
-      pixtral.name,
-    );
+    const client = openAi(url, (await generatedKey()).key, traefik!.agent);
+    const chunks = await chatWithImageAndStream(client, pixtral.name);
+    const twelve = await withImages(client, pixtral.name, 12);
+    expect(twelve.choices[0]?.message.content).toBeTruthy();
+    // The sidecar's OpenAI-shaped refusal, not a proxy's page: its type and code came through.
+    await expect(withImages(client, pixtral.name, 13)).rejects.toMatchObject({
+      status: 413,
+      type: 'invalid_request_error',
+      code: 'too_many_images',
+    });
+    const noKey = await undiciFetch(`${url}/chat/completions`, {
+      method: 'POST',
+      dispatcher: traefik!.agent,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: pixtral.name, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(noKey.status).toBe(401);
+    expect(((await noKey.json()) as { error: { type: string } }).error.type).toBeTruthy();
     process.stderr.write(
-      `[realnode e2e] through Traefik at ${url} (SNI ${new URL(url).hostname}): 200 with an image, ${chunks} stream chunks\n`,
+      `[realnode e2e] through Traefik at ${url} (127.0.0.1, SNI ${new URL(url).hostname}): 200 with 1 and 12 images, ${chunks} stream chunks, 413 for 13 images, 401 without a key\n`,
     );
   });
 
@@ -453,6 +475,45 @@ describe('the product on a real node', () => {
     await core.deleteNamespacedPod({ name: 'app', namespace: NS });
   });
 
+  it("takes a key added to the user's Secret once the kubelet synced it, without a restart, and refuses it once removed", async () => {
+    const secret = apiKeysSecretName(await readDeployment(NS));
+    const url = await publicUrl();
+    const statusWith = (key: string) =>
+      openAi(url, key, traefik!.agent)
+        .models.list()
+        .then(() => 200)
+        .catch((e: { status?: number }) => e.status);
+    const added = `pxd_${randomBytes(16).toString('hex')}`;
+    expect(await statusWith(added)).toBe(401);
+    const rotation = async (patch: object, expected: number) => {
+      const changed = Date.now();
+      await kubectlOrExplain([
+        'patch',
+        'secret',
+        secret,
+        '-n',
+        NS,
+        '--type=merge',
+        '-p',
+        JSON.stringify(patch),
+      ]);
+      await eventually(async () => expect(await statusWith(added)).toBe(expected), {
+        timeoutMs: 180_000,
+        intervalMs: 500,
+      });
+      return ((Date.now() - changed) / 1000).toFixed(1);
+    };
+    // As a user does it: a data key beside the generated one, then that data key removed.
+    const addDelay = await rotation({ stringData: { second: added } }, 200);
+    const removeDelay = await rotation({ data: { second: null } }, 401);
+    expect(await statusWith((await generatedKey()).key)).toBe(200);
+    const [pod] = await servingPods();
+    expect(pod?.status?.containerStatuses?.map((c) => c.restartCount)).toEqual([0, 0]);
+    process.stderr.write(
+      `[realnode e2e] a key added to Secret ${secret} worked ${addDelay} s later, a removed one got 401 ${removeDelay} s later, without a restart\n`,
+    );
+  });
+
   it('rolls the serving pod on a new maxContextLength and becomes Ready again', async () => {
     const before = (await servingPods()).map((p) => p.metadata?.name);
     expect(before).toHaveLength(1);
@@ -488,7 +549,7 @@ describe('the product on a real node', () => {
     expect(vllmArgs(pods[0]!)).toContain(`--max-model-len ${NEW_CONTEXT_LENGTH}`);
     expect(pods[0]?.status?.containerStatuses?.every((c) => c.ready)).toBe(true);
     // The new pod serves with the new limit: the sidecar reports it as vLLM's max_model_len.
-    const url = traefik!.url((await readDeployment(NS)).status!.uuid!);
+    const url = await publicUrl();
     // Traefik routes to the new pod once its provider has read the new endpoints.
     await traefik!.waitForRoute(url);
     const models = await openAi(url, (await generatedKey()).key, traefik!.agent).models.list();
