@@ -54,9 +54,20 @@ export interface KeyStoreOptions {
   logger: Logger;
 }
 
+/** Accepted Authorization headers remembered at most; past it the memory starts afresh. */
+const ACCEPTED_CACHE_ENTRIES = 1_024;
+
 /** Holds the accepted key hashes and keeps them in step with the file. */
 export class KeyStore {
   private keys: Map<string, KeyEntry>;
+  /**
+   * Authorization headers already accepted, with their result: a client sends the same header on
+   * every request, and hashing it again was the key check's whole cost (bench/sidecar-proxy.ts).
+   * Only accepted headers are kept, so made-up keys cannot grow it; it is bounded anyway (one key
+   * may be sent with differently spelt schemes), and emptied whenever the key set changes, so a
+   * removed key is refused from the reload on.
+   */
+  private accepted = new Map<string, AuthResult>();
   private lastText: string;
   private readonly options: KeyStoreOptions;
   private watcher: FSWatcher | undefined;
@@ -108,6 +119,7 @@ export class KeyStore {
     if (text === this.lastText) return;
     try {
       this.keys = parseKeyHashes(text);
+      this.accepted = new Map();
       this.lastText = text;
       this.options.logger.info({ keys: this.keys.size }, 'Reloaded API key hashes');
     } catch (error) {
@@ -118,8 +130,24 @@ export class KeyStore {
     }
   }
 
-  /** Checks an Authorization header value. The digest comparison is constant-time. */
+  /**
+   * Checks an Authorization header value: a header accepted before is found by its text (a Map
+   * lookup hashes the whole string first, so its time says nothing about stored keys); any other
+   * is hashed, and the digest comparison is constant-time.
+   */
   check(authorization: string | undefined): AuthResult {
+    if (authorization === undefined) return null;
+    const known = this.accepted.get(authorization);
+    if (known !== undefined) return known;
+    const result = this.verify(authorization);
+    if (result !== null) {
+      if (this.accepted.size >= ACCEPTED_CACHE_ENTRIES) this.accepted.clear();
+      this.accepted.set(authorization, result);
+    }
+    return result;
+  }
+
+  private verify(authorization: string): AuthResult {
     const key = bearerToken(authorization);
     if (key === undefined) return null;
     const digest = hash('sha256', key, 'buffer');
@@ -138,8 +166,7 @@ export class KeyStore {
   }
 }
 
-function bearerToken(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
+function bearerToken(header: string): string | undefined {
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
   return match?.[1];
 }

@@ -87,6 +87,25 @@ describe('authenticate', () => {
     expect(refusal(() => authenticate(keys, undefined, newLog())).status).toBe(401);
   });
 
+  it('refuses a key it accepted before once a reload has removed it', () => {
+    const rotating = join(dir, 'rotating');
+    const hashOf = (key: string): string => createHash('sha256').update(key).digest('hex');
+    writeFileSync(rotating, `old:${hashOf('sk-old')}\n`);
+    const store = new KeyStore({
+      file: rotating,
+      reloadIntervalMs: 60_000,
+      logger: pino({ level: 'silent' }),
+    });
+    authenticate(store, 'Bearer sk-old', newLog());
+    authenticate(store, 'Bearer sk-old', newLog());
+    writeFileSync(rotating, `new:${hashOf('sk-new')}\n`);
+    store.reload();
+    expect(refusal(() => authenticate(store, 'Bearer sk-old', newLog())).status).toBe(401);
+    const log = newLog();
+    authenticate(store, 'Bearer sk-new', log);
+    expect(log.keyId).toBe('new');
+  });
+
   it('asks nothing on a keyless listener', () => {
     const log = newLog();
     authenticate(undefined, undefined, log);

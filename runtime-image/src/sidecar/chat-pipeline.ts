@@ -67,6 +67,8 @@ export interface ChatPipeline {
   usage: UsageMetrics;
   /** Turns an undici failure into the refusal the client gets (upstream.ts). */
   upstreamError: (error: unknown) => ApiError;
+  /** The first-byte histogram's children for non-stream and stream requests, bound once. */
+  firstByte: Record<'true' | 'false', ReturnType<SidecarMetrics['upstreamFirstByte']['labels']>>;
 }
 
 /** 401 unless the listener is keyless or the Authorization header carries a known key; logs the key's id. */
@@ -172,7 +174,7 @@ export async function relay(
   }
   if (running.failure !== undefined) log.upstreamError = running.failure;
   if (running.headersAt > 0) {
-    p.metrics.upstreamFirstByte.observe({ stream: String(log.stream) }, (running.headersAt - sent) / 1000);
+    p.firstByte[log.stream === true ? 'true' : 'false'].observe((running.headersAt - sent) / 1000);
   }
   log.bytesOut = running.bytes;
   p.metrics.responseBytes.inc(running.bytes);

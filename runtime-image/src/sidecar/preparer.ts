@@ -125,8 +125,9 @@ export function createPreparer(options: PreparerOptions): Preparer {
     // 2. Fetch or decode, then check each image from its bytes. The first refusal decides the
     // answer, so it aborts the other fetches and no worker takes another image.
     const loaded = new Array<LoadedImage>(images.length);
-    const failed = new AbortController();
-    const fetchSignal = images.length === 0 ? signal : AbortSignal.any([signal, failed.signal]);
+    // Text-only requests (most) skip the controller: it only stops other images' fetches.
+    const failed = images.length === 0 ? undefined : new AbortController();
+    const fetchSignal = failed === undefined ? signal : AbortSignal.any([signal, failed.signal]);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < images.length && !fetchSignal.aborted) {
@@ -138,7 +139,7 @@ export function createPreparer(options: PreparerOptions): Preparer {
           if (k > 0) await new Promise((resolve) => setImmediate(resolve));
           loaded[k] = await loadImage(image.url, fetchSignal, admit);
         } catch (err) {
-          failed.abort(err);
+          failed?.abort(err);
           if (err instanceof ImageRejected) {
             throw badRequest(
               err.reason,

@@ -58,6 +58,7 @@ export class Relay implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private pendingAbort: Error | undefined;
   private sse = false;
+  private waitingForDrain = false;
   private started = false;
   private settled = false;
   private atBoundary = true;
@@ -72,7 +73,6 @@ export class Relay implements Dispatcher.DispatchHandler {
       this.resolve = resolve;
       this.reject = reject;
     });
-    res.on('drain', this.onDrain);
   }
 
   /** Stops the upstream exchange (client gone); safe before the request has started. */
@@ -134,7 +134,12 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.atBoundary =
       n >= 2 ? chunk[n - 1] === LF && chunk[n - 2] === LF : chunk[0] === LF && this.lastByte === LF;
     this.lastByte = chunk[n - 1] ?? this.lastByte;
-    if (!this.res.write(chunk)) controller.pause();
+    // The drain listener is added only when the client falls behind: most answers never do.
+    if (!this.res.write(chunk) && !this.waitingForDrain) {
+      controller.pause();
+      this.waitingForDrain = true;
+      this.res.once('drain', this.onDrain);
+    }
   }
 
   onResponseEnd(): void {
@@ -158,7 +163,8 @@ export class Relay implements Dispatcher.DispatchHandler {
   }
 
   private readonly onDrain = (): void => {
-    this.controller?.resume();
+    this.waitingForDrain = false;
+    if (!this.settled) this.controller?.resume();
   };
 
   private endWithError(error: ApiError): void {
@@ -173,14 +179,14 @@ export class Relay implements Dispatcher.DispatchHandler {
   private fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.res.off('drain', this.onDrain);
+    if (this.waitingForDrain) this.res.off('drain', this.onDrain);
     this.reject(error);
   }
 
   private finish(outcome: RelayOutcome): void {
     if (this.settled) return;
     this.settled = true;
-    this.res.off('drain', this.onDrain);
+    if (this.waitingForDrain) this.res.off('drain', this.onDrain);
     this.resolve(outcome);
   }
 }

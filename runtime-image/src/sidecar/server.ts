@@ -210,6 +210,10 @@ export async function createSidecar(
     metrics,
     usage,
     upstreamError: (error) => upstreamError(error, retryAfter),
+    firstByte: {
+      true: metrics.upstreamFirstByte.labels({ stream: 'true' }),
+      false: metrics.upstreamFirstByte.labels({ stream: 'false' }),
+    },
   };
 
   // Chat requests in any stage (body, preparer, queue, relay); shutdown waits for them.
