@@ -4,6 +4,7 @@
  * hands it to a RequestPreparer, and forwards exactly what the preparer returns.
  */
 import type { Metric } from 'prom-client';
+import type { FastHistogram } from './fast-metrics.ts';
 
 /** One content part as the proxy's zod schema accepts it. */
 export type ContentPart =
@@ -69,5 +70,5 @@ export interface RequestPreparer {
     admit?: (bytes: number) => void,
   ): Promise<PreparedRequest>;
   /** The preparer's own metrics; the sidecar exports them with its own. */
-  readonly metrics?: readonly Metric[];
+  readonly metrics?: readonly (Metric | FastHistogram)[];
 }

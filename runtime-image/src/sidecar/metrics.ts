@@ -3,13 +3,11 @@
  * one process). Route labels come from a fixed set, never from the raw URL, so a scanner
  * cannot blow up the label cardinality.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast-metrics.ts';
 
 /** The route label values. */
 export type RouteLabel = 'chat_completions' | 'models' | 'health' | 'metrics' | 'other';
-
-/** Every route label value, for metrics children bound once per route. */
-export const ROUTES: readonly RouteLabel[] = ['chat_completions', 'models', 'health', 'metrics', 'other'];
 
 /**
  * The listener label values: `main` is SIDECAR_PORT (keys unless DISABLE_AUTH), `noauth` is
@@ -20,9 +18,9 @@ export type ListenerLabel = 'main' | 'noauth';
 /** All sidecar metrics and their registry. */
 export interface SidecarMetrics {
   registry: Registry;
-  requests: Counter<'route' | 'status' | 'listener'>;
-  duration: Histogram<'route' | 'stream'>;
-  upstreamFirstByte: Histogram<'stream'>;
+  requests: FastCounter<'route' | 'status' | 'listener'>;
+  duration: FastHistogram<'route' | 'stream'>;
+  upstreamFirstByte: FastHistogram<'stream'>;
   inFlight: Gauge<'route'>;
   upstreamInFlight: Gauge;
   queued: Gauge;
@@ -34,6 +32,8 @@ export interface SidecarMetrics {
 
 /** Live values read at scrape time. */
 export interface MetricSources {
+  /** Requests being handled by route (routes not seen yet are left out). */
+  requestsInFlight: () => ReadonlyMap<RouteLabel, number>;
   queueLength: () => number;
   upstreamInFlight: () => number;
   /** Bytes of the request memory budget held by requests in flight. */
@@ -48,20 +48,20 @@ export function createMetrics(options: { defaults: boolean; sources: MetricSourc
   const registers = [registry];
   return {
     registry,
-    requests: new Counter({
+    requests: new FastCounter({
       name: 'sidecar_requests_total',
       help: 'Requests answered, by route, HTTP status and listener (main or noauth)',
       labelNames: ['route', 'status', 'listener'],
       registers,
     }),
-    duration: new Histogram({
+    duration: new FastHistogram({
       name: 'sidecar_request_duration_seconds',
       help: 'Time from request start to the end of the response',
       labelNames: ['route', 'stream'],
       buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers,
     }),
-    upstreamFirstByte: new Histogram({
+    upstreamFirstByte: new FastHistogram({
       name: 'sidecar_upstream_response_headers_seconds',
       help: 'Time from sending a request to vLLM until its response headers',
       labelNames: ['stream'],
@@ -73,6 +73,10 @@ export function createMetrics(options: { defaults: boolean; sources: MetricSourc
       help: 'Requests being handled, by route',
       labelNames: ['route'],
       registers,
+      // Counted by the server in plain numbers (a gauge child's inc and dec hash their labels).
+      collect() {
+        for (const [route, n] of sources.requestsInFlight()) this.set({ route }, n);
+      },
     }),
     upstreamInFlight: new Gauge({
       name: 'sidecar_upstream_in_flight',

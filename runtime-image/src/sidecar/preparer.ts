@@ -151,7 +151,8 @@ export function createPreparer(options: PreparerOptions): Preparer {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, images.length) }, worker));
+    if (images.length > 0)
+      await Promise.all(Array.from({ length: Math.min(concurrency, images.length) }, worker));
 
     // 3. Every image goes upstream as a data: URL of the bytes checked here, labelled with the
     // format found in them (text-only requests go as they are: copying them would only feed the

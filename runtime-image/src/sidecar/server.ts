@@ -26,7 +26,6 @@ import { cgroupMemoryLimit, defaultRequestBudget, heapLimit, MemoryBudget } from
 import {
   createMetrics,
   type ListenerLabel,
-  ROUTES,
   type RouteLabel,
   routeOf,
   type SidecarMetrics,
@@ -134,23 +133,22 @@ export async function createSidecar(
     config.requestMemoryBytes ?? defaultRequestBudget(memoryLimit, heapLimit()),
     config.retryAfterSeconds,
   );
+  // Requests in flight by route, read by the gauge at scrape time.
+  const inFlightByRoute = new Map<RouteLabel, number>();
   const metrics = createMetrics({
     defaults: deps.processMetrics ?? true,
     sources: {
+      requestsInFlight: () => inFlightByRoute,
       queueLength: () => limiter.queued,
       upstreamInFlight: () => limiter.inFlight,
       requestMemory: () => budget.used,
     },
   });
-  for (const metric of preparer.metrics ?? []) metrics.registry.registerMetric(metric);
+  // prom-client's Registry takes any metric with a name and get() (fast-metrics.ts).
+  for (const metric of preparer.metrics ?? []) metrics.registry.registerMetric(metric as never);
   const usage = createUsageMetrics(metrics.registry);
-  // One bound child per route, made once: prom-client builds a new child object on every
-  // `labels()` call.
-  const inFlightByRoute = Object.fromEntries(
-    ROUTES.map((route) => [route, metrics.inFlight.labels({ route })]),
-  ) as Record<RouteLabel, ReturnType<SidecarMetrics['inFlight']['labels']>>;
-  // The same for the per-request counter and histogram: their label sets are few (route, status,
-  // listener, stream), and hashing the labels on every request showed in the CPU profile.
+  // The per-request counter's and histogram's children, bound once per label set (route, status,
+  // listener, stream: few).
   const requestsByLabels = new Map<string, ReturnType<SidecarMetrics['requests']['labels']>>();
   const durationByLabels = new Map<string, ReturnType<SidecarMetrics['duration']['labels']>>();
   const retryAfter = String(config.retryAfterSeconds);
@@ -263,8 +261,7 @@ export async function createSidecar(
         method: req.method,
       };
       const ctx: RequestContext = { log, keys: listenerKeys, controller: new AbortController() };
-      const inFlight = inFlightByRoute[route];
-      inFlight.inc();
+      inFlightByRoute.set(route, (inFlightByRoute.get(route) ?? 0) + 1);
       res.once('close', () => {
         const finished = res.writableFinished;
         if (!finished) {
@@ -272,7 +269,7 @@ export async function createSidecar(
           ctx.controller.abort(gone);
           ctx.relay?.abort(gone);
         }
-        inFlight.dec();
+        inFlightByRoute.set(route, (inFlightByRoute.get(route) as number) - 1);
         ctx.admission?.release();
         const status = finished ? res.statusCode : 499;
         log.status = status;

@@ -5,7 +5,8 @@
  * the file has keys; requests on a keyless listener (DISABLE_AUTH, the private noauth port) are
  * counted in sidecar_requests_total only.
  */
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { type CounterChild, FastCounter } from '../fast-metrics.ts';
 
 /** The per-key counters. */
 export interface UsageMetrics {
@@ -26,33 +27,33 @@ export function statusClass(status: number): string {
 /** Registers the counters on `registry`. */
 export function createUsageMetrics(registry: Registry): UsageMetrics {
   const registers = [registry];
-  const requests = new Counter({
+  const requests = new FastCounter({
     name: 'sidecar_key_requests_total',
     help: 'Requests by API key id (its name in the keys Secret) and HTTP status class',
     labelNames: ['key', 'status_class'],
     registers,
   });
-  const prompt = new Counter({
+  const prompt = new FastCounter({
     name: 'sidecar_key_prompt_tokens_total',
     help: "Prompt tokens of answered requests by API key id, counted by the sidecar's own tokenizer",
     labelNames: ['key'],
     registers,
   });
-  const completion = new Counter({
+  const completion = new FastCounter({
     name: 'sidecar_key_completion_tokens_total',
     help: "Completion tokens by API key id, from vLLM's usage (the final chunk of a stream)",
     labelNames: ['key'],
     registers,
   });
-  const images = new Counter({
+  const images = new FastCounter({
     name: 'sidecar_key_images_total',
     help: 'Images in answered requests by API key id',
     labelNames: ['key'],
     registers,
   });
-  // prom-client hashes the labels on every inc(); the keys are few, so bind each child once.
-  const requestChildren = new Map<string, ReturnType<typeof requests.labels>>();
-  const usageChildren = new Map<string, ReturnType<typeof prompt.labels>[]>();
+  // The keys are few: each one's children are bound once.
+  const requestChildren = new Map<string, CounterChild>();
+  const usageChildren = new Map<string, CounterChild[]>();
   return {
     request(key, status) {
       const status_class = statusClass(status);
@@ -70,11 +71,7 @@ export function createUsageMetrics(registry: Registry): UsageMetrics {
         children = [prompt.labels({ key }), completion.labels({ key }), images.labels({ key })];
         usageChildren.set(key, children);
       }
-      const [promptOf, completionOf, imagesOf] = children as [
-        Counter.Internal,
-        Counter.Internal,
-        Counter.Internal,
-      ];
+      const [promptOf, completionOf, imagesOf] = children as [CounterChild, CounterChild, CounterChild];
       promptOf.inc(used.promptTokens);
       if (used.completionTokens !== undefined) completionOf.inc(used.completionTokens);
       imagesOf.inc(used.images);
