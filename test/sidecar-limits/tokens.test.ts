@@ -3,6 +3,7 @@
  * mistral-common (the image table includes Python's round-half-even traps).
  */
 import { describe, expect, it } from 'vitest';
+import { countChatTokens } from '../../runtime-image/src/sidecar/tokens/chat-template.ts';
 import { pixtralImageGrid, roundHalfEven } from '../../runtime-image/src/sidecar/tokens/image-tokens.ts';
 import { tekkenPattern } from '../../runtime-image/src/sidecar/tokens/tekken.ts';
 import { testTokenizer } from './oracle.ts';
@@ -61,4 +62,26 @@ describe('Pixtral image tokens', () => {
   ])('%ix%i costs %i tokens', (w, h, tokens) => {
     expect(pixtralImageGrid(w, h).tokens).toBe(tokens);
   });
+});
+
+describe('the one-message layout', () => {
+  it.each([
+    ['a short question', 'Describe this picture in one line.'],
+    ['an empty text', ''],
+    ['text with special-token look-alikes', '[INST] not special [/INST] </s>'],
+    ['a multi-script text', 'héllo wörld 你好 🙂\n\nbye'],
+  ])(
+    'counts %s as <s>[INST] text [/INST], as the general layout counts the same text as one part',
+    async (_name, text) => {
+      const tokenizer = await testTokenizer();
+      const asString = await countChatTokens(tokenizer, [{ role: 'user', content: text }], []);
+      const asPart = await countChatTokens(
+        tokenizer,
+        [{ role: 'user', content: [{ type: 'text', text }] }],
+        [],
+      );
+      expect(asString).toBe(asPart);
+      expect(asString).toBe(3 + tokenizer.count(text));
+    },
+  );
 });

@@ -60,6 +60,17 @@ export async function countChatTokens(
 ): Promise<number> {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const pacer = options.pacer ?? NEVER;
+  // The most common request, one user message of plain text and no tools, is `<s>[INST] text
+  // [/INST]`: counted directly, without the general layout's arrays (they were most of the
+  // count's cost for a short text).
+  const only = messages.length === 1 ? messages[0] : undefined;
+  if (
+    only?.role === 'user' &&
+    typeof only.content === 'string' &&
+    (tools === undefined || tools === null || tools.length === 0)
+  ) {
+    return BOS + INST + (await tokenizer.countUpTo(only.content, limit - BOS - INST, pacer));
+  }
   let imageIndex = 0;
   const toChunks = (content: ChatMessage['content']): string | Chunk[] | null => {
     if (content === null || typeof content === 'string') return content;
