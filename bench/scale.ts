@@ -71,10 +71,29 @@ interface SubjectResult {
   p99Ms: number | undefined;
   wallMs: number;
   peakRssBytes: number;
+  /** Peak V8 heap in use and reserved, from the operator's own metrics (this operator only). */
+  peakHeap?: { usedBytes: number; totalBytes: number; externalBytes: number };
   cpuMs: number;
   components: Record<string, { cpuMs: number; peakRssBytes: number }>;
   requests: ClientTally | undefined;
   quiet: { ms: number; writes: number; requests: ClientTally | undefined; cpuMs: number };
+}
+
+/** Node's heap gauges (prom-client's default metrics) from a Prometheus endpoint. */
+async function heapOf(
+  url: string,
+): Promise<{ usedBytes: number; totalBytes: number; externalBytes: number } | undefined> {
+  try {
+    const text = await (await fetch(url, { signal: AbortSignal.timeout(2000) })).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name} ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? 0);
+    return {
+      usedBytes: gauge('nodejs_heap_size_used_bytes'),
+      totalBytes: gauge('nodejs_heap_size_total_bytes'),
+      externalBytes: gauge('nodejs_external_memory_bytes'),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 function percentile(sorted: number[], p: number): number | undefined {
@@ -148,7 +167,18 @@ async function runSubject(
     last = { at: now, cpu: new Map([subject.name, ...COMPONENTS].map((n) => [n, sampler.stats(n).cpuMs])) };
     lastLine = now;
   };
+  let peakHeap: SubjectResult['peakHeap'];
+  const readHeap = async () => {
+    const heap = subject.metricsUrl ? await heapOf(subject.metricsUrl) : undefined;
+    if (!heap) return;
+    peakHeap = {
+      usedBytes: Math.max(peakHeap?.usedBytes ?? 0, heap.usedBytes),
+      totalBytes: Math.max(peakHeap?.totalBytes ?? 0, heap.totalBytes),
+      externalBytes: Math.max(peakHeap?.externalBytes ?? 0, heap.externalBytes),
+    };
+  };
   const ticker = setInterval(() => {
+    void readHeap();
     if (Date.now() - lastLine >= 5000) progress();
   }, 1000);
   try {
@@ -189,6 +219,7 @@ async function runSubject(
     await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
     quietCpu = sampler.stats(subject.name).cpuMs;
   }
+  await readHeap();
   const quietEnd = Date.now();
   const quietPeak = sampler.stats(subject.name).peakRssBytes;
   abort.abort();
@@ -212,6 +243,7 @@ async function runSubject(
     p99Ms: percentile(durations, 99),
     wallMs: loadEnd - t0,
     peakRssBytes: Math.max(loadStats.peakRssBytes, quietPeak),
+    ...(peakHeap ? { peakHeap } : {}),
     cpuMs: loadStats.cpuMs,
     components,
     requests: load.get(subject.auditClient),
@@ -222,6 +254,12 @@ async function runSubject(
       cpuMs: quietCpu,
     },
   };
+}
+
+/** Writes in the quiet window, Lease renewals (leader election) counted apart. */
+function quietWrites(r: SubjectResult): string {
+  const leases = r.quiet.requests?.byVerbResource.get('update leases') ?? 0;
+  return `${r.quiet.writes - leases} (+${leases} Lease renewals)`;
 }
 
 function report(results: SubjectResult[]): string {
@@ -242,7 +280,7 @@ function report(results: SubjectResult[]): string {
     const pct = (p: number | undefined) => (p === undefined ? '—' : s(p));
     const writes = r.requests?.writes ?? 0;
     lines.push(
-      `| ${r.name} | ${allReady} | ${r.firstReadyMs === undefined ? '—' : `${s(r.firstReadyMs)} s`} | ${pct(r.p50Ms)} / ${pct(r.p99Ms)} s | ${mb(r.peakRssBytes)} MB | ${s(r.cpuMs)} s | ${s(api)} s of ${s(r.wallMs)} s (${Math.round((100 * api) / r.wallMs)}%) | ${['etcd', 'kube-controller-manager', 'kube-scheduler', 'kwok'].map((n) => s(c[n]?.cpuMs ?? 0)).join(' / ')} s | ${writes} (${(writes / r.n).toFixed(1)}) | ${r.quiet.writes} in ${s(r.quiet.ms)} s |`,
+      `| ${r.name} | ${allReady} | ${r.firstReadyMs === undefined ? '—' : `${s(r.firstReadyMs)} s`} | ${pct(r.p50Ms)} / ${pct(r.p99Ms)} s | ${mb(r.peakRssBytes)} MB | ${s(r.cpuMs)} s | ${s(api)} s of ${s(r.wallMs)} s (${Math.round((100 * api) / r.wallMs)}%) | ${['etcd', 'kube-controller-manager', 'kube-scheduler', 'kwok'].map((n) => s(c[n]?.cpuMs ?? 0)).join(' / ')} s | ${writes} (${(writes / r.n).toFixed(1)}) | ${quietWrites(r)} in ${s(r.quiet.ms)} s |`,
     );
   }
   const [ours, peer] = results;
@@ -252,6 +290,12 @@ function report(results: SubjectResult[]): string {
     lines.push(
       `ratios ${ours.name} / ${peer.name}: all Ready ${peer.allReadyMs !== undefined ? ratio(ours.allReadyMs, peer.allReadyMs) : `< ${ratio(ours.allReadyMs, peer.wallMs)} (peer unfinished)`}, p50 ${ratio(ours.p50Ms ?? 0, peer.p50Ms ?? 0)}, peak RSS ${ratio(ours.peakRssBytes, peer.peakRssBytes)}, CPU ${ratio(ours.cpuMs, peer.cpuMs)}`,
     );
+  }
+  for (const r of results) {
+    if (r.peakHeap)
+      lines.push(
+        `${r.name}: peak V8 heap used ${mb(r.peakHeap.usedBytes)} MB of ${mb(r.peakHeap.totalBytes)} MB reserved, external ${mb(r.peakHeap.externalBytes)} MB (RSS ${mb(r.peakRssBytes)} MB)`,
+      );
   }
   for (const r of results) {
     lines.push('');

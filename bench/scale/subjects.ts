@@ -27,6 +27,8 @@ export interface Subject {
   /** Creates the `index`-th resource in `namespace`; returns its name. */
   create(index: number, namespace: string): Promise<string>;
   isReady(object: KubernetesObject): boolean;
+  /** Its Prometheus endpoint with Node's heap gauges, once started (this operator only). */
+  metricsUrl?: string;
 }
 
 /** This operator, started as the image starts it, with leader election as in production. */
@@ -38,7 +40,7 @@ export function pixtralSubject(
 ): Subject {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const [group, version] = API_VERSION.split('/') as [string, string];
-  return {
+  const subject: Subject = {
     name: 'pixtral-operator',
     auditClient: 'pixtral-operator',
     kind: Kinds.PixtralDeployment,
@@ -47,6 +49,8 @@ export function pixtralSubject(
       const configFile = join(dir, 'operator-config.json');
       writeFileSync(configFile, '{}');
       const log = openSync(logPath, 'a');
+      const healthPort = await freePort();
+      subject.metricsUrl = `http://127.0.0.1:${healthPort}/metrics`;
       return spawn(
         process.execPath,
         [
@@ -57,7 +61,7 @@ export function pixtralSubject(
           '--health-host',
           '127.0.0.1',
           '--health-port',
-          '0',
+          String(healthPort),
           '--log-level',
           'warn',
           '--log-format',
@@ -84,6 +88,7 @@ export function pixtralSubject(
     },
     isReady: (object) => (object as { status?: { phase?: string } }).status?.phase === 'Ready',
   };
+  return subject;
 }
 
 const MODEL: KindRef = { apiVersion: 'kubeai.org/v1', kind: 'Model', plural: 'models', namespaced: true };

@@ -1,7 +1,7 @@
 /**
  * The write helpers against a real API server: status apply on a CRD's status subresource,
  * no-op skipping, field removal, finalizers beside others' finalizers, conflict retries, Event
- * de-duplication, error classification, and the informer's owner index and paging.
+ * de-duplication, error classification, and the informer's owner index, paging and trimming.
  */
 import type { KubernetesObject, V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -300,6 +300,54 @@ describe('Informer', () => {
         ).toEqual(['kid-0', 'kid-2']),
       );
       expect(informer.get(ns, 'kid-1')).toBeUndefined();
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
+  it("caches its own Apply entries of managedFields but not others' Update entries nor kubectl's last-applied copy, and lists one namespace", async () => {
+    const other = await freshNamespace(cp.kubeConfig(), 'rt-informer');
+    for (const namespace of [ns, other]) {
+      await writer.apply(BuiltinKinds.ConfigMap, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'trimmed', namespace, labels: { trimmed: 'yes' } },
+        data: { ours: 'applied' },
+      } as KubernetesObject);
+    }
+    // Another client's edit: an Update entry and kubectl's copy of what it last applied.
+    await client.mergePatch(
+      BuiltinKinds.ConfigMap,
+      { namespace: ns, name: 'trimmed' },
+      {
+        metadata: {
+          annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"kind":"ConfigMap"}' },
+        },
+        data: { theirs: 'edited' },
+      },
+    );
+    const live = await client.get<V1ConfigMap>(BuiltinKinds.ConfigMap, { namespace: ns, name: 'trimmed' });
+    expect(live?.metadata?.managedFields?.map((m) => m.operation).sort()).toEqual(['Apply', 'Update']);
+    const informer = new Informer<V1ConfigMap>({
+      client,
+      kind: BuiltinKinds.ConfigMap,
+      labelSelector: 'trimmed=yes',
+    });
+    const stop = new AbortController();
+    const running = informer.run(stop.signal);
+    try {
+      await informer.whenSynced();
+      const cached = informer.get(ns, 'trimmed');
+      expect(cached?.data).toEqual({ ours: 'applied', theirs: 'edited' });
+      expect(cached?.metadata?.managedFields?.map((m) => [m.manager, m.operation])).toEqual([
+        [writer.fieldManager, 'Apply'],
+      ]);
+      expect(cached?.metadata?.annotations ?? {}).not.toHaveProperty(
+        'kubectl.kubernetes.io/last-applied-configuration',
+      );
+      expect(informer.list(other).map((c) => c.metadata?.namespace)).toEqual([other]);
+      expect(informer.list().length).toBe(2);
     } finally {
       stop.abort();
       await running;

@@ -17,6 +17,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Backoff } from '../../../common/backoff.ts';
 import { controllerRef } from './apply.ts';
+import { trimForCache } from './cache-transform.ts';
 import type { KubeClient, WatchEvent } from './client.ts';
 import { type Clock, realClock } from './clock.ts';
 import { KubeApiError } from './errors.ts';
@@ -76,6 +77,11 @@ export interface InformerOptions {
   resyncMs?: number;
   /** A random source in [0, 1) for jitter (tests pass a constant). Default `Math.random`. */
   random?: () => number;
+  /**
+   * What is stored of each listed or watched object (apiVersion and kind already set). Default
+   * `trimForCache`: without the managed fields and copies no reader uses.
+   */
+  transform?: (object: KubernetesObject) => KubernetesObject;
 }
 
 /** A watch that ran this long without failing resets the backoff, ms. */
@@ -89,6 +95,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
   > &
     InformerOptions;
   readonly #store = new Map<string, T>();
+  /** Namespace → keys of its objects: a reconcile lists one namespace, not the whole store. */
+  readonly #byNamespace = new Map<string, Set<string>>();
   /** Controller-owner uid → keys of the objects it controls. */
   readonly #byOwner = new Map<string, Set<string>>();
   #handlers: Array<(event: InformerEvent<T>) => void> = [];
@@ -117,6 +125,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
       pageSize: 500,
       resyncMs: 600_000,
       random: Math.random,
+      transform: trimForCache,
       ...options,
     };
   }
@@ -143,8 +152,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
 
   /** All cached objects, or those of one namespace. */
   list(namespace?: string): T[] {
-    const all = [...this.#store.values()];
-    return namespace === undefined ? all : all.filter((o) => (o.metadata?.namespace ?? '') === namespace);
+    if (namespace === undefined) return [...this.#store.values()];
+    const keys = this.#byNamespace.get(namespace);
+    if (!keys) return [];
+    return [...keys].map((k) => this.#store.get(k)).filter((o): o is T => o !== undefined);
   }
 
   /** Objects whose controller ownerReference has this uid. */
@@ -248,11 +259,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
     const fresh = new Map<string, T>();
     for (const item of items) {
       // List items carry no apiVersion/kind; restore them so cached objects are self-describing.
-      fresh.set(keyString(objectKey(item)), {
-        ...item,
-        apiVersion: this.kind.apiVersion,
-        kind: this.kind.kind,
-      });
+      fresh.set(keyString(objectKey(item)), this.#stored(item));
     }
     for (const [key, old] of [...this.#store]) {
       // Another namespace's loop keeps its own objects.
@@ -297,11 +304,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
     switch (event.type) {
       case 'ADDED':
       case 'MODIFIED': {
-        this.#upsert(keyString(objectKey(object)), {
-          ...object,
-          apiVersion: this.kind.apiVersion,
-          kind: this.kind.kind,
-        });
+        this.#upsert(keyString(objectKey(object)), this.#stored(object));
         break;
       }
       case 'DELETED': {
@@ -331,11 +334,23 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
     }
   }
 
+  /** What the store keeps of `object`: self-describing, transformed. */
+  #stored(object: T): T {
+    return this.#o.transform({ ...object, apiVersion: this.kind.apiVersion, kind: this.kind.kind }) as T;
+  }
+
   #upsert(key: string, object: T): void {
     const old = this.#store.get(key);
     if (old && old.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
     if (old) this.#unindex(key, old);
     this.#store.set(key, object);
+    // The key names the namespace, so an update stays where it is (and keeps its place in list()).
+    if (!old) {
+      const namespace = object.metadata?.namespace ?? '';
+      const inNamespace = this.#byNamespace.get(namespace) ?? new Set<string>();
+      inNamespace.add(key);
+      this.#byNamespace.set(namespace, inNamespace);
+    }
     const owner = controllerRef(object)?.uid;
     if (owner) {
       const keys = this.#byOwner.get(owner) ?? new Set<string>();
@@ -349,6 +364,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
     const old = this.#store.get(key);
     if (!old) return;
     this.#store.delete(key);
+    const namespace = old.metadata?.namespace ?? '';
+    const inNamespace = this.#byNamespace.get(namespace);
+    inNamespace?.delete(key);
+    if (inNamespace?.size === 0) this.#byNamespace.delete(namespace);
     this.#unindex(key, old);
   }
 

@@ -1,0 +1,126 @@
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { needsApply } from './apply.ts';
+import { trimForCache } from './cache-transform.ts';
+
+const applied = {
+  manager: 'pixtral-operator',
+  operation: 'Apply',
+  apiVersion: 'apps/v1',
+  fieldsType: 'FieldsV1',
+  fieldsV1: { 'f:spec': { 'f:replicas': {} } },
+};
+const controllerStatus = {
+  manager: 'kube-controller-manager',
+  operation: 'Update',
+  subresource: 'status',
+  apiVersion: 'apps/v1',
+  fieldsType: 'FieldsV1',
+  fieldsV1: { 'f:status': { 'f:replicas': {}, 'f:readyReplicas': {} } },
+};
+
+function deployment(): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: 'web',
+      namespace: 'ns',
+      annotations: {
+        'kubectl.kubernetes.io/last-applied-configuration': '{"a big":"copy"}',
+        'pixtral.dev/keep': 'yes',
+      },
+      managedFields: [applied, controllerStatus],
+    },
+    spec: {
+      replicas: 1,
+      selector: {},
+      template: { spec: { containers: [{ name: 'c', image: 'i', env: [] }] } },
+    },
+    status: { replicas: 1, readyReplicas: 1 },
+  };
+}
+
+describe('trimForCache', () => {
+  it('keeps the Apply entries of managedFields, which the writer and the reconciler read, and drops Update entries', () => {
+    const trimmed = trimForCache(deployment());
+    expect(trimmed.metadata?.managedFields).toEqual([applied]);
+  });
+
+  it('drops managedFields altogether when no entry is an Apply', () => {
+    const object = deployment();
+    object.metadata!.managedFields = [controllerStatus];
+    expect(trimForCache(object).metadata).not.toHaveProperty('managedFields');
+  });
+
+  it("drops kubectl's last-applied copy and keeps every other annotation", () => {
+    expect(trimForCache(deployment()).metadata?.annotations).toEqual({ 'pixtral.dev/keep': 'yes' });
+  });
+
+  it('leaves the input as it was (a store never shares a half-trimmed object)', () => {
+    const object = deployment();
+    trimForCache(object);
+    expect(object).toEqual(deployment());
+  });
+
+  it('keeps what decides whether an apply is needed: a trimmed copy answers as the full one', () => {
+    const desired = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'ns' },
+      spec: { replicas: 1 },
+    };
+    const full = deployment();
+    expect(needsApply(desired, trimForCache(full), 'pixtral-operator', '')).toBe(
+      needsApply(desired, full, 'pixtral-operator', ''),
+    );
+    expect(
+      needsApply(
+        { ...desired, spec: { replicas: 2 } } as V1Deployment,
+        trimForCache(full),
+        'pixtral-operator',
+        '',
+      ),
+    ).toBe(true);
+  });
+
+  it("keeps of a pod's spec only the containers' names and images and the node; status whole", () => {
+    const pod: V1Pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'ns', labels: { app: 'x' } },
+      spec: {
+        nodeName: 'gpu-1',
+        initContainers: [{ name: 'init', image: 'busybox', command: ['true'] }],
+        containers: [
+          {
+            name: 'sidecar',
+            image: 'runtime:1',
+            env: [{ name: 'A', value: 'b' }],
+            ports: [{ containerPort: 8080 }],
+          },
+        ],
+        volumes: [{ name: 'weights', persistentVolumeClaim: { claimName: 'w' } }],
+        tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists' }],
+      },
+      status: {
+        phase: 'Running',
+        containerStatuses: [
+          { name: 'sidecar', image: 'runtime:1', imageID: '', ready: true, restartCount: 0 },
+        ],
+      },
+    };
+    const trimmed = trimForCache(pod);
+    expect(trimmed.spec).toEqual({
+      nodeName: 'gpu-1',
+      initContainers: [{ name: 'init', image: 'busybox' }],
+      containers: [{ name: 'sidecar', image: 'runtime:1' }],
+    });
+    expect(trimmed.status).toEqual(pod.status);
+    expect(trimmed.metadata?.labels).toEqual({ app: 'x' });
+  });
+
+  it('leaves the spec of other kinds whole (a Deployment template is compared with the desired one)', () => {
+    expect(trimForCache(deployment()).spec).toEqual(deployment().spec);
+  });
+});
