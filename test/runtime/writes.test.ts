@@ -251,6 +251,26 @@ describe('KubeClient errors', () => {
     await expect(refused).rejects.toBeInstanceOf(KubeApiError);
     await expect(refused).rejects.toMatchObject({ code: 0, retry: 'transient' });
   });
+
+  it('opens no watch for an already aborted signal (a stopped informer does not wait for the server timeout)', async () => {
+    await client.create(BuiltinKinds.ConfigMap, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'seen-by-any-watch', namespace: ns },
+    } as KubernetesObject);
+    const stopped = new AbortController();
+    stopped.abort();
+    const received: string[] = [];
+    for await (const event of client.watch(BuiltinKinds.ConfigMap, {
+      namespace: ns,
+      resourceVersion: '',
+      timeoutSeconds: 300,
+      idleTimeoutMs: 330_000,
+      signal: stopped.signal,
+    }))
+      received.push(event.type);
+    expect(received).toEqual([]);
+  });
 });
 
 describe('Informer', () => {

@@ -219,6 +219,9 @@ export class KubeClient {
     const controller = new AbortController();
     const onAbort = () => controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // A signal aborted before the listener was added never fires it: an informer stopped right
+    // after a relist would otherwise hold its watch open until the server's timeout (minutes).
+    if (options.signal?.aborted) onAbort();
     let idle: NodeJS.Timeout | undefined;
     let idledOut = false;
     let body: Readable | undefined;
