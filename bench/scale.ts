@@ -73,23 +73,41 @@ interface SubjectResult {
   peakRssBytes: number;
   /** Peak V8 heap in use and reserved, from the operator's own metrics (this operator only). */
   peakHeap?: { usedBytes: number; totalBytes: number; externalBytes: number };
+  /** Reconciles, their mean time and work-queue adds over the run (this operator only). */
+  queue?: { reconciles: number; meanReconcileMs: number; adds: number };
   cpuMs: number;
   components: Record<string, { cpuMs: number; peakRssBytes: number }>;
   requests: ClientTally | undefined;
   quiet: { ms: number; writes: number; requests: ClientTally | undefined; cpuMs: number };
 }
 
-/** Node's heap gauges (prom-client's default metrics) from a Prometheus endpoint. */
-async function heapOf(
-  url: string,
-): Promise<{ usedBytes: number; totalBytes: number; externalBytes: number } | undefined> {
+/** What the operator's own /metrics say: Node's heap gauges and its work queue and reconciles. */
+interface OperatorGauges {
+  usedBytes: number;
+  totalBytes: number;
+  externalBytes: number;
+  queueDepth: number;
+  queueAdds: number;
+  reconciles: number;
+  reconcileSeconds: number;
+}
+
+async function operatorGauges(url: string): Promise<OperatorGauges | undefined> {
   try {
     const text = await (await fetch(url, { signal: AbortSignal.timeout(2000) })).text();
-    const gauge = (name: string) => Number(new RegExp(`^${name} ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? 0);
+    const sum = (name: string) =>
+      [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'gm'))].reduce(
+        (total, m) => total + Number(m[1]),
+        0,
+      );
     return {
-      usedBytes: gauge('nodejs_heap_size_used_bytes'),
-      totalBytes: gauge('nodejs_heap_size_total_bytes'),
-      externalBytes: gauge('nodejs_external_memory_bytes'),
+      usedBytes: sum('nodejs_heap_size_used_bytes'),
+      totalBytes: sum('nodejs_heap_size_total_bytes'),
+      externalBytes: sum('nodejs_external_memory_bytes'),
+      queueDepth: sum('workqueue_depth'),
+      queueAdds: sum('workqueue_adds_total'),
+      reconciles: sum('controller_runtime_reconcile_time_seconds_count'),
+      reconcileSeconds: sum('controller_runtime_reconcile_time_seconds_sum'),
     };
   } catch {
     return undefined;
@@ -153,6 +171,7 @@ async function runSubject(
   let created = 0;
   let lastLine = 0;
   let last = { at: t0, cpu: new Map<string, number>() };
+  let gauges: OperatorGauges | undefined;
   const progress = () => {
     const now = Date.now();
     const cores = (name: string) => {
@@ -161,16 +180,20 @@ async function runSubject(
       return used.toFixed(2);
     };
     const parts = COMPONENTS.map((c) => `${SHORT[c]} ${cores(c)}`).join(', ');
+    const queue = gauges
+      ? `, queue ${gauges.queueDepth}, ${gauges.reconciles} reconciles (${gauges.reconciles ? ((1000 * gauges.reconcileSeconds) / gauges.reconciles).toFixed(0) : 0} ms mean)`
+      : '';
     say(
-      `${subject.name}: created ${created}/${N}, Ready ${readyAt.size}/${N} | ${subject.name} ${mb(sampler.stats(subject.name).lastRssBytes)} MB, ${cores(subject.name)} cores | ${parts} cores`,
+      `${subject.name}: created ${created}/${N}, Ready ${readyAt.size}/${N} | ${subject.name} ${mb(sampler.stats(subject.name).lastRssBytes)} MB, ${cores(subject.name)} cores${queue} | ${parts} cores`,
     );
     last = { at: now, cpu: new Map([subject.name, ...COMPONENTS].map((n) => [n, sampler.stats(n).cpuMs])) };
     lastLine = now;
   };
   let peakHeap: SubjectResult['peakHeap'];
   const readHeap = async () => {
-    const heap = subject.metricsUrl ? await heapOf(subject.metricsUrl) : undefined;
+    const heap = subject.metricsUrl ? await operatorGauges(subject.metricsUrl) : undefined;
     if (!heap) return;
+    gauges = heap;
     peakHeap = {
       usedBytes: Math.max(peakHeap?.usedBytes ?? 0, heap.usedBytes),
       totalBytes: Math.max(peakHeap?.totalBytes ?? 0, heap.totalBytes),
@@ -244,6 +267,15 @@ async function runSubject(
     wallMs: loadEnd - t0,
     peakRssBytes: Math.max(loadStats.peakRssBytes, quietPeak),
     ...(peakHeap ? { peakHeap } : {}),
+    ...(gauges
+      ? {
+          queue: {
+            reconciles: gauges.reconciles,
+            meanReconcileMs: gauges.reconciles ? (1000 * gauges.reconcileSeconds) / gauges.reconciles : 0,
+            adds: gauges.queueAdds,
+          },
+        }
+      : {}),
     cpuMs: loadStats.cpuMs,
     components,
     requests: load.get(subject.auditClient),
@@ -295,6 +327,10 @@ function report(results: SubjectResult[]): string {
     if (r.peakHeap)
       lines.push(
         `${r.name}: peak V8 heap used ${mb(r.peakHeap.usedBytes)} MB of ${mb(r.peakHeap.totalBytes)} MB reserved, external ${mb(r.peakHeap.externalBytes)} MB (RSS ${mb(r.peakRssBytes)} MB)`,
+      );
+    if (r.queue)
+      lines.push(
+        `${r.name}: ${r.queue.reconciles} reconciles (${(r.queue.reconciles / r.n).toFixed(1)} per resource, ${r.queue.meanReconcileMs.toFixed(0)} ms mean), ${r.queue.adds} work-queue adds (${(r.queue.adds / r.n).toFixed(1)} per resource)`,
       );
   }
   for (const r of results) {
