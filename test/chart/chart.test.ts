@@ -366,6 +366,10 @@ describe('chart on a real API server', () => {
       PXD_LEADER_ELECTION_NAMESPACE: namespace,
       OPERATOR_CONFIG_FILE: '/etc/pixtral-operator/config.json',
     });
+    // V8's heap sized under the memory limit (docs/scale.md): the old-space cap below the limit.
+    const oldSpaceMib = Number(/--max-old-space-size=(\d+)/.exec(env.NODE_OPTIONS ?? '')?.[1]);
+    expect(oldSpaceMib).toBeGreaterThan(0);
+    expect(oldSpaceMib * 1024 * 1024).toBeLessThan(bytesOf(container.resources.limits.memory));
     for (const [kind, name] of [
       ['serviceaccount', fullname],
       ['service', `${fullname}-metrics`],
@@ -448,3 +452,10 @@ describe('chart on a real API server', () => {
     expect((await helmOk(['list', '-n', namespace, '-q'])).trim()).toBe('');
   });
 });
+
+/** Bytes of a Kubernetes memory quantity in Mi or Gi (what the chart's values use). */
+function bytesOf(quantity: string): number {
+  const match = /^(\d+)(Mi|Gi)$/.exec(quantity);
+  if (!match) throw new Error(`unexpected memory quantity ${quantity}`);
+  return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1) * 1024 * 1024;
+}
