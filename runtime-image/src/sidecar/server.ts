@@ -22,6 +22,7 @@ import { Drain } from './drain.ts';
 import { ApiError, internalError, methodNotAllowed, notFound, shuttingDown } from './errors.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
 import { type Listener, listen } from './listener.ts';
+import { requestLineWriter } from './logger.ts';
 import { cgroupMemoryLimit, defaultRequestBudget, heapLimit, MemoryBudget } from './memory-budget.ts';
 import {
   createMetrics,
@@ -110,8 +111,8 @@ export async function createSidecar(
   const config = parseConfig(input);
   const { preparer, logger } = deps;
   // The request line is built field by field from values that are never secret, so it skips
-  // the wildcard redaction, which cost more than the rest of the line (bench/sidecar-proxy.ts).
-  const requestLog = logger.child({}, { redact: [] });
+  // redaction, and is serialized in one piece (logger.ts).
+  const requestLine = requestLineWriter(logger, 'Handled request');
   const keys = config.disableAuth
     ? undefined
     : new KeyStore({
@@ -283,8 +284,7 @@ export async function createSidecar(
           metrics.duration.labels({ route, stream: String(stream) }),
         ).observe(seconds);
         log.durationMs = Math.round(seconds * 1e4) / 10;
-        if (route === 'health' || route === 'metrics') requestLog.debug(log, 'Handled request');
-        else requestLog.info(log, 'Handled request');
+        requestLine(route === 'health' || route === 'metrics' ? 'debug' : 'info', log);
       });
       const method = req.method;
       const fail = (error: unknown): void => sendError(req, res, error, log);
