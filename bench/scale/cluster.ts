@@ -76,6 +76,8 @@ export async function startScaleCluster(options: {
     const core = kc.makeApiClient(CoreV1Api);
     say(`creating ${options.nodes} kwok GPU nodes (H100, ${options.gpusPerNode} GPU each)`);
     const names = Array.from({ length: options.nodes }, (_, i) => `gpu-h100-${String(i).padStart(5, '0')}`);
+    let made = 0;
+    const ticker = setInterval(() => say(`GPU nodes created: ${made}/${options.nodes}`), 5000);
     await inBatches(names, 20, async (name) => {
       const node: V1Node = gpuNodeManifest(name, 'H100');
       const capacity = {
@@ -85,7 +87,8 @@ export async function startScaleCluster(options: {
       };
       node.status = { capacity, allocatable: capacity };
       await core.createNode({ body: node });
-    });
+      made++;
+    }).finally(() => clearInterval(ticker));
     await waitForNodes(core, options.nodes, say);
     say(`creating ${options.namespaces} namespaces, their weights volumes and CPU nodes for weights Jobs`);
     await createCpuNodes(kc, Math.ceil(options.namespaces / 100));
