@@ -113,9 +113,13 @@ export async function startScaleCluster(options: {
   }
 }
 
-/** Waits until `count` fake GPU nodes are Ready and carry no not-ready taint, saying how many are. */
+/**
+ * Waits until `count` fake GPU nodes are Ready and carry no not-ready taint, saying how many are;
+ * past a deadline it goes on with those that are.
+ */
 async function waitForNodes(core: CoreV1Api, count: number, say: (message: string) => void): Promise<void> {
-  const deadline = Date.now() + 120_000 + count * 100;
+  // kwok turns 4-5 nodes a second Ready on a loaded 2-core machine.
+  const deadline = Date.now() + 120_000 + count * 300;
   let said = 0;
   for (;;) {
     const list = await core.listNode({
@@ -127,8 +131,11 @@ async function waitForNodes(core: CoreV1Api, count: number, say: (message: strin
         !node.spec?.taints?.some((t) => t.key.startsWith('node.kubernetes.io/')),
     ).length;
     if (ready >= count) return;
-    if (Date.now() > deadline)
-      throw new Error(`only ${ready} of ${count} GPU nodes turned Ready and schedulable`);
+    if (Date.now() > deadline) {
+      // Pods wait for the rest; the run goes on with the control plane as it is.
+      say(`only ${ready} of ${count} GPU nodes are Ready and schedulable; going on`);
+      return;
+    }
     if (Date.now() - said > 5000) {
       say(`GPU nodes schedulable: ${ready}/${count}`);
       said = Date.now();
