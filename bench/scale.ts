@@ -17,9 +17,10 @@
  *
  * Environment: BENCH_N (100), BENCH_NODES (N/2 + 10, at most 2000), BENCH_NAMESPACES (10),
  * BENCH_TIMEOUT_S (time to all Ready before giving up: 120 + 0.6 s per resource), BENCH_QUIET_S
- * (the steady-state window, 30), BENCH_PEER (kubeai), BENCH_KUBEAI_DIR (the built binary's folder,
- * default the cache's), BENCH_OPERATOR_NODE_OPTIONS (flags for the operator's node, e.g.
- * `--max-old-space-size=96`), BENCH_JSON (a file to write the results to). See docs/scale.md.
+ * (the steady-state window, 30), BENCH_PEER (kubeai; kubeai-only runs KubeAI alone),
+ * BENCH_KUBEAI_DIR (the built binary's folder, default the cache's), BENCH_OPERATOR_NODE_OPTIONS
+ * (flags for the operator's node, e.g. `--max-old-space-size=256`), BENCH_JSON (a file to write
+ * the results to). See docs/scale.md.
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -350,13 +351,16 @@ function report(results: SubjectResult[]): string {
 }
 
 async function main(): Promise<void> {
-  const subjects = PEER === 'kubeai' ? 2 : 1;
-  if (PEER && PEER !== 'kubeai') throw new Error(`BENCH_PEER=${PEER}: the only peer is kubeai`);
+  if (PEER && PEER !== 'kubeai' && PEER !== 'kubeai-only')
+    throw new Error(`BENCH_PEER=${PEER}: the only peer is kubeai (or kubeai-only, without this operator)`);
+  const withOurs = PEER !== 'kubeai-only';
+  const withKubeai = PEER.startsWith('kubeai');
+  const subjects = (withOurs ? 1 : 0) + (withKubeai ? 1 : 0);
   const gpusPerNode = Math.ceil((N * subjects) / NODES);
   say(
     `N=${N}, M=${NODES} nodes (${gpusPerNode} GPUs each), ${NAMESPACES} namespaces, budget ${s(TIMEOUT_MS)} s, quiet window ${s(QUIET_MS)} s${PEER ? `, peer ${PEER}` : ''}`,
   );
-  const extraCrds = PEER === 'kubeai' ? [join(KUBEAI_DIR, 'kubeai.org_models.yaml')] : [];
+  const extraCrds = withKubeai ? [join(KUBEAI_DIR, 'kubeai.org_models.yaml')] : [];
   const cluster = await startScaleCluster({
     nodes: NODES,
     gpusPerNode,
@@ -377,14 +381,15 @@ async function main(): Promise<void> {
   try {
     for (const [name, pid] of cluster.componentPids) sampler.add(name, pid);
     const kubeconfigPath = cluster.cp.kubeconfigPath;
-    results.push(
-      await runSubject(
-        cluster,
-        pixtralSubject(cluster.kc, kubeconfigPath, cluster.namespaces, cluster.cp.dir),
-        sampler,
-      ),
-    );
-    if (PEER === 'kubeai') {
+    if (withOurs)
+      results.push(
+        await runSubject(
+          cluster,
+          pixtralSubject(cluster.kc, kubeconfigPath, cluster.namespaces, cluster.cp.dir),
+          sampler,
+        ),
+      );
+    if (withKubeai) {
       const namespace = await freshNamespace(cluster.kc, 'kubeai');
       const subject = await kubeaiSubject(cluster.kc, kubeconfigPath, namespace, KUBEAI_DIR, cluster.cp.dir);
       results.push(await runSubject(cluster, subject, sampler));
