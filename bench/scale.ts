@@ -19,7 +19,7 @@
  * BENCH_TIMEOUT_S (time to all Ready before giving up: 120 + 0.6 s per resource), BENCH_QUIET_S
  * (the steady-state window, 30), BENCH_PEER (kubeai; kubeai-only runs KubeAI alone),
  * BENCH_KUBEAI_DIR (the built binary's folder, default the cache's), BENCH_OPERATOR_NODE_OPTIONS
- * (flags for the operator's node, e.g. `--max-old-space-size=256`), BENCH_JSON (a file to write
+ * (the operator's NODE_OPTIONS; default the chart's `nodeOptions`, empty for Node's defaults), BENCH_JSON (a file to write
  * the results to). See docs/scale.md.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -32,7 +32,7 @@ import { freshNamespace } from '../test/harness/index.ts';
 import { type ClientTally, formatTally, tallyAudit } from './scale/audit.ts';
 import { inBatches, type ScaleCluster, startScaleCluster } from './scale/cluster.ts';
 import { ProcSampler } from './scale/procfs.ts';
-import { kubeaiSubject, pixtralSubject, type Subject } from './scale/subjects.ts';
+import { kubeaiSubject, operatorNodeOptions, pixtralSubject, type Subject } from './scale/subjects.ts';
 
 const env = process.env;
 const N = Number(env.BENCH_N ?? 100);
@@ -357,6 +357,7 @@ async function main(): Promise<void> {
   const withKubeai = PEER.startsWith('kubeai');
   const subjects = (withOurs ? 1 : 0) + (withKubeai ? 1 : 0);
   const gpusPerNode = Math.ceil((N * subjects) / NODES);
+  if (withOurs) say(`operator NODE_OPTIONS: ${operatorNodeOptions() || "(none: Node's defaults)"}`);
   say(
     `N=${N}, M=${NODES} nodes (${gpusPerNode} GPUs each), ${NAMESPACES} namespaces, budget ${s(TIMEOUT_MS)} s, quiet window ${s(QUIET_MS)} s${PEER ? `, peer ${PEER}` : ''}`,
   );

@@ -4,9 +4,10 @@
  * n-th custom resource and when that resource counts as Ready.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, writeFileSync } from 'node:fs';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { API_VERSION, PLURAL } from '../../operator/src/api/pixtral-deployment.ts';
 import { Kinds } from '../../operator/src/kinds.ts';
 import type { KindRef } from '../../operator/src/runtime/index.ts';
@@ -54,7 +55,6 @@ export function pixtralSubject(
       return spawn(
         process.execPath,
         [
-          ...(process.env.BENCH_OPERATOR_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []),
           join(ROOT, 'operator/src/main.ts'),
           '--kubeconfig',
           kubeconfigPath,
@@ -67,7 +67,10 @@ export function pixtralSubject(
           '--log-format',
           'json',
         ],
-        { env: { ...process.env, OPERATOR_CONFIG_FILE: configFile }, stdio: ['ignore', log, log] },
+        {
+          env: { ...process.env, OPERATOR_CONFIG_FILE: configFile, NODE_OPTIONS: operatorNodeOptions() },
+          stdio: ['ignore', log, log],
+        },
       );
     },
     create: async (index, namespace) => {
@@ -89,6 +92,19 @@ export function pixtralSubject(
     isReady: (object) => (object as { status?: { phase?: string } }).status?.phase === 'Ready',
   };
   return subject;
+}
+
+/**
+ * The operator's V8 flags: BENCH_OPERATOR_NODE_OPTIONS when set (empty for Node's defaults), else
+ * the chart's `nodeOptions`, so the benchmark measures the operator as it is deployed.
+ */
+export function operatorNodeOptions(): string {
+  const given = process.env.BENCH_OPERATOR_NODE_OPTIONS;
+  if (given !== undefined) return given;
+  const values = parseYaml(readFileSync(join(ROOT, 'charts/pixtral-operator/values.yaml'), 'utf8')) as {
+    nodeOptions?: string;
+  };
+  return values.nodeOptions ?? '';
 }
 
 const MODEL: KindRef = { apiVersion: 'kubeai.org/v1', kind: 'Model', plural: 'models', namespaced: true };
