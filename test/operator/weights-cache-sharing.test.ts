@@ -36,7 +36,10 @@ beforeAll(async () => {
   const manager = new Manager({
     config: loadRuntimeConfig(['--health-port', '0', '--leader-elect', 'false', '--log-level', 'warn'], {}),
     kubeConfig: kc,
-    log: createOperatorLogger('warn'),
+    log: createOperatorLogger(process.env.E2E_LOG_LEVEL ?? 'warn'),
+    // Other files share this cluster and re-apply the CRD (helm install), which ends every watch
+    // on it: reconnect at test speed, as the e2e operator does.
+    informer: { initialBackoffMs: 200, maxBackoffMs: 2000 },
   });
   const { controller } = addWeightsCacheController(manager, defaultOperatorConfig({}));
   backlog = () => controller.backlog;
@@ -92,9 +95,12 @@ describe(`one weights cache shared by ${SHARERS} deployments`, () => {
 
   it('is one PVC and one Job, the size of one deployment', async () => {
     await createSharers(0, 1);
-    await eventually(async () => {
-      expect(await jobs()).toHaveLength(1);
-    });
+    await eventually(
+      async () => {
+        expect(await jobs()).toHaveLength(1);
+      },
+      { timeoutMs: 60_000 },
+    );
     [first] = await pvcs();
     await createSharers(1, SHARERS);
     await settled();
