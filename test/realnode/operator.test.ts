@@ -106,6 +106,18 @@ async function kubectlOrExplain(args: string[], input?: string): Promise<string>
   throw new Error(`kubectl ${args.join(' ')} failed: ${result.stderr}${await clusterState()}`);
 }
 
+/** `kubectl wait --for=condition=Ready` on the deployment, as a user waits for it. */
+function waitForReady(): Promise<string> {
+  return kubectlOrExplain([
+    'wait',
+    '--for=condition=Ready',
+    `pixtraldeployment/${NAME}`,
+    '-n',
+    NS,
+    '--timeout=300s',
+  ]);
+}
+
 /** The pods, the PixtralDeployments and the latest events, for a failure's message. */
 async function clusterState(): Promise<string> {
   const pods = await cluster.kubectl(['get', 'pods', '-A', '-o', 'wide']);
@@ -345,14 +357,7 @@ describe('the product on a real node', () => {
     const applied = Date.now();
     hub.resetStats();
     await applyDeployment(NS, { public: { disableAuth: false }, private: { disableAuth: false } });
-    await kubectlOrExplain([
-      'wait',
-      '--for=condition=Ready',
-      `pixtraldeployment/${NAME}`,
-      '-n',
-      NS,
-      '--timeout=300s',
-    ]);
+    await waitForReady();
     process.stderr.write(
       `[realnode e2e] kubectl wait --for=condition=Ready returned ${((Date.now() - applied) / 1000).toFixed(1)} s after kubectl apply\n`,
     );
@@ -529,14 +534,7 @@ describe('the product on a real node', () => {
       JSON.stringify({ spec: { maxContextLength: NEW_CONTEXT_LENGTH } }),
     ]);
     // kubectl wait compares the condition's observedGeneration with the new generation.
-    await kubectlOrExplain([
-      'wait',
-      '--for=condition=Ready',
-      `pixtraldeployment/${NAME}`,
-      '-n',
-      NS,
-      '--timeout=300s',
-    ]);
+    await waitForReady();
     const pods = await eventually(
       async () => {
         const now = await servingPods();
