@@ -27,10 +27,15 @@ export function addWeightsCacheController(
   const jobKind = managed(Kinds.Job);
   const podKind = managed(Kinds.Pod);
   const wanted = new Channel();
-  // A Job or a provisioner pod: the cache it fills (serving pods mount it under another volume name).
-  const ofJob = (obj: KubernetesObject): ObjectKey[] => {
-    const claim = claimOf(obj as V1Job);
-    return claim ? [{ namespace: obj.metadata?.namespace ?? '', name: claim }] : [];
+  const jobs = manager.cache<V1Job>(jobKind);
+  // A Job: the cache it fills. A provisioner pod: its Job's (the pod cache keeps no volumes).
+  const ofJob = (job: KubernetesObject | undefined): ObjectKey[] => {
+    const claim = job && claimOf(job as V1Job);
+    return claim ? [{ namespace: job.metadata?.namespace ?? '', name: claim }] : [];
+  };
+  const ofPod = (pod: KubernetesObject): ObjectKey[] => {
+    const jobName = pod.metadata?.labels?.['job-name'];
+    return jobName ? ofJob(jobs.get(pod.metadata?.namespace ?? '', jobName)) : [];
   };
   const controller = new Controller({
     name: 'weightscache',
@@ -39,7 +44,7 @@ export function addWeightsCacheController(
       { kind: Kinds.PixtralDeployment, map: (cr) => optional(cacheKeyOf(cr as PixtralDeployment, config)) },
       { kind: jobKind, map: ofJob },
       // A provisioner pod's state (unschedulable, an image it cannot pull) is part of the cache's stall.
-      { kind: podKind, map: ofJob },
+      { kind: podKind, map: ofPod },
       // `send` carries the key as an object's metadata.
       {
         source: wanted,
@@ -50,7 +55,7 @@ export function addWeightsCacheController(
       caches: {
         pixtralDeployments: manager.cache<PixtralDeployment>(Kinds.PixtralDeployment),
         pvcs: manager.cache(pvcKind),
-        jobs: manager.cache(jobKind),
+        jobs,
         pods: manager.cache(podKind),
       },
       client: manager.client,

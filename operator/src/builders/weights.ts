@@ -7,7 +7,7 @@
  * so the objects stay the same size however many deployments share them (docs/weights.md#release).
  * The Job is controlled by the PVC.
  */
-import type { V1Job, V1OwnerReference, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import type { V1Job, V1OwnerReference, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { PixtralDeployment } from '../api/pixtral-deployment.ts';
 import { type CatalogModel, minWeightsVolumeGi } from '../catalog/index.ts';
 import { shortHash } from './hash.ts';
@@ -149,11 +149,10 @@ function parseStall(json: string | undefined): WeightsNotes['stall'] {
   }
 }
 
-/** The cache (PVC name) a weights Job or one of its pods writes to. */
-export function claimOf(obj: V1Job | V1Pod): string | undefined {
-  // Listed objects carry no kind: a Job is told from a pod by its template.
-  const podSpec = (obj as V1Job).spec?.template?.spec ?? (obj as V1Pod).spec;
-  return podSpec?.volumes?.find((v) => v.name === 'weights')?.persistentVolumeClaim?.claimName;
+/** The cache (PVC name) a weights Job fills. */
+export function claimOf(job: V1Job): string | undefined {
+  return job.spec?.template?.spec?.volumes?.find((v) => v.name === 'weights')?.persistentVolumeClaim
+    ?.claimName;
 }
 
 /**
