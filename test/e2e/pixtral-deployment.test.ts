@@ -178,38 +178,53 @@ describe('a PixtralDeployment', () => {
     await pxds.waitForPhase(ns, 'legacy', 'Ready');
     const cr = await pxds.read(ns, 'legacy');
     const [pvc] = (await core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items;
-    // The earlier design: the deployment's own field manager and a non-controller reference.
+    const batch = kc.makeApiClient(BatchV1Api);
+    const [job] = (await batch.listNamespacedJob({ namespace: ns })).items;
+    // The earlier design: the PVC and the finished Job co-owned by the deployment, under a field
+    // manager of its own, through a non-controller reference.
     const legacyManager = `pixtral-operator/${cr.metadata.uid}`;
-    await cp.kubectl([
-      'patch',
-      'pvc',
-      String(pvc?.metadata?.name),
-      '-n',
-      ns,
-      `--field-manager=${legacyManager}`,
-      '--type=merge',
-      '-p',
-      JSON.stringify({
-        metadata: {
-          ownerReferences: [
-            {
-              apiVersion: `${PXD.group}/${PXD.version}`,
-              kind: 'PixtralDeployment',
-              name: 'legacy',
-              uid: cr.metadata.uid,
-            },
-          ],
-        },
-      }),
-    ]);
+    const legacyOwner = JSON.stringify({
+      metadata: {
+        ownerReferences: [
+          {
+            apiVersion: `${PXD.group}/${PXD.version}`,
+            kind: 'PixtralDeployment',
+            name: 'legacy',
+            uid: cr.metadata.uid,
+          },
+        ],
+      },
+    });
+    for (const [kind, name] of [
+      ['pvc', pvc?.metadata?.name],
+      ['job', job?.metadata?.name],
+    ]) {
+      const patched = await cp.kubectl([
+        'patch',
+        String(kind),
+        String(name),
+        '-n',
+        ns,
+        `--field-manager=${legacyManager}`,
+        '--type=merge',
+        '-p',
+        legacyOwner,
+      ]);
+      expect(patched.code, patched.stderr).toBe(0);
+    }
+    const deploymentOwned = (o: { kind: string }) => o.kind === 'PixtralDeployment';
     await eventually(async () => {
       const now = await core.readNamespacedPersistentVolumeClaim({
         namespace: ns,
         name: String(pvc?.metadata?.name),
       });
       expect(now.metadata?.ownerReferences).toBeUndefined();
-      expect(now.metadata?.managedFields?.map((m) => m.manager)).not.toContain(legacyManager);
+      expect((now.metadata?.managedFields ?? []).map((m) => m.manager)).not.toContain(legacyManager);
       expect(now.metadata?.uid).toBe(pvc?.metadata?.uid);
+      const jobNow = await batch.readNamespacedJob({ namespace: ns, name: String(job?.metadata?.name) });
+      expect((jobNow.metadata?.ownerReferences ?? []).filter(deploymentOwned)).toEqual([]);
+      expect((jobNow.metadata?.managedFields ?? []).map((m) => m.manager)).not.toContain(legacyManager);
+      expect(jobNow.metadata?.uid).toBe(job?.metadata?.uid);
     });
     expect((await pxds.read(ns, 'legacy')).status?.phase).toBe('Ready');
   });

@@ -158,6 +158,10 @@ export class WeightsCacheReconciler implements Reconciler {
       pvc = await this.#dropDeploymentOwners(Kinds.PersistentVolumeClaim, pvc, ctx);
       migrated = true;
     }
+    // Its Jobs too, finished ones included: garbage collection would take a completed Job once
+    // its last co-owner went, and with it the record that the weights are verified.
+    const legacyJobs = new Set(jobs.filter(ownedByDeployments));
+    for (const job of legacyJobs) await this.#dropDeploymentOwners(Kinds.Job, job, ctx);
 
     const build = { cr: users[0]!, config };
     const retryBaseMs = config.weights.retryBaseSeconds * 1000;
@@ -181,9 +185,9 @@ export class WeightsCacheReconciler implements Reconciler {
       // A PVC this apply created has a uid only now, and the Job's name and owner need it.
       const job = desired.job ?? desiredWeightsCache(build, applied.object, plan).job;
       if (plan.action === 'ensureJob' && job) {
-        const legacy = current && ownedByDeployments(current);
-        if (legacy) await this.#dropDeploymentOwners(Kinds.Job, current, ctx);
-        await this.#d.writer.apply(Kinds.Job, job, legacy ? undefined : current, ctx.signal);
+        // A Job migrated above has no field manager left: apply it in full.
+        const live = current && !legacyJobs.has(current) ? current : undefined;
+        await this.#d.writer.apply(Kinds.Job, job, live, ctx.signal);
       }
     } catch (err) {
       if (!isKubeApiError(err) || err.retry !== 'terminal') throw err;
