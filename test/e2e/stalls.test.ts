@@ -241,6 +241,12 @@ describe('a stuck weights cache', () => {
       namespace: ns,
       body: { metadata: { name: 'small-storage' }, spec: { hard: { 'requests.storage': '1Gi' } } },
     });
+    // A quota is enforced once the quota controller has counted what it covers: before, a claim
+    // created at once may pass admission.
+    await eventually(async () => {
+      const quota = await c.core.readNamespacedResourceQuota({ namespace: ns, name: 'small-storage' });
+      expect(quota.status?.hard?.['requests.storage']).toBe('1Gi');
+    });
     await c.pxds.create(ns, 'vision', { nodeType: 'H100' });
     await expectDegraded(
       ns,

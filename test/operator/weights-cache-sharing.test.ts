@@ -2,8 +2,12 @@
  * Three thousand PixtralDeployments of one model in one namespace share one weights cache, on a
  * real API server with the weights-cache controller running: one PVC and one Job, written once,
  * the same size as for one deployment; kept while any deployment is left, released after the last.
- * (The PixtralDeployment controller does not run here: what is measured is the shared cache.)
+ * (The PixtralDeployment controller does not run here: what is measured is the shared cache.) A
+ * control plane of its own: 3,000 objects would slow the files sharing the suite's cluster, and
+ * those files re-apply the CRD and install other operators' CRDs while this one counts.
  */
+
+import { join } from 'node:path';
 import {
   BatchV1Api,
   CoreV1Api,
@@ -11,34 +15,41 @@ import {
   type V1PersistentVolumeClaim,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pixtralDeploymentCrd } from '../../operator/src/api/crd.ts';
 import { defaultOperatorConfig } from '../../operator/src/config.ts';
 import { createOperatorLogger, loadRuntimeConfig, Manager } from '../../operator/src/runtime/index.ts';
 import { addWeightsCacheController } from '../../operator/src/weights-cache-controller.ts';
 import { PXD } from '../e2e/pxd.ts';
-import { eventually, freshNamespace, installCrds, sharedControlPlane } from '../harness/index.ts';
+import { type ControlPlane, eventually, freshNamespace, startControlPlane } from '../harness/index.ts';
 
 const SHARERS = 3000;
 /** Creates in flight at once: enough to keep the API server busy, not enough to be throttled. */
 const CONCURRENCY = 32;
 
-const kc = sharedControlPlane().kubeConfig();
-const core = kc.makeApiClient(CoreV1Api);
-const batch = kc.makeApiClient(BatchV1Api);
-const custom = kc.makeApiClient(CustomObjectsApi);
+let cp: ControlPlane;
+let core: CoreV1Api;
+let batch: BatchV1Api;
+let custom: CustomObjectsApi;
 let namespace: string;
 let stop: () => Promise<void>;
 let backlog: () => number;
 
 beforeAll(async () => {
-  await installCrds(kc, [pixtralDeploymentCrd() as Record<string, unknown>]);
+  // The controller manager: the PVC protection and garbage collection a release relies on.
+  cp = await startControlPlane({
+    controllerManager: true,
+    verbose: false,
+    crds: [join(import.meta.dirname, '..', '..', 'crds', 'inference.pixtral.dev_pixtraldeployments.yaml')],
+  });
+  const kc = cp.kubeConfig();
+  core = kc.makeApiClient(CoreV1Api);
+  batch = kc.makeApiClient(BatchV1Api);
+  custom = kc.makeApiClient(CustomObjectsApi);
   namespace = await freshNamespace(kc, 'sharing');
   const manager = new Manager({
     config: loadRuntimeConfig(['--health-port', '0', '--leader-elect', 'false', '--log-level', 'warn'], {}),
     kubeConfig: kc,
     log: createOperatorLogger(process.env.E2E_LOG_LEVEL ?? 'warn'),
-    // Other files share this cluster and re-apply the CRD (helm install), which ends every watch
-    // on it: reconnect at test speed, as the e2e operator does.
+    // Reconnect at test speed, as the e2e operator does.
     informer: { initialBackoffMs: 200, maxBackoffMs: 2000 },
   });
   const { controller } = addWeightsCacheController(manager, defaultOperatorConfig({}));
@@ -53,6 +64,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stop?.();
+  await cp?.stop();
 });
 
 /** Creates deployments `sharer-<from>` up to `sharer-<to - 1>`. */

@@ -540,12 +540,13 @@ describe('the product on a real node', () => {
         const now = await servingPods();
         expect(now.map((p) => p.metadata?.name)).not.toContain(before[0]);
         expect(now).toHaveLength(1);
+        // Ready can be reported while the old pod still serves; the new one takes a moment more.
+        expect(now[0]?.status?.containerStatuses?.every((c) => c.ready)).toBe(true);
         return now;
       },
       { timeoutMs: 120_000, intervalMs: 1000 },
     );
     expect(vllmArgs(pods[0]!)).toContain(`--max-model-len ${NEW_CONTEXT_LENGTH}`);
-    expect(pods[0]?.status?.containerStatuses?.every((c) => c.ready)).toBe(true);
     // The new pod serves with the new limit: the sidecar reports it as vLLM's max_model_len.
     const url = await publicUrl();
     // Traefik routes to the new pod once its provider has read the new endpoints.

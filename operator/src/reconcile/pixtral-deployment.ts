@@ -85,7 +85,12 @@ export class PixtralDeploymentReconciler implements Reconciler {
     const desired = desiredChildren({ cr, config, userApiKeys: apiKeys });
     const { plan, weightsStall } = this.#observeWeights(cr, model, pods);
     const deploymentName = desired.deployment.metadata!.name!;
-    const applyProblem = await this.#applyChildren(cr, desired, plan.state.state === 'ready', signal);
+    const { problem: applyProblem, written } = await this.#applyChildren(
+      cr,
+      desired,
+      plan.state.state === 'ready',
+      signal,
+    );
 
     const serving = pods.filter(
       (p) =>
@@ -97,7 +102,10 @@ export class PixtralDeploymentReconciler implements Reconciler {
       desired.scaledObject !== undefined,
       config.nodePools.provider === 'karpenter',
     );
-    const deployment = caches.deployments.get(key.namespace, deploymentName);
+    // A Deployment written just now is newer than the cache: its generation says a rollout is due.
+    const deployment =
+      (written.get(`Deployment/${deploymentName}`) as V1Deployment | undefined) ??
+      caches.deployments.get(key.namespace, deploymentName);
     const status = computeStatus(
       cr,
       {
@@ -156,19 +164,21 @@ export class PixtralDeploymentReconciler implements Reconciler {
    *
    * Returns what the user must act on: an object with a child's name that this CR does not control
    * (left untouched: never adopted, never overwritten), or a write the API server refused for
-   * good (403, quota, an admission webhook's denial). Retryable failures throw and back off.
+   * good (403, quota, an admission webhook's denial), and the objects it wrote as the server
+   * returned them, by `Kind/name`. Retryable failures throw and back off.
    */
   async #applyChildren(
     cr: PixtralDeployment,
     desired: DesiredChildren,
     weightsReady: boolean,
     signal: AbortSignal,
-  ): Promise<Stall | undefined> {
+  ): Promise<{ problem: Stall | undefined; written: Map<string, KubernetesObject> }> {
     const { caches, config } = this.#d;
     const namespace = cr.metadata.namespace!;
+    const written = new Map<string, KubernetesObject>();
     const deployment = caches.deployments.get(namespace, desired.deployment.metadata!.name!);
     if (deployment && controllerRef(deployment)?.uid !== uidOf(cr)) {
-      return notOwned(cr, deployment, 'Deployment');
+      return { problem: notOwned(cr, deployment, 'Deployment'), written };
     }
     const apply: { kind: KindRef; object: KubernetesObject }[] = [
       { kind: Kinds.Secret, object: desired.apiKeyHashesSecret },
@@ -205,7 +215,8 @@ export class PixtralDeploymentReconciler implements Reconciler {
         continue;
       }
       try {
-        await this.#d.writer.apply(kind, object, current, signal);
+        const result = await this.#d.writer.apply(kind, object, current, signal);
+        if (result.written && result.object) written.set(`${kind.kind}/${name}`, result.object);
       } catch (err) {
         const error = wrap(err, cr, `Applying ${kind.kind} ${namespace}/${name} failed`);
         if (error.retry === 'transient') throw error;
@@ -220,7 +231,7 @@ export class PixtralDeploymentReconciler implements Reconciler {
     if (config.nodePools.provider === 'karpenter' && this.#d.integrations.karpenter.available) {
       await syncNodePools(this.#d, desired.nodePool as KubernetesObject | undefined, signal);
     }
-    return problem;
+    return { problem, written };
   }
 
   /** Deletes children this CR controls that the spec no longer asks for (a public endpoint removed, autoscaling off). */
