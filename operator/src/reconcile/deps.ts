@@ -12,7 +12,7 @@ import type { Integrations } from './integrations.ts';
 import type { Stall } from './stalls.ts';
 
 /** The API requests a reconcile sends outside the Writer: reads of uncached objects, creates, deletes. */
-export type ReconcilerClient = Pick<KubeClient, 'get' | 'list' | 'create' | 'delete'>;
+export type ReconcilerClient = Pick<KubeClient, 'get' | 'create' | 'delete'>;
 /** The writes of a reconcile: applies, status, finalizers. */
 export type ReconcilerWriter = Pick<Writer, 'apply' | 'applyStatus' | 'ensureFinalizer' | 'removeFinalizer'>;
 /** Events about the resource. */
