@@ -4,10 +4,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { TEKKEN_PATH } from '../test/sidecar-limits/oracle.ts';
+import { readProc } from './scale/procfs.ts';
 
 export { freePort } from '../test/harness/processes.ts';
 
@@ -53,14 +54,11 @@ export async function startStub(
 
 /** CPU time (user + system) used so far by the processes, in ms, from /proc (Linux). */
 export function cpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may contain spaces: utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks * 10; // USER_HZ is 100 on Linux
+  return pids.reduce((sum, pid) => {
+    const reading = readProc(pid);
+    if (!reading) throw new Error(`Process ${pid} is gone: its CPU time cannot be read`);
+    return sum + reading.cpuMs;
+  }, 0);
 }
 
 /**
