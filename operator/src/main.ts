@@ -52,9 +52,10 @@ async function main(): Promise<number> {
     if (err.code === 'PortInUse') log.error(err.message);
     else log.fatal({ err }, err.message);
     return 1;
-  } finally {
-    shutdown.dispose();
   }
+  // The handlers stay until the process exits: `npm start` forwards the terminal's Ctrl-C late
+  // on a busy machine, and that second SIGINT, unhandled, would end a clean stop with code 130.
+  // (A signal handler does not keep the event loop alive.)
 }
 
 process.exitCode = await main();
