@@ -1,8 +1,8 @@
 /**
  * Scale benchmark: N custom resources on M kwok GPU nodes over some namespaces, on the harness's
  * full control plane (etcd, kube-apiserver with an audit log, kube-controller-manager,
- * kube-scheduler, kwok), with the operator as its own process (`operator/src/main.ts`, as the
- * image runs it, leader election on, 4 workers) and optionally KubeAI's manager as its peer on
+ * kube-scheduler, kwok), with the operator as its own process (bundled as the image runs it,
+ * leader election on, 4 workers) and optionally KubeAI's manager as its peer on
  * the same control plane afterwards. Reports, per controller: time to all Ready (and p50/p99 of
  * each resource's own time from creation to Ready), its peak RSS and CPU, the control plane's CPU
  * per component (what bounds the run), its API requests by verb and resource from the audit log,
@@ -19,8 +19,9 @@
  * BENCH_TIMEOUT_S (time to all Ready before giving up: 120 + 0.6 s per resource), BENCH_QUIET_S
  * (the steady-state window, 30), BENCH_PEER (kubeai; kubeai-only runs KubeAI alone),
  * BENCH_KUBEAI_DIR (the built binary's folder, default the cache's), BENCH_OPERATOR_NODE_OPTIONS
- * (the operator's NODE_OPTIONS; default the chart's `nodeOptions`, empty for Node's defaults), BENCH_JSON (a file to write
- * the results to). See docs/scale.md.
+ * (the operator's NODE_OPTIONS; default the chart's `nodeOptions`, empty for Node's defaults),
+ * BENCH_OPERATOR (`bundle`, as the image runs it, or `sources`: `operator/src/main.ts`),
+ * BENCH_JSON (a file to write the results to). See docs/scale.md.
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -28,12 +29,14 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Informer, KubeClient, keyString } from '../operator/src/runtime/index.ts';
+import { bundleOperator } from '../scripts/bundle-operator.ts';
 import { freshNamespace } from '../test/harness/index.ts';
 import { type ClientTally, formatTally, tallyAudit } from './scale/audit.ts';
 import { inBatches, type ScaleCluster, startScaleCluster } from './scale/cluster.ts';
 import { ProcSampler } from './scale/procfs.ts';
 import { kubeaiSubject, operatorNodeOptions, pixtralSubject, type Subject } from './scale/subjects.ts';
 
+const ROOT = join(import.meta.dirname, '..');
 const env = process.env;
 const N = Number(env.BENCH_N ?? 100);
 const NODES = Number(env.BENCH_NODES ?? Math.min(2000, Math.ceil(N / 2) + 10));
@@ -41,6 +44,7 @@ const NAMESPACES = Math.max(1, Math.min(Number(env.BENCH_NAMESPACES ?? 10), N));
 const TIMEOUT_MS = Number(env.BENCH_TIMEOUT_S ?? 120 + 0.6 * N) * 1000;
 const QUIET_MS = Number(env.BENCH_QUIET_S ?? 30) * 1000;
 const PEER = env.BENCH_PEER ?? '';
+const OPERATOR_FROM = env.BENCH_OPERATOR ?? 'bundle';
 const KUBEAI_DIR =
   env.BENCH_KUBEAI_DIR ??
   join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'pixtral-operator/kubeai/kubeai-v0.22.1');
@@ -351,13 +355,18 @@ function report(results: SubjectResult[]): string {
 }
 
 async function main(): Promise<void> {
+  if (OPERATOR_FROM !== 'bundle' && OPERATOR_FROM !== 'sources')
+    throw new Error(`BENCH_OPERATOR=${OPERATOR_FROM}: bundle (as the image runs it) or sources`);
   if (PEER && PEER !== 'kubeai' && PEER !== 'kubeai-only')
     throw new Error(`BENCH_PEER=${PEER}: the only peer is kubeai (or kubeai-only, without this operator)`);
   const withOurs = PEER !== 'kubeai-only';
   const withKubeai = PEER.startsWith('kubeai');
   const subjects = (withOurs ? 1 : 0) + (withKubeai ? 1 : 0);
   const gpusPerNode = Math.ceil((N * subjects) / NODES);
-  if (withOurs) say(`operator NODE_OPTIONS: ${operatorNodeOptions() || "(none: Node's defaults)"}`);
+  if (withOurs)
+    say(
+      `operator from its ${OPERATOR_FROM === 'bundle' ? "image's bundle" : 'sources'}, NODE_OPTIONS: ${operatorNodeOptions() || "(none: Node's defaults)"}`,
+    );
   say(
     `N=${N}, M=${NODES} nodes (${gpusPerNode} GPUs each), ${NAMESPACES} namespaces, budget ${s(TIMEOUT_MS)} s, quiet window ${s(QUIET_MS)} s${PEER ? `, peer ${PEER}` : ''}`,
   );
@@ -382,14 +391,15 @@ async function main(): Promise<void> {
   try {
     for (const [name, pid] of cluster.componentPids) sampler.add(name, pid);
     const kubeconfigPath = cluster.cp.kubeconfigPath;
-    if (withOurs)
-      results.push(
-        await runSubject(
-          cluster,
-          pixtralSubject(cluster.kc, kubeconfigPath, cluster.namespaces, cluster.cp.dir),
-          sampler,
-        ),
-      );
+    if (withOurs) {
+      const entry =
+        OPERATOR_FROM === 'bundle'
+          ? join(cluster.cp.dir, 'operator.mjs')
+          : join(ROOT, 'operator/src/main.ts');
+      if (OPERATOR_FROM === 'bundle') await bundleOperator(entry);
+      const subject = pixtralSubject(cluster.kc, kubeconfigPath, cluster.namespaces, cluster.cp.dir, entry);
+      results.push(await runSubject(cluster, subject, sampler));
+    }
     if (withKubeai) {
       const namespace = await freshNamespace(cluster.kc, 'kubeai');
       const subject = await kubeaiSubject(cluster.kc, kubeconfigPath, namespace, KUBEAI_DIR, cluster.cp.dir);

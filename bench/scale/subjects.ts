@@ -1,6 +1,6 @@
 /**
- * What the scale benchmark runs and measures: this operator (`operator/src/main.ts`, as the image
- * runs it) and, as its peer, KubeAI's manager. Each says how to start it, how to create its
+ * What the scale benchmark runs and measures: this operator (the bundle its image runs, or its
+ * sources) and, as its peer, KubeAI's manager. Each says how to start it, how to create its
  * n-th custom resource and when that resource counts as Ready.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -32,12 +32,16 @@ export interface Subject {
   metricsUrl?: string;
 }
 
-/** This operator, started as the image starts it, with leader election as in production. */
+/**
+ * This operator, started from `entry` (the image's bundle, or `operator/src/main.ts`) with the
+ * chart's V8 flags and leader election, as in production.
+ */
 export function pixtralSubject(
   kc: KubeConfig,
   kubeconfigPath: string,
   namespaces: string[],
   dir: string,
+  entry: string,
 ): Subject {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const [group, version] = API_VERSION.split('/') as [string, string];
@@ -55,7 +59,7 @@ export function pixtralSubject(
       return spawn(
         process.execPath,
         [
-          join(ROOT, 'operator/src/main.ts'),
+          entry,
           '--kubeconfig',
           kubeconfigPath,
           '--health-host',

@@ -13,7 +13,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,13 @@ const PAUSE_IMAGE_REF = `docker.io/library/${PAUSE_IMAGE}`;
 /** The cgroup controllers the kubelet needs (cgroup v1 mounts each at /sys/fs/cgroup/<name>). */
 const CGROUP_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids'];
 const SERVICE_CIDR = '10.96.0.0/16';
+
+/** The cgroup v1 hierarchies mounted under /sys/fs/cgroup (cgroup2's `unified` is not one the kubelet uses here). */
+function mountedHierarchies(): string[] {
+  return readdirSync('/sys/fs/cgroup').filter(
+    (name) => name !== 'unified' && existsSync(join('/sys/fs/cgroup', name, 'cgroup.procs')),
+  );
+}
 const CNI_BIN_DIR = '/usr/lib/cni';
 /** The machine-wide lock of the one real node (a file next to which proper-lockfile makes its lock folder). */
 const MACHINE_LOCK = join(tmpdir(), 'pixtral-real-node.lock');
@@ -505,8 +512,9 @@ export async function startRealNodeCluster(options: RealNodeOptions = {}): Promi
     };
     await importImages([PAUSE_IMAGE, ...(options.images ?? [])]);
 
-    // cgroups: the kubelet wants its root to exist in every hierarchy, the named systemd one too.
-    for (const controller of [...CGROUP_CONTROLLERS, 'systemd']) {
+    // cgroups: the kubelet wants its root to exist in every hierarchy it knows that is mounted
+    // (hugetlb too, where a machine mounts it), and in the named systemd one.
+    for (const controller of mountedHierarchies()) {
       const path = join('/sys/fs/cgroup', controller, cgroupRoot);
       await mkdir(path, { recursive: true });
       if (controller === 'cpuset') {
@@ -685,7 +693,7 @@ export function realNodeLeftovers(node: { dir: string; bridge: string }): string
   }
   if (existsSync(node.dir)) left.push(`folder: ${node.dir}`);
   if (existsSync(join('/sys/class/net', node.bridge))) left.push(`bridge: ${node.bridge}`);
-  for (const controller of CGROUP_CONTROLLERS) {
+  for (const controller of mountedHierarchies()) {
     if (existsSync(join('/sys/fs/cgroup', controller, `pixtral-node-${id}`)))
       left.push(`cgroup: ${controller}/pixtral-node-${id}`);
   }

@@ -47,6 +47,28 @@ describe('trimForCache', () => {
     expect(trimmed.metadata?.managedFields).toEqual([applied]);
   });
 
+  it("keeps of an Apply entry's field set the fields of objects, not the list items", () => {
+    const object = deployment();
+    object.metadata!.managedFields = [
+      {
+        ...applied,
+        fieldsV1: {
+          'f:spec': {
+            'f:replicas': {},
+            'f:template': {
+              'f:spec': {
+                'f:containers': { 'k:{"name":"c"}': { '.': {}, 'f:image': {}, 'f:name': {} } },
+              },
+            },
+          },
+        },
+      },
+    ];
+    expect(trimForCache(object).metadata?.managedFields?.[0]?.fieldsV1).toEqual({
+      'f:spec': { 'f:replicas': {}, 'f:template': { 'f:spec': { 'f:containers': {} } } },
+    });
+  });
+
   it('drops managedFields altogether when no entry is an Apply', () => {
     const object = deployment();
     object.metadata!.managedFields = [controllerStatus];

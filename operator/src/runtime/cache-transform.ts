@@ -8,7 +8,10 @@
  *   apply only and reads its own entries (`needsApply` skips a no-op apply by them; the
  *   reconciler sees from them whether it owns a Deployment's `spec.replicas`). The `Update`
  *   entries of kubelet, kube-controller-manager, the scheduler or kubectl edits (each a copy of
- *   the field set it wrote) are read by nothing.
+ *   the field set it wrote) are read by nothing. Of an Apply entry's field set only the `f:`
+ *   members (fields of objects) are kept: those readers walk nothing else, and the `k:`/`v:`
+ *   members (list items by key or value, a copy of each container, port and env variable) were
+ *   most of a Deployment's entry.
  * - kubectl's `last-applied-configuration` annotation: a second full copy of the object.
  * - Pods: of `spec`, only each container's name and image and the node (the stall messages name
  *   the image of a failing container); a pod's spec repeats its Deployment's or Job's template,
@@ -24,7 +27,9 @@ export function trimForCache<T extends KubernetesObject>(object: T): T {
   if (!metadata) return object;
   const trimmed = { ...metadata };
   if (metadata.managedFields) {
-    const applied = metadata.managedFields.filter((entry) => entry.operation === 'Apply');
+    const applied = metadata.managedFields
+      .filter((entry) => entry.operation === 'Apply')
+      .map((entry) => (entry.fieldsV1 ? { ...entry, fieldsV1: objectFields(entry.fieldsV1) } : entry));
     if (applied.length) trimmed.managedFields = applied;
     else delete trimmed.managedFields;
   }
@@ -34,6 +39,15 @@ export function trimForCache<T extends KubernetesObject>(object: T): T {
   }
   const result = { ...object, metadata: trimmed };
   return object.kind === 'Pod' && object.apiVersion === 'v1' ? (trimPodSpec(result as V1Pod) as T) : result;
+}
+
+/** A managed-fields set with only its `f:` members, at every depth. */
+function objectFields(fields: object): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const [member, child] of Object.entries(fields))
+    if (member.startsWith('f:'))
+      kept[member] = child && typeof child === 'object' ? objectFields(child) : child;
+  return kept;
 }
 
 function nameAndImage(containers: V1Container[] | undefined): V1Container[] | undefined {
