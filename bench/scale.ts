@@ -34,7 +34,13 @@ import { freshNamespace } from '../test/harness/index.ts';
 import { type ClientTally, formatTally, tallyAudit } from './scale/audit.ts';
 import { inBatches, type ScaleCluster, startScaleCluster } from './scale/cluster.ts';
 import { ProcSampler } from './scale/procfs.ts';
-import { kubeaiSubject, operatorNodeOptions, pixtralSubject, type Subject } from './scale/subjects.ts';
+import {
+  kubeaiSubject,
+  operatorImageEnv,
+  operatorNodeOptions,
+  pixtralSubject,
+  type Subject,
+} from './scale/subjects.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const env = process.env;
@@ -365,7 +371,11 @@ async function main(): Promise<void> {
   const gpusPerNode = Math.ceil((N * subjects) / NODES);
   if (withOurs)
     say(
-      `operator from its ${OPERATOR_FROM === 'bundle' ? "image's bundle" : 'sources'}, NODE_OPTIONS: ${operatorNodeOptions() || "(none: Node's defaults)"}`,
+      `operator from its ${OPERATOR_FROM === 'bundle' ? "image's bundle" : 'sources'}, NODE_OPTIONS: ${operatorNodeOptions() || "(none: Node's defaults)"}, the image's ${Object.entries(
+        operatorImageEnv(),
+      )
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
     );
   say(
     `N=${N}, M=${NODES} nodes (${gpusPerNode} GPUs each), ${NAMESPACES} namespaces, budget ${s(TIMEOUT_MS)} s, quiet window ${s(QUIET_MS)} s${PEER ? `, peer ${PEER}` : ''}`,

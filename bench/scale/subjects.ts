@@ -72,7 +72,12 @@ export function pixtralSubject(
           'json',
         ],
         {
-          env: { ...process.env, OPERATOR_CONFIG_FILE: configFile, NODE_OPTIONS: operatorNodeOptions() },
+          env: {
+            ...process.env,
+            ...operatorImageEnv(),
+            OPERATOR_CONFIG_FILE: configFile,
+            NODE_OPTIONS: operatorNodeOptions(),
+          },
           stdio: ['ignore', log, log],
         },
       );
@@ -109,6 +114,19 @@ export function operatorNodeOptions(): string {
     nodeOptions?: string;
   };
   return values.nodeOptions ?? '';
+}
+
+/** The environment the operator's image sets for glibc (its `ENV MALLOC_*` lines). */
+export function operatorImageEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(join(ROOT, 'operator/Dockerfile'), 'utf8').split('\n')) {
+    if (!line.startsWith('ENV MALLOC_')) continue;
+    for (const pair of line.slice(4).trim().split(/\s+/)) {
+      const [name, value] = pair.split('=') as [string, string];
+      env[name] = value;
+    }
+  }
+  return env;
 }
 
 const MODEL: KindRef = { apiVersion: 'kubeai.org/v1', kind: 'Model', plural: 'models', namespaced: true };
