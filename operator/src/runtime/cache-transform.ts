@@ -16,10 +16,15 @@
  * - Pods: of `spec`, only each container's name and image and the node (the stall messages name
  *   the image of a failing container); a pod's spec repeats its Deployment's or Job's template,
  *   which the Deployment and Job caches already hold. `status` is kept whole.
+ *
+ * What is kept shares its strings with every other cached object (shared-strings.ts).
  */
 import type { KubernetesObject, V1Container, V1Pod } from '@kubernetes/client-node';
+import { SharedStrings } from './shared-strings.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+/** One table for every informer: kinds repeat each other's strings (names, labels, images). */
+const strings = new SharedStrings();
 
 /** `object` without the parts the operator never reads (a new object; the input is not changed). */
 export function trimForCache<T extends KubernetesObject>(object: T): T {
@@ -38,7 +43,9 @@ export function trimForCache<T extends KubernetesObject>(object: T): T {
     trimmed.annotations = annotations;
   }
   const result = { ...object, metadata: trimmed };
-  return object.kind === 'Pod' && object.apiVersion === 'v1' ? (trimPodSpec(result as V1Pod) as T) : result;
+  return strings.copy(
+    object.kind === 'Pod' && object.apiVersion === 'v1' ? (trimPodSpec(result as V1Pod) as T) : result,
+  );
 }
 
 /** A managed-fields set with only its `f:` members, at every depth. */
