@@ -130,6 +130,9 @@ function percentile(sorted: number[], p: number): number | undefined {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/** The controllers running now: Ctrl-C stops them before the control plane. */
+const running = new Set<ChildProcess>();
+
 /** Stops a child: SIGTERM, then SIGKILL after 15 s. */
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -151,7 +154,9 @@ async function runSubject(
   // The harness's watchdog kills what its folder records if this process dies.
   writeFileSync(join(cluster.cp.dir, `${subject.name}.pid`), `${child.pid}\n`);
   let exited = false;
+  running.add(child);
   child.once('exit', (code, signal) => {
+    running.delete(child);
     exited = true;
     say(`${subject.name} exited (${code ?? signal})`);
   });
@@ -395,8 +400,10 @@ async function main(): Promise<void> {
     await cluster.cp.stop();
   };
   process.once('SIGINT', () => {
-    say('interrupted; stopping the control plane');
-    void stop().then(() => process.exit(130));
+    say('interrupted; stopping the controllers and the control plane');
+    void Promise.all([...running].map(stopChild))
+      .then(stop)
+      .then(() => process.exit(130));
   });
   try {
     for (const [name, pid] of cluster.componentPids) sampler.add(name, pid);
