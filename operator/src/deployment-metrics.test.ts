@@ -79,4 +79,35 @@ describe('registerDeploymentMetrics', () => {
     const second = await registry.metrics();
     expect(second).not.toContain('name="broken"');
   });
+
+  it("follows each change: a new version of the resource, its Deployment's replicas", async () => {
+    const registry = new Registry();
+    let cr = withStatus({ phase: 'Deploying', readyReplicas: 0 });
+    let workload = { spec: { replicas: 1 } } as V1Deployment;
+    registerDeploymentMetrics(registry, {
+      pixtralDeployments: { list: () => [cr] },
+      deployments: { get: () => workload },
+    });
+    expect(await registry.metrics()).toContain('{namespace="team-a",name="vision",phase="Deploying"} 1');
+    workload = { spec: { replicas: 3 } } as V1Deployment;
+    expect(await registry.metrics()).toContain(
+      'pixtral_deployment_replicas_desired{namespace="team-a",name="vision"} 3',
+    );
+    cr = withStatus(readyStatus);
+    const text = await registry.metrics();
+    expect(text).toContain('{namespace="team-a",name="vision",phase="Deploying"} 0');
+    expect(text).toContain('{namespace="team-a",name="vision",phase="Ready"} 1');
+    expect(text).toContain('pixtral_deployment_replicas_desired{namespace="team-a",name="vision"} 3');
+  });
+
+  it('escapes label values as the text format wants', async () => {
+    const registry = new Registry();
+    const cr = withStatus(readyStatus);
+    cr.spec.model = 'a "quoted" \\ model';
+    registerDeploymentMetrics(registry, {
+      pixtralDeployments: { list: () => [cr] },
+      deployments: { get: () => undefined },
+    });
+    expect(await registry.metrics()).toContain('model="a \\"quoted\\" \\\\ model"');
+  });
 });

@@ -1,0 +1,86 @@
+/**
+ * What one Prometheus scrape of the operator's per-deployment gauges costs, against the same
+ * samples set through prom-client's own gauges (how they were exported before), in the same run:
+ * N synthetic Ready PixtralDeployments with all seven conditions (about 30 series each).
+ *
+ *   npm run bench:metrics      Env: BENCH_SIZES (default 1000,3000,10000), BENCH_SCRAPES (5)
+ *
+ * It prints, per N, the first scrape (everything printed anew), the mean of the later ones (the
+ * deployments unchanged: what most scrapes are), and the text's size.
+ */
+import { Gauge, Registry } from 'prom-client';
+import { ConditionType } from '../operator/src/api/conditions.ts';
+import type { PixtralDeployment } from '../operator/src/api/pixtral-deployment.ts';
+import { deploymentSamples, registerDeploymentMetrics } from '../operator/src/deployment-metrics.ts';
+import { aPixtralDeployment } from '../test/fixtures/pixtral-deployment.ts';
+
+const SIZES = (process.env.BENCH_SIZES ?? '1000,3000,10000').split(',').map(Number);
+const SCRAPES = Number(process.env.BENCH_SCRAPES ?? 5);
+
+function readyDeployments(n: number): PixtralDeployment[] {
+  const conditions = Object.values(ConditionType).map((type) => ({
+    type,
+    status: 'True',
+    reason: 'AsExpected',
+    message: 'Nothing needs attention',
+    lastTransitionTime: '2026-12-07T15:00:00Z',
+  }));
+  return Array.from({ length: n }, (_, i) => ({
+    ...aPixtralDeployment({}, { name: `pxd-${i}`, namespace: `ns-${i % 10}` }),
+    status: { phase: 'Ready', readyReplicas: 1, uuid: `uuid-${i}`, conditions, weights: { attempts: 0 } },
+  })) as PixtralDeployment[];
+}
+
+/** The samples set through prom-client gauges at each scrape: the baseline. */
+function registerThroughGauges(registry: Registry, crs: PixtralDeployment[]): void {
+  const gauges = new Map<string, Gauge<string>>();
+  const collect = () => {
+    for (const gauge of gauges.values()) gauge.reset();
+    for (const s of deploymentSamples(crs, () => undefined)) gauges.get(s.metric)?.set(s.labels, s.value);
+  };
+  const labels: Record<string, string[]> = {};
+  for (const s of deploymentSamples(crs.slice(0, 1), () => undefined))
+    labels[s.metric] = Object.keys(s.labels);
+  for (const [metric, labelNames] of Object.entries(labels)) {
+    gauges.set(
+      metric,
+      new Gauge({
+        name: `pixtral_deployment_${metric}`,
+        help: metric,
+        labelNames,
+        registers: [registry],
+        ...(metric === 'info' ? { collect } : {}),
+      }),
+    );
+  }
+}
+
+async function scrapes(registry: Registry): Promise<{ firstMs: number; laterMs: number; bytes: number }> {
+  let began = performance.now();
+  const text = await registry.metrics();
+  const firstMs = performance.now() - began;
+  began = performance.now();
+  for (let i = 0; i < SCRAPES; i++) await registry.metrics();
+  return { firstMs, laterMs: (performance.now() - began) / SCRAPES, bytes: text.length };
+}
+
+process.stdout.write(
+  '| N | series | text | prom-client gauges: first / later scrape | this operator: first / later scrape | later, ratio |\n| --- | --- | --- | --- | --- | --- |\n',
+);
+for (const n of SIZES) {
+  const crs = readyDeployments(n);
+  const baseline = new Registry();
+  registerThroughGauges(baseline, crs);
+  const before = await scrapes(baseline);
+  const ours = new Registry();
+  registerDeploymentMetrics(ours, {
+    pixtralDeployments: { list: () => crs },
+    deployments: { get: () => undefined },
+  });
+  const after = await scrapes(ours);
+  const series = deploymentSamples(crs, () => undefined).length;
+  const ms = (x: number) => x.toFixed(0);
+  process.stdout.write(
+    `| ${n.toLocaleString('en')} | ${series.toLocaleString('en')} | ${(after.bytes / 1048576).toFixed(1)} MB | ${ms(before.firstMs)} / ${ms(before.laterMs)} ms | ${ms(after.firstMs)} / ${ms(after.laterMs)} ms | ${(after.laterMs / before.laterMs).toFixed(2)}x |\n`,
+  );
+}
