@@ -2,7 +2,8 @@
  * Tallies the API server's audit log (JSON lines, one event per completed request): requests by
  * client, verb and resource, so a run says who asked the API server for what.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, readdirSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** The fields of an audit event this tally reads. */
@@ -32,8 +33,19 @@ export function clientOf(userAgent: string | undefined): string {
 }
 
 /**
- * Reads the audit log at `path` and tallies events received in [fromMs, toMs) by client.
- * Streams the file: at 10,000 deployments it holds millions of lines.
+ * The audit log at `path` and the files kube-apiserver rotated it into (every 100 MB by default,
+ * as `audit-<time>.log` beside it): a run of 3,000 deployments fills several.
+ */
+export function auditFiles(path: string): string[] {
+  const ext = extname(path);
+  const stem = basename(path, ext);
+  const rotated = readdirSync(dirname(path)).filter((f) => f.startsWith(`${stem}-`) && f.endsWith(ext));
+  return [...rotated.map((f) => join(dirname(path), f)), path];
+}
+
+/**
+ * Reads the audit log at `path` (with its rotated files) and tallies events received in
+ * [fromMs, toMs) by client. Streams the files: at 10,000 deployments they hold millions of lines.
  */
 export async function tallyAudit(
   path: string,
@@ -41,6 +53,16 @@ export async function tallyAudit(
   toMs = Number.POSITIVE_INFINITY,
 ): Promise<Map<string, ClientTally>> {
   const tallies = new Map<string, ClientTally>();
+  for (const file of auditFiles(path)) await tallyFile(file, fromMs, toMs, tallies);
+  return tallies;
+}
+
+async function tallyFile(
+  path: string,
+  fromMs: number,
+  toMs: number,
+  tallies: Map<string, ClientTally>,
+): Promise<void> {
   const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
   for await (const line of lines) {
     if (!line) continue;
@@ -68,7 +90,6 @@ export async function tallyAudit(
     if (WRITES.has(verb)) tally.writes++;
     tally.byVerbResource.set(key, (tally.byVerbResource.get(key) ?? 0) + 1);
   }
-  return tallies;
 }
 
 /** `verb resource` counts of a tally, largest first, as `count  verb resource` lines. */
