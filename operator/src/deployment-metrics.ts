@@ -70,31 +70,15 @@ export function deploymentSamples(
 }
 
 /** Help text of each gauge; the keys are the metric names without the prefix. */
-const HELP: Record<DeploymentSample['metric'], { help: string; labels: string[] }> = {
-  info: {
-    help: 'One series per PixtralDeployment, value 1.',
-    labels: ['namespace', 'name', 'uuid', 'model', 'node_type'],
-  },
-  status_phase: {
-    help: 'status.phase: 1 for the current phase, 0 for the others.',
-    labels: ['namespace', 'name', 'phase'],
-  },
-  status_condition: {
-    help: 'status.conditions: 1 for the status each condition type has, 0 for the other two.',
-    labels: ['namespace', 'name', 'type', 'status'],
-  },
-  replicas_ready: {
-    help: 'status.readyReplicas: serving pods that pass readiness.',
-    labels: ['namespace', 'name'],
-  },
-  replicas_desired: {
-    help: 'Replicas the serving Deployment asks for (set by KEDA when autoscaled), else spec.minSize.',
-    labels: ['namespace', 'name'],
-  },
-  weights_failed_attempts: {
-    help: 'status.weights.attempts: failed weight provisioning attempts since the last success.',
-    labels: ['namespace', 'name'],
-  },
+const HELP: Record<DeploymentSample['metric'], string> = {
+  info: 'One series per PixtralDeployment, value 1.',
+  status_phase: 'status.phase: 1 for the current phase, 0 for the others.',
+  status_condition: 'status.conditions: 1 for the status each condition type has, 0 for the other two.',
+  replicas_ready: 'status.readyReplicas: serving pods that pass readiness.',
+  replicas_desired:
+    'Replicas the serving Deployment asks for (set by KEDA when autoscaled), else spec.minSize.',
+  weights_failed_attempts:
+    'status.weights.attempts: failed weight provisioning attempts since the last success.',
 };
 
 /** The caches the gauges read. */
@@ -167,13 +151,13 @@ export function registerDeploymentMetrics(registry: Registry, sources: Deploymen
     // What prom-client's Registry reads of a metric: name, help, type and values (and reset).
     registry.registerMetric({
       name,
-      help: HELP[metric].help,
+      help: HELP[metric],
       // One collect per scrape: the Registry reads the metrics in turn, and the first does the work.
       get: async () => {
         if (metric === metrics[0]) collect();
         return {
           name,
-          help: HELP[metric].help,
+          help: HELP[metric],
           type: 'gauge',
           values: scrape.get(metric) ?? [],
           aggregator: 'max',
