@@ -17,7 +17,7 @@
  * Local mode (`npm start` without a cluster) stays out: it loads the test harness and the
  * sidecar's sources from the repository, which an image does not carry.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from 'rolldown';
 
@@ -57,8 +57,7 @@ function notices(folders: string[]): string {
         license?: string;
       };
       const file = readdirSync(folder).find((f) => /^(licen[cs]e|copying)/i.test(f));
-      const text =
-        file && existsSync(join(folder, file)) ? readFileSync(join(folder, file), 'utf8').trim() : '';
+      const text = file ? readFileSync(join(folder, file), 'utf8').trim() : '';
       return `${pkg.name} ${pkg.version} (${pkg.license ?? 'see its package'})\n\n${text}\n`;
     })
     .join(`\n${'-'.repeat(72)}\n\n`);
