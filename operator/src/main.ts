@@ -53,9 +53,8 @@ async function main(): Promise<number> {
     else log.fatal({ err }, err.message);
     return 1;
   }
-  // The handlers stay until the process exits: `npm start` forwards the terminal's Ctrl-C late
-  // on a busy machine, and that second SIGINT, unhandled, would end a clean stop with code 130.
-  // (A signal handler does not keep the event loop alive.)
+  // The handlers stay until the process exits: a Ctrl-C pressed again during the drain must not
+  // kill it halfway. (A signal handler does not keep the event loop alive.)
 }
 
 process.exitCode = await main();

@@ -156,9 +156,15 @@ describe('npm start in a fresh clone', () => {
       TERM: 'xterm-256color',
     };
     delete env.KUBECONFIG;
+    // Whichever shell the caller has must not matter (see below): take the fallback, dash.
+    delete env.SHELL;
     delete env.PIXTRAL_LOCAL_CLUSTER;
     const started = Date.now();
-    terminal = spawn('script', ['--quiet', '--flush', '--return', '--command', 'npm start', '/dev/null'], {
+    // `script` runs the command with $SHELL -c, /bin/sh when SHELL is unset. bash execs a lone
+    // command; dash stays as npm's parent in the terminal's process group, and Ctrl-C kills it
+    // with 130 while npm still drains. At a real prompt the shell is not in the foreground job
+    // either: `exec` puts npm where a user's npm is, whichever shell runs it.
+    terminal = spawn('script', ['--quiet', '--flush', '--return', '--command', 'exec npm start', '/dev/null'], {
       cwd: clone,
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
