@@ -164,11 +164,15 @@ describe('npm start in a fresh clone', () => {
     // command; dash stays as npm's parent in the terminal's process group, and Ctrl-C kills it
     // with 130 while npm still drains. At a real prompt the shell is not in the foreground job
     // either: `exec` puts npm where a user's npm is, whichever shell runs it.
-    terminal = spawn('script', ['--quiet', '--flush', '--return', '--command', 'exec npm start', '/dev/null'], {
-      cwd: clone,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    terminal = spawn(
+      'script',
+      ['--quiet', '--flush', '--return', '--command', 'exec npm start', '/dev/null'],
+      {
+        cwd: clone,
+        env,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     terminal.stdout?.on('data', (chunk: Buffer) => {
       output += plain(chunk.toString('utf8'));
     });
