@@ -20,6 +20,7 @@
  * (the steady-state window, 30), BENCH_PEER (kubeai; kubeai-only runs KubeAI alone),
  * BENCH_KUBEAI_DIR (the built binary's folder, default the cache's), BENCH_OPERATOR_NODE_OPTIONS
  * (the operator's NODE_OPTIONS; default the chart's `nodeOptions`, empty for Node's defaults),
+ * BENCH_OPERATOR_NODE_FLAGS (its Node command-line flags; default those of the image's entry point),
  * BENCH_OPERATOR (`bundle`, as the image runs it, or `sources`: `operator/src/main.ts`),
  * BENCH_JSON (a file to write the results to). See docs/scale.md.
  */
@@ -37,6 +38,7 @@ import { ProcSampler } from './scale/procfs.ts';
 import {
   kubeaiSubject,
   operatorImageEnv,
+  operatorNodeFlags,
   operatorNodeOptions,
   pixtralSubject,
   type Subject,
@@ -390,7 +392,7 @@ async function main(): Promise<void> {
   const gpusPerNode = Math.ceil((N * subjects) / NODES);
   if (withOurs)
     say(
-      `operator from its ${OPERATOR_FROM === 'bundle' ? "image's bundle" : 'sources'}, NODE_OPTIONS: ${operatorNodeOptions() || "(none: Node's defaults)"}, the image's ${Object.entries(
+      `operator from its ${OPERATOR_FROM === 'bundle' ? "image's bundle" : 'sources'}, Node flags: ${operatorNodeFlags().join(' ') || '(none)'}, NODE_OPTIONS: ${operatorNodeOptions() || "(none: Node's defaults)"}, the image's ${Object.entries(
         operatorImageEnv(),
       )
         .map(([k, v]) => `${k}=${v}`)

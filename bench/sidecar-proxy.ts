@@ -32,6 +32,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testTokenizer } from '../test/sidecar-limits/oracle.ts';
 import { podSidecar } from '../test/sidecar-memory/pod.ts';
+import { imageEntryNodeFlags } from './image-entry.ts';
 import { benchKeyFile, cpuMs, freePort, sidecarBenchEnv, startStub, waitForHttp } from './processes.ts';
 import { startNginx } from './sidecar-proxy-nginx.ts';
 import { runWrk, type WrkResult } from './sidecar-proxy-wrk.ts';
@@ -57,20 +58,8 @@ const NGINX_AUTO = process.env.BENCH_NGINX_AUTO === '1';
 const COMPARE_SIDECAR = process.env.BENCH_COMPARE_SIDECAR;
 const COMPARE_NODE_FLAGS = (process.env.BENCH_COMPARE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
-/**
- * The Node flags of the image's `sidecar` command: the `sidecar=[flags] .../sidecar/main.ts`
- * argument of scripts/image-rootfs.sh, which writes the entry script.
- */
-function sidecarNodeFlags(dockerfile: string): string[] {
-  const line = dockerfile
-    .split('\n')
-    .find((l) => l.includes('image-rootfs.sh') && l.includes('sidecar/main.ts'));
-  if (line === undefined) throw new Error('runtime-image/Dockerfile: no sidecar entry point line');
-  const command = /\bsidecar=(.*?)\/app\/runtime-image\/src\/sidecar\/main\.ts/.exec(line);
-  if (command === null)
-    throw new Error('runtime-image/Dockerfile: the sidecar entry does not run sidecar/main.ts');
-  return (command[1] as string).split(' ').filter((flag) => flag.startsWith('--'));
-}
+/** The Node flags of the runtime image's `sidecar` command. */
+const sidecarNodeFlags = (): string[] => imageEntryNodeFlags('runtime-image/Dockerfile', 'sidecar');
 
 const children: ChildProcess[] = [];
 
@@ -78,7 +67,7 @@ async function startSidecar(
   upstream: string,
   hashFile: string,
   main = join(ROOT, 'runtime-image/src/sidecar/main.ts'),
-  flags = sidecarNodeFlags(readFileSync(join(ROOT, 'runtime-image/Dockerfile'), 'utf8')),
+  flags = sidecarNodeFlags(),
 ): Promise<{ url: string; pid: number }> {
   const port = await freePort();
   const pod = podSidecar().env;
@@ -263,7 +252,7 @@ async function main(): Promise<void> {
       },
     ];
     console.log(
-      `sidecar-proxy benchmark: wrk 1 thread; latency at 1 connection for ${LATENCY_SECONDS} s, throughput at ${CONNECTIONS} connections for ${SECONDS} s; best of ${ROUNDS} interleaved rounds; nginx workers: ${NGINX_WORKERS}; sidecar Node flags: ${sidecarNodeFlags(readFileSync(join(ROOT, 'runtime-image/Dockerfile'), 'utf8')).join(' ') || '(none)'}, NODE_OPTIONS: ${podSidecar().env.NODE_OPTIONS ?? '(none)'}`,
+      `sidecar-proxy benchmark: wrk 1 thread; latency at 1 connection for ${LATENCY_SECONDS} s, throughput at ${CONNECTIONS} connections for ${SECONDS} s; best of ${ROUNDS} interleaved rounds; nginx workers: ${NGINX_WORKERS}; sidecar Node flags: ${sidecarNodeFlags().join(' ') || '(none)'}, NODE_OPTIONS: ${podSidecar().env.NODE_OPTIONS ?? '(none)'}`,
     );
     const verdicts: string[] = [];
     for (const c of cases) {

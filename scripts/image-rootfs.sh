@@ -4,7 +4,7 @@
 # one): the C/C++ runtime libraries the node binary links (see `ldd node`), the dynamic loader,
 # CA certificates, /bin/sh (dash, for the entry scripts), passwd/group entries for the fixed
 # non-root user, /tmp, and the entry scripts. No package manager, no coreutils, no bash.
-#   sh scripts/image-rootfs.sh <rootfs dir> <name>=<entry module> [<name>=<entry module> ...]
+#   sh scripts/image-rootfs.sh <rootfs dir> '<name>=[node flags] <entry module>' [...]
 set -eu
 root=$1
 shift

@@ -12,6 +12,7 @@ import { API_VERSION, PLURAL } from '../../operator/src/api/pixtral-deployment.t
 import { Kinds } from '../../operator/src/kinds.ts';
 import type { KindRef } from '../../operator/src/runtime/index.ts';
 import { freePort } from '../../test/harness/processes.ts';
+import { imageEntryNodeFlags } from '../image-entry.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -59,6 +60,7 @@ export function pixtralSubject(
       return spawn(
         process.execPath,
         [
+          ...operatorNodeFlags(),
           entry,
           '--kubeconfig',
           kubeconfigPath,
@@ -114,6 +116,16 @@ export function operatorNodeOptions(): string {
     nodeOptions?: string;
   };
   return values.nodeOptions ?? '';
+}
+
+/**
+ * The operator's Node command-line flags (V8 options that NODE_OPTIONS does not allow):
+ * BENCH_OPERATOR_NODE_FLAGS when set (empty for none), else those of the image's entry point.
+ */
+export function operatorNodeFlags(): string[] {
+  const given = process.env.BENCH_OPERATOR_NODE_FLAGS;
+  if (given !== undefined) return given.split(' ').filter(Boolean);
+  return imageEntryNodeFlags('operator/Dockerfile', 'pixtral-operator');
 }
 
 /** The environment the operator's image sets for glibc (its `ENV MALLOC_*` lines). */

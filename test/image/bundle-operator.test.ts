@@ -1,7 +1,7 @@
 /**
  * scripts/bundle-operator.ts, which makes the one module the operator's image runs: the bundle
- * runs, is ASCII (so V8 keeps its source as one-byte text), leaves local mode out, and ships
- * with the licence of every package inside it.
+ * runs with the Node flags of the image's entry point, is ASCII (so V8 keeps its source as
+ * one-byte text), leaves local mode out, and ships with the licence of every package inside it.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imageEntryNodeFlags } from '../../bench/image-entry.ts';
 import { bundleOperator } from '../../scripts/bundle-operator.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'bundle-operator-'));
@@ -39,11 +40,13 @@ describe('the operator bundle', () => {
     expect(notices).toMatch(/@kubernetes\/client-node \S+ \(Apache-2\.0\)\n\n\s*Apache License/);
   });
 
-  it('runs: a kubeconfig that does not exist is reported by its path', async () => {
+  it("runs under the image entry point's Node flags: a kubeconfig that does not exist is reported by its path", async () => {
     const run = promisify(execFile);
-    const failed = await run(process.execPath, [bundle, '--kubeconfig', join(work, 'missing')], {
+    const flags = imageEntryNodeFlags('operator/Dockerfile', 'pixtral-operator');
+    const failed = await run(process.execPath, [...flags, bundle, '--kubeconfig', join(work, 'missing')], {
       cwd: work,
-    }).catch((error: { code: number; stdout: string }) => error);
+    }).catch((error: { code: number; stdout: string; stderr: string }) => error);
+    expect((failed as { stderr: string }).stderr).not.toContain('bad option');
     expect(failed).toMatchObject({ code: 1 });
     expect((failed as { stdout: string }).stdout).toContain(join(work, 'missing'));
   });
