@@ -112,26 +112,50 @@ export class MemoryBudget {
 
   /** A new, empty admission for one request. */
   open(): Admission {
-    let held = 0;
-    let released = false;
-    const admission: Admission = {
-      add: (bytes) => {
-        if (bytes <= 0) return;
-        if (held + bytes > this.capacity) throw overMemoryBudget(held + bytes, this.capacity);
-        if (this.#used + bytes > this.capacity) throw memoryBudgetExhausted(this.#retryAfter);
-        held += bytes;
-        this.#used += bytes;
-      },
-      get bytes() {
-        return held;
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#used -= held;
-        held = 0;
-      },
-    };
-    return admission;
+    return new RequestAdmission(this);
   }
+
+  /** Takes `bytes` more for a request already holding `held`; throws the refusal when it cannot. */
+  take(held: number, bytes: number): void {
+    if (held + bytes > this.capacity) throw overMemoryBudget(held + bytes, this.capacity);
+    if (this.#used + bytes > this.capacity) throw memoryBudgetExhausted(this.#retryAfter);
+    this.#used += bytes;
+  }
+
+  /** Gives back `bytes` a request held. */
+  give(bytes: number): void {
+    this.#used -= bytes;
+  }
+}
+
+/**
+ * A class rather than an object literal with a getter and three closures: one is made per
+ * request, and the literal took about 1 µs of the sidecar's CPU per request (bench:sidecar:profile).
+ * `add` and `release` are bound, since they are handed on as callbacks.
+ */
+class RequestAdmission implements Admission {
+  #held = 0;
+  #released = false;
+  readonly #budget: MemoryBudget;
+
+  constructor(budget: MemoryBudget) {
+    this.#budget = budget;
+  }
+
+  get bytes(): number {
+    return this.#held;
+  }
+
+  readonly add = (bytes: number): void => {
+    if (bytes <= 0) return;
+    this.#budget.take(this.#held, bytes);
+    this.#held += bytes;
+  };
+
+  readonly release = (): void => {
+    if (this.#released) return;
+    this.#released = true;
+    this.#budget.give(this.#held);
+    this.#held = 0;
+  };
 }

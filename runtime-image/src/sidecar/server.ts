@@ -93,14 +93,31 @@ function lingerThenClose(req: IncomingMessage): void {
 const clientGone = (): Error =>
   Object.assign(new Error('The client closed the connection'), { name: 'AbortError' });
 
-/** The bound metric child for one label set, made on first use. */
-function boundChild<T>(children: Map<string, T>, id: string, make: () => T): T {
-  let child = children.get(id);
-  if (child === undefined) {
-    child = make();
-    children.set(id, child);
+/**
+ * Metric children bound once per label set (few), made on first use and found by two keys
+ * without building a key string per request.
+ */
+class BoundChildren<A, B, T> {
+  readonly #children = new Map<A, Map<B, T>>();
+  readonly #make: (a: A, b: B) => T;
+
+  constructor(make: (a: A, b: B) => T) {
+    this.#make = make;
   }
-  return child;
+
+  get(a: A, b: B): T {
+    let inner = this.#children.get(a);
+    if (inner === undefined) {
+      inner = new Map();
+      this.#children.set(a, inner);
+    }
+    let child = inner.get(b);
+    if (child === undefined) {
+      child = this.#make(a, b);
+      inner.set(b, child);
+    }
+    return child;
+  }
 }
 
 /** Builds and starts the sidecar on `config.port` (0 picks a free port). */
@@ -148,10 +165,10 @@ export async function createSidecar(
   // prom-client's Registry takes any metric with a name and get() (fast-metrics.ts).
   for (const metric of preparer.metrics ?? []) metrics.registry.registerMetric(metric as never);
   const usage = createUsageMetrics(metrics.registry);
-  // The per-request counter's and histogram's children, bound once per label set (route, status,
-  // listener, stream: few).
-  const requestsByLabels = new Map<string, ReturnType<SidecarMetrics['requests']['labels']>>();
-  const durationByLabels = new Map<string, ReturnType<SidecarMetrics['duration']['labels']>>();
+  // The per-request histogram's children, by route and stream (the counter's are per listener).
+  const durationByLabels = new BoundChildren((route: RouteLabel, stream: boolean) =>
+    metrics.duration.labels({ route, stream: String(stream) }),
+  );
   const retryAfter = String(config.retryAfterSeconds);
   // Request ids: a random prefix per process plus a counter, unique enough to correlate our
   // log line with vLLM's, and far cheaper than a UUID per request.
@@ -248,9 +265,11 @@ export async function createSidecar(
   };
 
   /** The request handler of one listener; `listenerKeys` is undefined on a keyless one. */
-  const handlerFor =
-    (listener: ListenerLabel, listenerKeys: KeyStore | undefined) =>
-    (req: IncomingMessage, res: ServerResponse): void => {
+  const handlerFor = (listener: ListenerLabel, listenerKeys: KeyStore | undefined) => {
+    const requestsByLabels = new BoundChildren((route: RouteLabel, status: number) =>
+      metrics.requests.labels({ route, status: String(status), listener }),
+    );
+    return (req: IncomingMessage, res: ServerResponse): void => {
       const started = performance.now();
       const url = req.url ?? '/';
       const query = url.indexOf('?');
@@ -275,14 +294,9 @@ export async function createSidecar(
         const status = finished ? res.statusCode : 499;
         log.status = status;
         const seconds = (performance.now() - started) / 1000;
-        boundChild(requestsByLabels, `${route} ${status} ${listener}`, () =>
-          metrics.requests.labels({ route, status: String(status), listener }),
-        ).inc();
+        requestsByLabels.get(route, status).inc();
         if (log.keyId !== undefined) usage.request(log.keyId, status);
-        const stream = log.stream === true;
-        boundChild(durationByLabels, `${route} ${stream}`, () =>
-          metrics.duration.labels({ route, stream: String(stream) }),
-        ).observe(seconds);
+        durationByLabels.get(route, log.stream === true).observe(seconds);
         log.durationMs = Math.round(seconds * 1e4) / 10;
         requestLine(route === 'health' || route === 'metrics' ? 'debug' : 'info', log);
       });
@@ -313,6 +327,7 @@ export async function createSidecar(
         fail(error);
       }
     };
+  };
 
   const listeners: Listener[] = [];
   try {

@@ -73,6 +73,22 @@ describe('CompletionUsage', () => {
     }
   });
 
+  it('reads the count of the last usage object in other layouts too: spaces, newlines, a nested object first', () => {
+    const bodies: Array<[string, number | undefined]> = [
+      ['{"usage":{"prompt_tokens":3,"completion_tokens":12,"total_tokens":15}}', 12],
+      ['{"usage":{"prompt_tokens":3,"completion_tokens": 12}}', 12],
+      ['{"usage":{"prompt_tokens":3,"completion_tokens":\n 12}}', 12],
+      ['{"usage":{"prompt_tokens_details":{"cached_tokens":1},"completion_tokens":9}}', undefined],
+      ['{"a":{"usage":{"completion_tokens":1}},"usage":{"completion_tokens":40}}', 40],
+      ['{"usage":{"completion_tokens":null}}', undefined],
+    ];
+    for (const [body, expected] of bodies) {
+      const usage = new CompletionUsage({ stream: false, stripUsageChunk: false });
+      usage.data(Buffer.from(body));
+      expect(usage.completionTokens, body).toBe(expected);
+    }
+  });
+
   it('drops the usage chunk it asked for and passes every other event unchanged, wherever the chunks are cut', async () => {
     const { request } = requestUsage(chat({ stream: true }));
     const bytes = await answer(request);

@@ -38,6 +38,41 @@ const MARKER_TAIL = USAGE_OBJECT.length - 1;
 const MAX_EVENT_BYTES = 1 << 20;
 const COMPLETION_TOKENS = /"usage":\s*\{[^{}]*?"completion_tokens":\s*(\d+)/g;
 
+const COMPLETION_KEY = Buffer.from('"completion_tokens":');
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const SPACE = 0x20;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/**
+ * The count in the usage object that starts at `at` in `bytes`, read from the bytes (what the
+ * regex below reads from a string, without decoding 1 KB and building match arrays on every
+ * answer); undefined when it is not there in the simple form vLLM writes, and the caller falls
+ * back to the regex.
+ */
+function completionTokensAt(bytes: Buffer, at: number): number | undefined {
+  const key = bytes.indexOf(COMPLETION_KEY, at + USAGE_OBJECT.length);
+  if (key === -1 || key - at > CARRY_BYTES) return undefined;
+  // The key must be this object's, not a nested one's.
+  for (let i = at + USAGE_OBJECT.length; i < key; i++) {
+    const b = bytes[i];
+    if (b === OPEN_BRACE || b === CLOSE_BRACE) return undefined;
+  }
+  let i = key + COMPLETION_KEY.length;
+  while (bytes[i] === SPACE) i++;
+  let value = 0;
+  const first = i;
+  for (; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    if (b < DIGIT_0 || b > DIGIT_9) break;
+    value = value * 10 + (b - DIGIT_0);
+  }
+  // No digits, or a number cut at the chunk's end: let the general path decide.
+  if (i === first || i === bytes.length) return undefined;
+  return value;
+}
+
 function lastCompletionTokens(text: string): number | undefined {
   let found: number | undefined;
   for (const m of text.matchAll(COMPLETION_TOKENS)) found = Number(m[1]);
@@ -100,9 +135,9 @@ export class CompletionUsage {
       // from its marker on (vLLM writes usage at the end of a body), not the whole answer.
       const at = chunk.lastIndexOf(USAGE_OBJECT);
       if (at !== -1) {
-        const tokens = lastCompletionTokens(
-          chunk.toString('latin1', at, Math.min(chunk.length, at + CARRY_BYTES)),
-        );
+        const tokens =
+          completionTokensAt(chunk, at) ??
+          lastCompletionTokens(chunk.toString('latin1', at, Math.min(chunk.length, at + CARRY_BYTES)));
         if (tokens !== undefined) {
           this.completionTokens = tokens;
           this.unfinished = false;
