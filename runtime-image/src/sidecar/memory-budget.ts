@@ -115,14 +115,14 @@ export class MemoryBudget {
     return new RequestAdmission(this);
   }
 
-  /** Takes `bytes` more for a request already holding `held`; throws the refusal when it cannot. */
+  /** For a request's admission: takes `bytes` more for a request holding `held`, or throws the refusal. */
   take(held: number, bytes: number): void {
     if (held + bytes > this.capacity) throw overMemoryBudget(held + bytes, this.capacity);
     if (this.#used + bytes > this.capacity) throw memoryBudgetExhausted(this.#retryAfter);
     this.#used += bytes;
   }
 
-  /** Gives back `bytes` a request held. */
+  /** For a request's admission: gives back the `bytes` it held. */
   give(bytes: number): void {
     this.#used -= bytes;
   }
