@@ -16,6 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultOperatorConfig } from '../../operator/src/config.ts';
+import { Kinds, managed } from '../../operator/src/kinds.ts';
 import { createOperatorLogger, loadRuntimeConfig, Manager } from '../../operator/src/runtime/index.ts';
 import { addWeightsCacheController } from '../../operator/src/weights-cache-controller.ts';
 import { PXD } from '../e2e/pxd.ts';
@@ -32,6 +33,8 @@ let custom: CustomObjectsApi;
 let namespace: string;
 let stop: () => Promise<void>;
 let backlog: () => number;
+/** What the controller sees, for a failure's message. */
+let seen: () => string;
 
 beforeAll(async () => {
   // The controller manager: the PVC protection and garbage collection a release relies on.
@@ -54,6 +57,17 @@ beforeAll(async () => {
   });
   const { controller } = addWeightsCacheController(manager, defaultOperatorConfig({}));
   backlog = () => controller.backlog;
+  // The caches the controller reads, taken before the manager starts.
+  const cached = {
+    pixtralDeployments: manager.cache(Kinds.PixtralDeployment),
+    pvcs: manager.cache(managed(Kinds.PersistentVolumeClaim)),
+    jobs: manager.cache(managed(Kinds.Job)),
+  };
+  seen = () =>
+    JSON.stringify({
+      backlog: controller.backlog,
+      cached: Object.fromEntries(Object.entries(cached).map(([kind, c]) => [kind, c.list(namespace).length])),
+    });
   const abort = new AbortController();
   const running = manager.start(abort.signal);
   stop = async () => {
@@ -109,7 +123,7 @@ describe(`one weights cache shared by ${SHARERS} deployments`, () => {
     await createSharers(0, 1);
     await eventually(
       async () => {
-        expect(await jobs()).toHaveLength(1);
+        expect(await jobs(), `the controller sees ${seen()}`).toHaveLength(1);
       },
       { timeoutMs: 60_000 },
     );
@@ -142,7 +156,7 @@ describe(`one weights cache shared by ${SHARERS} deployments`, () => {
     const [kept] = await pvcs();
     expect(kept?.metadata?.uid).toBe(first?.metadata?.uid);
     expect(kept?.metadata?.deletionTimestamp).toBeUndefined();
-    expect(await jobs()).toHaveLength(1);
+    expect(await jobs(), `the controller sees ${seen()}`).toHaveLength(1);
 
     await custom.deleteNamespacedCustomObject({ ...PXD, namespace, name: 'sharer-0' });
     await eventually(
