@@ -33,6 +33,7 @@ let custom: CustomObjectsApi;
 let namespace: string;
 let stop: () => Promise<void>;
 let backlog: () => number;
+let synced: () => boolean;
 /** What the controller sees, for a failure's message. */
 let seen: () => string;
 
@@ -57,6 +58,7 @@ beforeAll(async () => {
   });
   const { controller } = addWeightsCacheController(manager, defaultOperatorConfig({}));
   backlog = () => controller.backlog;
+  synced = () => manager.synced;
   // The caches the controller reads, taken before the manager starts.
   const cached = {
     pixtralDeployments: manager.cache(Kinds.PixtralDeployment),
@@ -65,6 +67,8 @@ beforeAll(async () => {
   };
   seen = () =>
     JSON.stringify({
+      // Controllers run once every cache has synced; until then nothing is queued.
+      synced: manager.synced,
       backlog: controller.backlog,
       cached: Object.fromEntries(Object.entries(cached).map(([kind, c]) => [kind, c.list(namespace).length])),
     });
@@ -104,10 +108,14 @@ async function createSharers(from: number, to: number): Promise<void> {
 const pvcs = async () => (await core.listNamespacedPersistentVolumeClaim({ namespace })).items;
 const jobs = async () => (await batch.listNamespacedJob({ namespace })).items;
 
-/** Waits until the controller has nothing queued or in flight twice in a row, 200 ms apart. */
+/**
+ * Waits until the controller runs (it starts once every cache has synced; before that nothing is
+ * queued) and has nothing queued or in flight twice in a row, 200 ms apart.
+ */
 async function settled(): Promise<void> {
   await eventually(
     async () => {
+      expect(synced()).toBe(true);
       expect(backlog()).toBe(0);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(backlog()).toBe(0);
@@ -125,7 +133,8 @@ describe(`one weights cache shared by ${SHARERS} deployments`, () => {
       async () => {
         expect(await jobs(), `the controller sees ${seen()}`).toHaveLength(1);
       },
-      { timeoutMs: 60_000 },
+      // With the cache sync on a machine that runs other control planes beside this one.
+      { timeoutMs: 120_000 },
     );
     [first] = await pvcs();
     await createSharers(1, SHARERS);
