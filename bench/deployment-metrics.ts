@@ -5,13 +5,16 @@
  *
  *   npm run bench:metrics      Env: BENCH_SIZES (default 1000,3000,10000), BENCH_SCRAPES (5)
  *
- * It prints, per N, the first scrape (everything printed anew), the mean of the later ones (the
- * deployments unchanged: what most scrapes are), and the text's size.
+ * It prints, per N, the first scrape, the mean of the later ones (the deployments unchanged: what
+ * most scrapes are), the text's size, and the heap each way keeps between two scrapes.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Gauge, Registry } from 'prom-client';
 import { ConditionType } from '../operator/src/api/conditions.ts';
 import type { PixtralDeployment } from '../operator/src/api/pixtral-deployment.ts';
 import { deploymentSamples, registerDeploymentMetrics } from '../operator/src/deployment-metrics.ts';
+import { RuntimeMetrics } from '../operator/src/runtime/metrics.ts';
 import { aPixtralDeployment } from '../test/fixtures/pixtral-deployment.ts';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,3000,10000').split(',').map(Number);
@@ -36,11 +39,12 @@ function registerThroughGauges(registry: Registry, crs: PixtralDeployment[]): vo
   const gauges = new Map<string, Gauge<string>>();
   const collect = () => {
     for (const gauge of gauges.values()) gauge.reset();
-    for (const s of deploymentSamples(crs, () => undefined)) gauges.get(s.metric)?.set(s.labels, s.value);
+    for (const s of deploymentSamples(crs, () => undefined))
+      gauges.get(s.metric)?.set({ ...s.id, ...s.labels }, s.value);
   };
   const labels: Record<string, string[]> = {};
   for (const s of deploymentSamples(crs.slice(0, 1), () => undefined))
-    labels[s.metric] = Object.keys(s.labels);
+    labels[s.metric] = Object.keys({ ...s.id, ...s.labels });
   for (const [metric, labelNames] of Object.entries(labels)) {
     gauges.set(
       metric,
@@ -55,32 +59,56 @@ function registerThroughGauges(registry: Registry, crs: PixtralDeployment[]): vo
   }
 }
 
-async function scrapes(registry: Registry): Promise<{ firstMs: number; laterMs: number; bytes: number }> {
+// A full collection before each heap reading, without a command-line flag.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const heapUsed = () => {
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+
+interface Scrapes {
+  firstMs: number;
+  laterMs: number;
+  bytes: number;
+  /** Heap the scrapes left behind, in bytes. */
+  keptBytes: number;
+}
+
+/** The text's length, in a frame of its own: an awaited value can outlive its statement in the caller's. */
+async function scrapedBytes(scrape: () => Promise<string>): Promise<number> {
+  return (await scrape()).length;
+}
+
+async function scrapes(scrape: () => Promise<string>): Promise<Scrapes> {
+  const before = heapUsed();
   let began = performance.now();
-  const text = await registry.metrics();
+  const bytes = await scrapedBytes(scrape);
   const firstMs = performance.now() - began;
   began = performance.now();
-  for (let i = 0; i < SCRAPES; i++) await registry.metrics();
-  return { firstMs, laterMs: (performance.now() - began) / SCRAPES, bytes: text.length };
+  for (let i = 0; i < SCRAPES; i++) await scrapedBytes(scrape);
+  const laterMs = (performance.now() - began) / SCRAPES;
+  return { firstMs, laterMs, bytes, keptBytes: heapUsed() - before };
 }
 
 process.stdout.write(
-  '| N | series | text | prom-client gauges: first / later scrape | this operator: first / later scrape | later, ratio |\n| --- | --- | --- | --- | --- | --- |\n',
+  '| N | series | text | prom-client gauges: first / later scrape, heap kept | this operator: first / later scrape, heap kept | later, ratio |\n| --- | --- | --- | --- | --- | --- |\n',
 );
 for (const n of SIZES) {
   const crs = readyDeployments(n);
   const baseline = new Registry();
   registerThroughGauges(baseline, crs);
-  const before = await scrapes(baseline);
-  const ours = new Registry();
+  const before = await scrapes(() => baseline.metrics());
+  const ours = new RuntimeMetrics();
   registerDeploymentMetrics(ours, {
     pixtralDeployments: { list: () => crs },
     deployments: { get: () => undefined },
   });
-  const after = await scrapes(ours);
+  const after = await scrapes(() => ours.exposition());
   const series = deploymentSamples(crs, () => undefined).length;
   const ms = (x: number) => x.toFixed(0);
+  const kept = (x: Scrapes) => `${(Math.max(0, x.keptBytes) / 1048576).toFixed(1)} MB`;
   process.stdout.write(
-    `| ${n.toLocaleString('en')} | ${series.toLocaleString('en')} | ${(after.bytes / 1048576).toFixed(1)} MB | ${ms(before.firstMs)} / ${ms(before.laterMs)} ms | ${ms(after.firstMs)} / ${ms(after.laterMs)} ms | ${(after.laterMs / before.laterMs).toFixed(2)}x |\n`,
+    `| ${n.toLocaleString('en')} | ${series.toLocaleString('en')} | ${(after.bytes / 1048576).toFixed(1)} MB | ${ms(before.firstMs)} / ${ms(before.laterMs)} ms, ${kept(before)} | ${ms(after.firstMs)} / ${ms(after.laterMs)} ms, ${kept(after)} | ${(after.laterMs / before.laterMs).toFixed(2)}x |\n`,
   );
 }

@@ -224,7 +224,7 @@ export async function addPixtralController(
     workers: options.workers ?? manager.config.workers,
   });
   manager.add(controller);
-  registerDeploymentMetrics(manager.metrics.registry, caches);
+  registerDeploymentMetrics(manager.metrics, caches);
 
   // One cache per user-named key Secret, by namespace and name: the operator reads no other
   // Secret of the user's. Kept for the process's life (a handful of names, each one object).

@@ -1,9 +1,9 @@
 import type { V1Deployment } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { aPixtralDeployment } from '../../test/fixtures/pixtral-deployment.ts';
 import type { PixtralDeployment } from './api/pixtral-deployment.ts';
 import { deploymentSamples, registerDeploymentMetrics } from './deployment-metrics.ts';
+import { RuntimeMetrics } from './runtime/metrics.ts';
 
 function withStatus(status: PixtralDeployment['status'], name = 'vision'): PixtralDeployment {
   return { ...aPixtralDeployment({ minSize: 1, maxSize: 3 }, { name }), status };
@@ -63,51 +63,51 @@ describe('deploymentSamples', () => {
 
 describe('registerDeploymentMetrics', () => {
   it('reads the caches at each scrape and forgets deleted resources', async () => {
-    const registry = new Registry();
+    const metrics = new RuntimeMetrics();
     let crs = [withStatus(readyStatus), withStatus({ phase: 'Error', weights: { attempts: 3 } }, 'broken')];
-    registerDeploymentMetrics(registry, {
+    registerDeploymentMetrics(metrics, {
       pixtralDeployments: { list: () => crs },
       deployments: { get: () => undefined },
     });
-    const first = await registry.metrics();
+    const first = await metrics.exposition();
     expect(first).toContain('pixtral_deployment_replicas_ready{namespace="team-a",name="vision"} 2');
     expect(first).toContain('pixtral_deployment_weights_failed_attempts{namespace="team-a",name="broken"} 3');
     expect(first).toContain(
       'pixtral_deployment_status_phase{namespace="team-a",name="broken",phase="Error"} 1',
     );
     crs = crs.slice(0, 1);
-    const second = await registry.metrics();
+    const second = await metrics.exposition();
     expect(second).not.toContain('name="broken"');
   });
 
   it("follows each change: a new version of the resource, its Deployment's replicas", async () => {
-    const registry = new Registry();
+    const metrics = new RuntimeMetrics();
     let cr = withStatus({ phase: 'Deploying', readyReplicas: 0 });
     let workload = { spec: { replicas: 1 } } as V1Deployment;
-    registerDeploymentMetrics(registry, {
+    registerDeploymentMetrics(metrics, {
       pixtralDeployments: { list: () => [cr] },
       deployments: { get: () => workload },
     });
-    expect(await registry.metrics()).toContain('{namespace="team-a",name="vision",phase="Deploying"} 1');
+    expect(await metrics.exposition()).toContain('{namespace="team-a",name="vision",phase="Deploying"} 1');
     workload = { spec: { replicas: 3 } } as V1Deployment;
-    expect(await registry.metrics()).toContain(
+    expect(await metrics.exposition()).toContain(
       'pixtral_deployment_replicas_desired{namespace="team-a",name="vision"} 3',
     );
     cr = withStatus(readyStatus);
-    const text = await registry.metrics();
+    const text = await metrics.exposition();
     expect(text).toContain('{namespace="team-a",name="vision",phase="Deploying"} 0');
     expect(text).toContain('{namespace="team-a",name="vision",phase="Ready"} 1');
     expect(text).toContain('pixtral_deployment_replicas_desired{namespace="team-a",name="vision"} 3');
   });
 
   it('escapes label values as the text format wants', async () => {
-    const registry = new Registry();
+    const metrics = new RuntimeMetrics();
     const cr = withStatus(readyStatus);
     cr.spec.model = 'a "quoted" \\ model';
-    registerDeploymentMetrics(registry, {
+    registerDeploymentMetrics(metrics, {
       pixtralDeployments: { list: () => [cr] },
       deployments: { get: () => undefined },
     });
-    expect(await registry.metrics()).toContain('model="a \\"quoted\\" \\\\ model"');
+    expect(await metrics.exposition()).toContain('model="a \\"quoted\\" \\\\ model"');
   });
 });

@@ -8,12 +8,17 @@
  * must keep them: the chart's ServiceMonitor sets `honorLabels: true`.
  */
 import type { V1Deployment } from '@kubernetes/client-node';
-import type { Registry } from 'prom-client';
 import { PHASES, type PixtralDeployment } from './api/pixtral-deployment.ts';
 import { workloadName } from './builders/names.ts';
 
 /** Status values a condition can take; each gets a series, 1 for the current one (kube-state-metrics style). */
 const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
+
+/** Which deployment a sample is about: its first two labels. */
+export interface DeploymentId {
+  namespace: string;
+  name: string;
+}
 
 /** One sample: metric name (without the `pixtral_deployment_` prefix), labels, value. */
 export interface DeploymentSample {
@@ -24,6 +29,9 @@ export interface DeploymentSample {
     | 'replicas_ready'
     | 'replicas_desired'
     | 'weights_failed_attempts';
+  /** The same object for every sample of one deployment. */
+  id: DeploymentId;
+  /** The labels after the id's. */
   labels: Record<string, string>;
   value: number;
 }
@@ -42,29 +50,28 @@ export function deploymentSamples(
     const status = cr.status ?? {};
     samples.push({
       metric: 'info',
-      labels: { ...id, uuid: status.uuid ?? '', model: cr.spec.model, node_type: cr.spec.nodeType },
+      id,
+      labels: { uuid: status.uuid ?? '', model: cr.spec.model, node_type: cr.spec.nodeType },
       value: 1,
     });
     for (const phase of PHASES)
-      samples.push({
-        metric: 'status_phase',
-        labels: { ...id, phase },
-        value: status.phase === phase ? 1 : 0,
-      });
+      samples.push({ metric: 'status_phase', id, labels: { phase }, value: status.phase === phase ? 1 : 0 });
     for (const condition of status.conditions ?? [])
       for (const value of CONDITION_STATUSES)
         samples.push({
           metric: 'status_condition',
-          labels: { ...id, type: condition.type, status: value },
+          id,
+          labels: { type: condition.type, status: value },
           value: condition.status === value ? 1 : 0,
         });
-    samples.push({ metric: 'replicas_ready', labels: id, value: status.readyReplicas ?? 0 });
+    samples.push({ metric: 'replicas_ready', id, labels: {}, value: status.readyReplicas ?? 0 });
     samples.push({
       metric: 'replicas_desired',
-      labels: id,
+      id,
+      labels: {},
       value: workload(cr)?.spec?.replicas ?? cr.spec.minSize,
     });
-    samples.push({ metric: 'weights_failed_attempts', labels: id, value: status.weights?.attempts ?? 0 });
+    samples.push({ metric: 'weights_failed_attempts', id, labels: {}, value: status.weights?.attempts ?? 0 });
   }
   return samples;
 }
@@ -87,83 +94,59 @@ export interface DeploymentMetricSources {
   deployments: { get(namespace: string, name: string): V1Deployment | undefined };
 }
 
-/** One series as prom-client's Registry prints it: `metricName` is the whole `name{labels}` text. */
-interface Series {
-  metricName: string;
-  value: number;
-}
-
-/** A deployment's series by metric, for one version of it and of its serving Deployment's replicas. */
-interface Rendered {
-  replicas: number | undefined;
-  series: Map<DeploymentSample['metric'], Series[]>;
-}
-
 /** A Prometheus label value, escaped as the text format wants it. */
 function labelValue(value: string): string {
-  return value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+  return /[\\"\n]/.test(value) ? value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`)) : value;
+}
+
+/** The metric names in the order they are printed. */
+const METRICS = Object.keys(HELP) as DeploymentSample['metric'][];
+
+/** The gauges of `crs` in Prometheus' text format, pure (`workload` as for `deploymentSamples`). */
+export function deploymentMetricsText(
+  crs: readonly PixtralDeployment[],
+  workload: (cr: PixtralDeployment) => V1Deployment | undefined,
+): string {
+  const lines = new Map<DeploymentSample['metric'], string[]>(
+    METRICS.map((metric) => {
+      const name = `pixtral_deployment_${metric}`;
+      return [metric, [`# HELP ${name} ${HELP[metric]}`, `# TYPE ${name} gauge`]];
+    }),
+  );
+  // Printed once per deployment: the id labels every one of its ~30 series starts with.
+  let id: DeploymentId | undefined;
+  let idText = '';
+  for (const sample of deploymentSamples(crs, workload)) {
+    if (sample.id !== id) {
+      id = sample.id;
+      idText = `{namespace="${labelValue(id.namespace)}",name="${labelValue(id.name)}"`;
+    }
+    let labels = '';
+    for (const name in sample.labels) labels += `,${name}="${labelValue(sample.labels[name] ?? '')}"`;
+    lines.get(sample.metric)?.push(`pixtral_deployment_${sample.metric}${idText}${labels}} ${sample.value}`);
+  }
+  return `${[...lines.values()].map((block) => block.join('\n')).join('\n')}\n`;
+}
+
+/** Where the gauges' text goes: printed at each scrape after the registry's metrics. */
+export interface MetricsText {
+  addText(render: () => string): void;
 }
 
 /**
- * Registers the `pixtral_deployment_*` gauges on `registry`, filled from `sources` at each scrape.
+ * Prints the `pixtral_deployment_*` gauges at each scrape, from `sources`.
  *
- * Each deployment has about 30 series (six phases, seven conditions with three statuses each).
- * Set through prom-client's gauges, every scrape hashed and formatted each label set again: about
- * 0.7 s of the event loop per scrape at 3,000 deployments. Here a deployment's series are printed
- * once per version of its object (the informer replaces the object on every change) and kept in
- * a WeakMap, and the Registry is handed each series' finished text as its `metricName` with no
- * labels, so a scrape only collects them (`bench/deployment-metrics.ts`).
+ * Each deployment has about 30 series (six phases, seven conditions with three statuses each),
+ * so they bypass prom-client: set through its gauges, every scrape hashed and formatted each
+ * label set again (0.7 s of the event loop per scrape at 3,000 deployments), and even finished
+ * series handed to its Registry cost 1.2 s per scrape at 10,000 in its formatting. Printed here
+ * straight from the caches, nothing is kept between scrapes: series kept per deployment cost
+ * ~10 KB each, more than the caches hold of it (`bench/deployment-metrics.ts` measures all three).
  */
-export function registerDeploymentMetrics(registry: Registry, sources: DeploymentMetricSources): void {
-  const rendered = new WeakMap<PixtralDeployment, Rendered>();
-  const render = (cr: PixtralDeployment, workload: V1Deployment | undefined): Rendered => {
-    const series = new Map<DeploymentSample['metric'], Series[]>();
-    for (const sample of deploymentSamples([cr], () => workload)) {
-      const labels = Object.entries(sample.labels)
-        .map(([name, value]) => `${name}="${labelValue(value)}"`)
-        .join(',');
-      const list = series.get(sample.metric) ?? [];
-      list.push({ metricName: `pixtral_deployment_${sample.metric}{${labels}}`, value: sample.value });
-      series.set(sample.metric, list);
-    }
-    return { replicas: workload?.spec?.replicas, series };
-  };
-  let scrape = new Map<DeploymentSample['metric'], Series[]>();
-  const collect = (): void => {
-    scrape = new Map();
-    for (const cr of sources.pixtralDeployments.list()) {
-      const workload = sources.deployments.get(cr.metadata.namespace ?? '', workloadName(cr));
-      let entry = rendered.get(cr);
-      if (entry === undefined || entry.replicas !== workload?.spec?.replicas) {
-        entry = render(cr, workload);
-        rendered.set(cr, entry);
-      }
-      for (const [metric, list] of entry.series) {
-        const all = scrape.get(metric);
-        if (all === undefined) scrape.set(metric, [...list]);
-        else for (const one of list) all.push(one);
-      }
-    }
-  };
-  const metrics = Object.keys(HELP) as DeploymentSample['metric'][];
-  for (const metric of metrics) {
-    const name = `pixtral_deployment_${metric}`;
-    // What prom-client's Registry reads of a metric: name, help, type and values (and reset).
-    registry.registerMetric({
-      name,
-      help: HELP[metric],
-      // One collect per scrape: the Registry reads the metrics in turn, and the first does the work.
-      get: async () => {
-        if (metric === metrics[0]) collect();
-        return {
-          name,
-          help: HELP[metric],
-          type: 'gauge',
-          values: scrape.get(metric) ?? [],
-          aggregator: 'max',
-        };
-      },
-      reset: () => {},
-    } as never);
-  }
+export function registerDeploymentMetrics(metrics: MetricsText, sources: DeploymentMetricSources): void {
+  metrics.addText(() =>
+    deploymentMetricsText(sources.pixtralDeployments.list(), (cr) =>
+      sources.deployments.get(cr.metadata.namespace ?? '', workloadName(cr)),
+    ),
+  );
 }

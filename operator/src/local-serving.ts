@@ -142,6 +142,8 @@ interface Served {
   standIn: LocalProcess;
   /** The pod's two containers it was started from: a change restarts both. */
   containers: string;
+  /** The Deployment's metadata.generation they were read at. */
+  generation: number | undefined;
   ports: { port: number; noauthPort: number; standIn: number };
   hashes: string;
   folder: string;
@@ -283,21 +285,26 @@ export class LocalServing {
     const served = this.#served.get(key);
     // Serve from the first Ready on; a rollout later does not stop what already answers.
     if (!served && cr.status?.phase !== 'Ready') return;
-    const deployment = this.#o.deployments.get(namespace, workloadName(cr));
-    if (!deployment) return;
+    const cached = this.#o.deployments.get(namespace, workloadName(cr));
+    if (!cached) return;
     const hashesSecret = this.#o.managedSecrets.get(namespace, apiKeyHashesSecretName(cr));
     const hashes = Buffer.from(hashesSecret?.data?.hashes ?? '', 'base64').toString('utf8');
+    // The cache keeps no pod template (runtime/cache-transform.ts): the live Deployment is read
+    // when its spec changed, which its generation tells.
+    const generation = cached.metadata?.generation;
+    if (served && served.generation === generation) return this.#updateHashes(key, served, hashes);
+    const deployment = await this.#o.client.get<V1Deployment>(Kinds.Deployment, {
+      namespace,
+      name: workloadName(cr),
+    });
+    if (!deployment) return;
     const containers = JSON.stringify([
       servingContainer(deployment, 'sidecar'),
       servingContainer(deployment, 'vllm'),
     ]);
     if (served && served.containers === containers) {
-      if (served.hashes !== hashes) {
-        writeAtomically(join(served.folder, 'hashes'), hashes);
-        served.hashes = hashes;
-        this.#o.log.info({ pxd: key }, "Updated the local sidecar's API key hashes");
-      }
-      return;
+      served.generation = generation;
+      return this.#updateHashes(key, served, hashes);
     }
     if (served)
       this.#o.log.info(
@@ -307,6 +314,13 @@ export class LocalServing {
     await this.#stopServing(key);
     if (this.#stopping.signal.aborted) return;
     await this.#startServing(key, cr, deployment, hashes, containers, served?.ports);
+  }
+
+  #updateHashes(key: string, served: Served, hashes: string): void {
+    if (served.hashes === hashes) return;
+    writeAtomically(join(served.folder, 'hashes'), hashes);
+    served.hashes = hashes;
+    this.#o.log.info({ pxd: key }, "Updated the local sidecar's API key hashes");
   }
 
   async #startServing(
@@ -352,7 +366,15 @@ export class LocalServing {
       env: { ...path, ...env },
       dir,
     });
-    const served: Served = { sidecar, standIn, containers, ports, hashes, folder };
+    const served: Served = {
+      sidecar,
+      standIn,
+      containers,
+      generation: deployment.metadata?.generation,
+      ports,
+      hashes,
+      folder,
+    };
     this.#served.set(key, served);
     const stopping = this.#stopping.signal;
     try {

@@ -29,7 +29,7 @@ export async function knownMetricNames(): Promise<
   Record<'operator' | 'sidecar' | 'vllm' | 'dcgm', string[]>
 > {
   const runtime = new RuntimeMetrics();
-  registerDeploymentMetrics(runtime.registry, {
+  registerDeploymentMetrics(runtime, {
     pixtralDeployments: { list: () => [] },
     deployments: { get: () => undefined },
   });
@@ -38,7 +38,7 @@ export async function knownMetricNames(): Promise<
   const sidecar = await startMain({ UPSTREAM_URL: stub.url, DISABLE_AUTH: 'true' });
   try {
     return {
-      operator: exposedNames(await runtime.registry.metrics()),
+      operator: exposedNames(await runtime.exposition()),
       sidecar: exposedNames(await (await fetch(`${sidecar.url}/metrics`)).text()),
       vllm: exposedNames(await (await fetch(`${stub.url}/metrics`)).text()),
       dcgm: [...DCGM_METRIC_NAMES],

@@ -6,6 +6,7 @@
 import type { KubernetesObject, V1ConfigMap } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { appliedBy } from '../../operator/src/runtime/applied-fields.ts';
 import {
   BuiltinKinds,
   EventRecorder,
@@ -13,6 +14,7 @@ import {
   type KindRef,
   KubeApiError,
   KubeClient,
+  needsApply,
   RuntimeMetrics,
   Writer,
 } from '../../operator/src/runtime/index.ts';
@@ -326,16 +328,16 @@ describe('Informer', () => {
     }
   });
 
-  it("caches its own Apply entries of managedFields but not others' Update entries nor kubectl's last-applied copy, and lists one namespace", async () => {
+  it("caches no managedFields, only a digest of its own applies, nor kubectl's last-applied copy, and lists one namespace", async () => {
     const other = await freshNamespace(cp.kubeConfig(), 'rt-informer');
-    for (const namespace of [ns, other]) {
-      await writer.apply(BuiltinKinds.ConfigMap, {
+    const configMap = (namespace: string, ours = 'applied') =>
+      ({
         apiVersion: 'v1',
         kind: 'ConfigMap',
         metadata: { name: 'trimmed', namespace, labels: { trimmed: 'yes' } },
-        data: { ours: 'applied' },
-      } as KubernetesObject);
-    }
+        data: { ours },
+      }) as KubernetesObject;
+    for (const namespace of [ns, other]) await writer.apply(BuiltinKinds.ConfigMap, configMap(namespace));
     // Another client's edit: an Update entry and kubectl's copy of what it last applied.
     await client.mergePatch(
       BuiltinKinds.ConfigMap,
@@ -360,9 +362,12 @@ describe('Informer', () => {
       await informer.whenSynced();
       const cached = informer.get(ns, 'trimmed');
       expect(cached?.data).toEqual({ ours: 'applied', theirs: 'edited' });
-      expect(cached?.metadata?.managedFields?.map((m) => [m.manager, m.operation])).toEqual([
-        [writer.fieldManager, 'Apply'],
-      ]);
+      expect(cached?.metadata).not.toHaveProperty('managedFields');
+      // What the API server recorded of our apply, reduced: another client's edit beside it
+      // needs no apply, a change of ours does.
+      expect(appliedBy(cached!, writer.fieldManager)?.paths).toEqual(['data.ours', 'metadata.labels']);
+      expect(needsApply(configMap(ns), cached!, writer.fieldManager, '')).toBe(false);
+      expect(needsApply(configMap(ns, 'changed'), cached!, writer.fieldManager, '')).toBe(true);
       expect(cached?.metadata?.annotations ?? {}).not.toHaveProperty(
         'kubectl.kubernetes.io/last-applied-configuration',
       );

@@ -19,6 +19,7 @@ import {
 import { instanceLabel } from '../builders/labels.ts';
 import type { CatalogModel } from '../catalog/index.ts';
 import { Kinds } from '../kinds.ts';
+import { appliedBy } from '../runtime/applied-fields.ts';
 import { controllerRef } from '../runtime/apply.ts';
 import type { Outcome, ReconcileContext, Reconciler } from '../runtime/index.ts';
 import { type KindRef, type ObjectKey, ReconcileError } from '../runtime/index.ts';
@@ -313,10 +314,7 @@ function notOwned(cr: PixtralDeployment, existing: KubernetesObject, kind: strin
   };
 }
 
-/** Whether `manager` owns the Deployment's spec.replicas. */
+/** Whether `manager`'s applies own the Deployment's spec.replicas. */
 function ownsReplicas(deployment: V1Deployment, manager: string): boolean {
-  return (deployment.metadata?.managedFields ?? []).some((m) => {
-    const spec = (m.fieldsV1 as Record<string, Record<string, unknown>> | undefined)?.['f:spec'];
-    return m.manager === manager && spec !== undefined && 'f:replicas' in spec;
-  });
+  return appliedBy(deployment, manager)?.paths.includes('spec.replicas') === true;
 }

@@ -6,11 +6,11 @@
 
 import type { KubernetesObject, V1OwnerReference } from '@kubernetes/client-node';
 import { Backoff } from '../../../common/backoff.ts';
+import { appliedBy, desiredDigest } from './applied-fields.ts';
 import type { KubeClient } from './client.ts';
 import { type Clock, realClock } from './clock.ts';
 import { describeResource, KubeApiError } from './errors.ts';
 import type { KindRef, ObjectKey } from './kinds.ts';
-import { fieldsDriftFrom, isSubset } from './subset.ts';
 
 /** The one field manager every write of the operator uses. */
 export const FIELD_MANAGER = 'pixtral-operator';
@@ -154,9 +154,10 @@ export class Writer {
 }
 
 /**
- * Whether applying `desired` would change `current`: some desired value differs, or our
- * manager's managed fields (for `subresource`, '' for the main resource) name a map field that
- * `desired` no longer has (apply would remove it).
+ * Whether applying `desired` would change `current`: the values at the fields our manager's
+ * applies own (for `subresource`, '' for the main resource) are not what `desired` holds, so a
+ * value differs, another writer took a field over, or `desired` no longer has a field we set
+ * earlier (apply would remove it). See applied-fields.ts.
  */
 export function needsApply(
   desired: KubernetesObject,
@@ -164,17 +165,7 @@ export function needsApply(
   fieldManager: string,
   subresource: string,
 ): boolean {
-  const { apiVersion: _a, kind: _k, ...desiredBody } = desired as Record<string, unknown>;
-  if (!isSubset(desiredBody, current)) return true;
-  const entry = current.metadata?.managedFields?.find(
-    (m) => m.manager === fieldManager && m.operation === 'Apply' && (m.subresource ?? '') === subresource,
-  );
-  if (!entry) return true;
-  return fieldsDriftFrom(
-    entry.fieldsV1 as Record<string, unknown> | undefined,
-    desiredBody,
-    subresource === 'status' ? ['status'] : undefined,
-  );
+  return appliedBy(current, fieldManager, subresource)?.digest !== desiredDigest(desired);
 }
 
 /**

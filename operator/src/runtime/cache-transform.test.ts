@@ -1,5 +1,6 @@
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { appliedBy } from './applied-fields.ts';
 import { needsApply } from './apply.ts';
 import { trimForCache } from './cache-transform.ts';
 
@@ -42,37 +43,11 @@ function deployment(): V1Deployment {
 }
 
 describe('trimForCache', () => {
-  it('keeps the Apply entries of managedFields, which the writer and the reconciler read, and drops Update entries', () => {
+  it('drops managedFields and keeps our applies as a digest beside the object', () => {
     const trimmed = trimForCache(deployment());
-    expect(trimmed.metadata?.managedFields).toEqual([applied]);
-  });
-
-  it("keeps of an Apply entry's field set the fields of objects, not the list items", () => {
-    const object = deployment();
-    object.metadata!.managedFields = [
-      {
-        ...applied,
-        fieldsV1: {
-          'f:spec': {
-            'f:replicas': {},
-            'f:template': {
-              'f:spec': {
-                'f:containers': { 'k:{"name":"c"}': { '.': {}, 'f:image': {}, 'f:name': {} } },
-              },
-            },
-          },
-        },
-      },
-    ];
-    expect(trimForCache(object).metadata?.managedFields?.[0]?.fieldsV1).toEqual({
-      'f:spec': { 'f:replicas': {}, 'f:template': { 'f:spec': { 'f:containers': {} } } },
-    });
-  });
-
-  it('drops managedFields altogether when no entry is an Apply', () => {
-    const object = deployment();
-    object.metadata!.managedFields = [controllerStatus];
-    expect(trimForCache(object).metadata).not.toHaveProperty('managedFields');
+    expect(trimmed.metadata).not.toHaveProperty('managedFields');
+    expect(appliedBy(trimmed, 'pixtral-operator')?.paths).toEqual(['spec.replicas']);
+    expect(appliedBy(trimmed, 'kube-controller-manager', 'status')).toBeUndefined();
   });
 
   it("drops kubectl's last-applied copy and keeps every other annotation", () => {
@@ -142,7 +117,18 @@ describe('trimForCache', () => {
     expect(trimmed.metadata?.labels).toEqual({ app: 'x' });
   });
 
-  it('leaves the spec of other kinds whole (a Deployment template is compared with the desired one)', () => {
-    expect(trimForCache(deployment()).spec).toEqual(deployment().spec);
+  it("keeps of a Deployment's spec all but its pod template (the apply digest stands for it)", () => {
+    const { template: _template, ...spec } = deployment().spec!;
+    expect(trimForCache(deployment()).spec).toEqual(spec);
+  });
+
+  it('leaves the spec of other kinds whole', () => {
+    const job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'j' },
+      spec: { template: { spec: { containers: [] } } },
+    };
+    expect(trimForCache(job)).toEqual(job);
   });
 });

@@ -4,22 +4,23 @@
  * `cache.TransformStripManagedFields`). Applied to each listed or watched object before it is
  * stored, so the dropped parts are never retained.
  *
- * - `metadata.managedFields`: only `Apply` entries are kept. The operator writes with server-side
- *   apply only and reads its own entries (`needsApply` skips a no-op apply by them; the
- *   reconciler sees from them whether it owns a Deployment's `spec.replicas`). The `Update`
- *   entries of kubelet, kube-controller-manager, the scheduler or kubectl edits (each a copy of
- *   the field set it wrote) are read by nothing. Of an Apply entry's field set only the `f:`
- *   members (fields of objects) are kept: those readers walk nothing else, and the `k:`/`v:`
- *   members (list items by key or value, a copy of each container, port and env variable) were
- *   most of a Deployment's entry.
+ * - `metadata.managedFields` goes. The operator writes with server-side apply only, and of the
+ *   field sets it reads only its own applies' (to skip a no-op apply, and to see whether it owns
+ *   a Deployment's `spec.replicas`); those are kept reduced to a digest and a few paths beside the
+ *   object (applied-fields.ts). Whole, the field sets were the biggest part of every cached
+ *   object: a Deployment's repeats its pod template, field by field.
+ * - A Deployment's pod template: with the applied digest nothing reads it from the cache (the
+ *   reconciler builds the template it wants; local mode reads the live one from the API server).
+ *   It was ~5 KB of objects per deployment.
  * - kubectl's `last-applied-configuration` annotation: a second full copy of the object.
  * - Pods: of `spec`, only each container's name and image and the node (the stall messages name
- *   the image of a failing container); a pod's spec repeats its Deployment's or Job's template,
- *   which the Deployment and Job caches already hold. `status` is kept whole.
+ *   the image of a failing container); a pod's spec repeats its Deployment's or Job's template.
+ *   `status` is kept whole.
  *
  * What is kept shares its strings with every other cached object (shared-strings.ts).
  */
-import type { KubernetesObject, V1Container, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { appliedFieldsOf, keepAppliedFields } from './applied-fields.ts';
 import { SharedStrings } from './shared-strings.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -30,30 +31,18 @@ const strings = new SharedStrings();
 export function trimForCache<T extends KubernetesObject>(object: T): T {
   const metadata = object.metadata;
   if (!metadata) return object;
-  const trimmed = { ...metadata };
-  if (metadata.managedFields) {
-    const applied = metadata.managedFields
-      .filter((entry) => entry.operation === 'Apply')
-      .map((entry) => (entry.fieldsV1 ? { ...entry, fieldsV1: objectFields(entry.fieldsV1) } : entry));
-    if (applied.length) trimmed.managedFields = applied;
-    else delete trimmed.managedFields;
-  }
+  const { managedFields: _fields, ...trimmed } = metadata;
   if (metadata.annotations && LAST_APPLIED in metadata.annotations) {
     const { [LAST_APPLIED]: _dropped, ...annotations } = metadata.annotations;
     trimmed.annotations = annotations;
   }
-  const result = { ...object, metadata: trimmed };
-  return strings.copy(
-    object.kind === 'Pod' && object.apiVersion === 'v1' ? (trimPodSpec(result as V1Pod) as T) : result,
-  );
-}
-
-/** A managed-fields set with only its `f:` members, at every depth. */
-function objectFields(fields: object): Record<string, unknown> {
-  const kept: Record<string, unknown> = {};
-  for (const [member, child] of Object.entries(fields))
-    if (member.startsWith('f:'))
-      kept[member] = child && typeof child === 'object' ? objectFields(child) : child;
+  let result: T = { ...object, metadata: trimmed };
+  if (object.apiVersion === 'v1' && object.kind === 'Pod') result = trimPodSpec(result as V1Pod) as T;
+  if (object.apiVersion === 'apps/v1' && object.kind === 'Deployment')
+    result = withoutTemplate(result as V1Deployment) as T;
+  const kept = strings.copy(result);
+  const applied = appliedFieldsOf(object);
+  if (applied.length) keepAppliedFields(kept, strings.copy(applied));
   return kept;
 }
 
@@ -74,4 +63,10 @@ function trimPodSpec(pod: V1Pod): V1Pod {
       ...(spec.nodeName ? { nodeName: spec.nodeName } : {}),
     },
   };
+}
+
+function withoutTemplate(deployment: V1Deployment): V1Deployment {
+  if (!deployment.spec) return deployment;
+  const { template: _template, ...spec } = deployment.spec;
+  return { ...deployment, spec: spec as V1Deployment['spec'] };
 }

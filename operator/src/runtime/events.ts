@@ -4,7 +4,7 @@
  * `repeatWindowMs` bump `series.count`, written at most once per `seriesIntervalMs`, so a hot
  * loop cannot flood the API server. client-node ships no recorder, hence this one.
  */
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeClient } from './client.ts';
@@ -68,7 +68,12 @@ export class EventRecorder {
   ): Promise<boolean> {
     const meta = regarding.metadata ?? {};
     const namespace = meta.namespace || 'default';
-    const key = [meta.uid ?? `${namespace}/${meta.name}`, type, reason, action, note].join('\u0000');
+    // A digest, not the text: a key is kept for the whole window, and most of it is the note.
+    const key = hash(
+      'sha1',
+      [meta.uid ?? `${namespace}/${meta.name}`, type, reason, action, note].join('\u0000'),
+      'base64',
+    );
     const now = this.#o.clock.now();
     this.#gc(now);
     const seen = this.#seen.get(key);

@@ -4,11 +4,11 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+import type { RuntimeMetrics } from './metrics.ts';
 
 /** What the health server asks about the process. */
 export interface HealthSources {
-  registry: Registry;
+  metrics: Pick<RuntimeMetrics, 'exposition' | 'registry'>;
   /** Names of caches not yet synced; ready when empty. */
   unsynced(): string[];
   /** Whether the process is shutting down (then not ready). */
@@ -45,8 +45,8 @@ export async function startHealthServer(
           .end(`caches not synced: ${unsynced.join(', ')}\n`);
       else res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/metrics') {
-      sources.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': sources.registry.contentType }).end(text),
+      sources.metrics.exposition().then(
+        (text) => res.writeHead(200, { 'content-type': sources.metrics.registry.contentType }).end(text),
         (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
       );
     } else {

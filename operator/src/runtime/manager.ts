@@ -143,7 +143,7 @@ export class Manager {
     const cfg = this.config;
     this.#health = await startHealthServer(
       {
-        registry: this.metrics.registry,
+        metrics: this.metrics,
         unsynced: () => [...this.#caches.entries()].filter(([, c]) => !c.synced).map(([id]) => id),
         stopping: () => this.#stopping,
       },

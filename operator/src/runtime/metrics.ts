@@ -29,6 +29,8 @@ export class RuntimeMetrics {
   readonly watchErrors: Counter<'resource'>;
   /** 1 while this instance holds the leader lease. */
   readonly leader: Gauge;
+  /** Series printed by hand after the registry's (see `addText`). */
+  readonly #texts: (() => string)[] = [];
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -94,6 +96,20 @@ export class RuntimeMetrics {
       help: '1 while this instance leads.',
       registers,
     });
+  }
+
+  /**
+   * Adds metrics printed by `render` (Prometheus' text format, ending in a newline) at each
+   * scrape, after the registry's: for series too many to go through prom-client's formatting.
+   */
+  addText(render: () => string): void {
+    this.#texts.push(render);
+  }
+
+  /** Every metric in Prometheus' text format: what `/metrics` serves. */
+  async exposition(): Promise<string> {
+    const registered = await this.registry.metrics();
+    return this.#texts.reduce((text, render) => text + render(), registered);
   }
 
   /** Sum of API requests whose verb matches `filter` (all when omitted), read from the counter. */

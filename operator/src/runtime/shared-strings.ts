@@ -12,6 +12,7 @@
 /** Fields whose values differ on every object or every write: sharing them saves nothing. */
 const UNIQUE_VALUES = new Set([
   'uid',
+  'digest',
   'resourceVersion',
   'creationTimestamp',
   'deletionTimestamp',
