@@ -2,7 +2,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { aPixtralDeployment } from '../../test/fixtures/pixtral-deployment.ts';
 import type { PixtralDeployment } from './api/pixtral-deployment.ts';
-import { deploymentSamples, registerDeploymentMetrics } from './deployment-metrics.ts';
+import { deploymentMetricsText, registerDeploymentMetrics } from './deployment-metrics.ts';
 import { RuntimeMetrics } from './runtime/metrics.ts';
 
 function withStatus(status: PixtralDeployment['status'], name = 'vision'): PixtralDeployment {
@@ -24,40 +24,81 @@ const readyStatus: PixtralDeployment['status'] = {
   weights: { attempts: 0 },
 };
 
-describe('deploymentSamples', () => {
+/** The series of `metric` in `text`, as `labels after the id` -> value. */
+function series(text: string, metric: string): Record<string, number> {
+  const found: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const match = line.match(/^pixtral_deployment_(\w+)\{namespace="[^"]*",name="[^"]*",?(.*)\} (\S+)$/);
+    if (match?.[1] === metric) found[match[2] ?? ''] = Number(match[3]);
+  }
+  return found;
+}
+
+describe('deploymentMetricsText', () => {
   it('sets the current phase to 1 and every other phase to 0', () => {
-    const phases = deploymentSamples([withStatus(readyStatus)], () => undefined)
-      .filter((s) => s.metric === 'status_phase')
-      .map((s) => [s.labels.phase, s.value]);
-    expect(Object.fromEntries(phases)).toEqual({
-      Creating: 0,
-      ProvisioningWeights: 0,
-      Deploying: 0,
-      Ready: 1,
-      Error: 0,
-      Deleting: 0,
+    expect(
+      series(
+        deploymentMetricsText([withStatus(readyStatus)], () => undefined),
+        'status_phase',
+      ),
+    ).toEqual({
+      'phase="Creating"': 0,
+      'phase="ProvisioningWeights"': 0,
+      'phase="Deploying"': 0,
+      'phase="Ready"': 1,
+      'phase="Error"': 0,
+      'phase="Deleting"': 0,
     });
   });
 
   it('gives each condition one series per status value, 1 for the one it has', () => {
-    const ready = deploymentSamples([withStatus(readyStatus)], () => undefined)
-      .filter((s) => s.metric === 'status_condition')
-      .map((s) => `${s.labels.type}=${s.labels.status}:${s.value}`);
-    expect(ready).toEqual(['Ready=True:1', 'Ready=False:0', 'Ready=Unknown:0']);
+    expect(
+      series(
+        deploymentMetricsText([withStatus(readyStatus)], () => undefined),
+        'status_condition',
+      ),
+    ).toEqual({
+      'type="Ready",status="True"': 1,
+      'type="Ready",status="False"': 0,
+      'type="Ready",status="Unknown"': 0,
+    });
   });
 
   it('reads desired replicas from the serving Deployment (KEDA owns it), else minSize', () => {
     const cr = withStatus(readyStatus);
     const desired = (workload: V1Deployment | undefined) =>
-      deploymentSamples([cr], () => workload).find((s) => s.metric === 'replicas_desired')?.value;
+      series(
+        deploymentMetricsText([cr], () => workload),
+        'replicas_desired',
+      )[''];
     expect(desired({ spec: { replicas: 3 } } as V1Deployment)).toBe(3);
     expect(desired(undefined)).toBe(1);
   });
 
   it('exports a fresh resource (no status yet) without failing', () => {
-    const samples = deploymentSamples([withStatus(undefined)], () => undefined);
-    expect(samples.find((s) => s.metric === 'replicas_ready')?.value).toBe(0);
-    expect(samples.filter((s) => s.metric === 'status_phase').every((s) => s.value === 0)).toBe(true);
+    const text = deploymentMetricsText([withStatus(undefined)], () => undefined);
+    expect(series(text, 'replicas_ready')).toEqual({ '': 0 });
+    expect(Object.values(series(text, 'status_phase'))).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('prints each gauge once with its help and type, its series together', () => {
+    const text = deploymentMetricsText(
+      [withStatus(readyStatus), withStatus(readyStatus, 'other')],
+      () => undefined,
+    );
+    const names = text
+      .split('\n')
+      .filter((line) => line.startsWith('# TYPE'))
+      .map((line) => line.split(' ')[2]);
+    expect(names).toEqual([
+      'pixtral_deployment_info',
+      'pixtral_deployment_status_phase',
+      'pixtral_deployment_status_condition',
+      'pixtral_deployment_replicas_ready',
+      'pixtral_deployment_replicas_desired',
+      'pixtral_deployment_weights_failed_attempts',
+    ]);
+    expect(text.endsWith('} 0\n')).toBe(true);
   });
 });
 
