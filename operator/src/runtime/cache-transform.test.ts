@@ -81,7 +81,7 @@ describe('trimForCache', () => {
     ).toBe(true);
   });
 
-  it("keeps of a pod's spec only the containers' names and images and the node; status whole", () => {
+  it("keeps of a pod what the stall readers look at: containers' names, images and states, the node, phase and conditions", () => {
     const pod: V1Pod = {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -102,8 +102,23 @@ describe('trimForCache', () => {
       },
       status: {
         phase: 'Running',
+        podIP: '10.0.0.7',
+        startTime: new Date('2026-12-07T10:00:00Z'),
+        conditions: [
+          { type: 'PodScheduled', status: 'True', lastTransitionTime: new Date('2026-12-07T10:00:00Z') },
+        ],
         containerStatuses: [
-          { name: 'sidecar', image: 'runtime:1', imageID: '', ready: true, restartCount: 0 },
+          {
+            name: 'sidecar',
+            image: 'runtime:1',
+            imageID: 'sha256:abc',
+            containerID: 'containerd://1',
+            ready: false,
+            restartCount: 2,
+            started: false,
+            state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off' } },
+            lastState: { terminated: { exitCode: 3, message: 'report' } },
+          },
         ],
       },
     };
@@ -113,13 +128,41 @@ describe('trimForCache', () => {
       initContainers: [{ name: 'init', image: 'busybox' }],
       containers: [{ name: 'sidecar', image: 'runtime:1' }],
     });
-    expect(trimmed.status).toEqual(pod.status);
+    expect(trimmed.status).toEqual({
+      phase: 'Running',
+      conditions: [{ type: 'PodScheduled', status: 'True' }],
+      containerStatuses: [
+        {
+          name: 'sidecar',
+          image: 'runtime:1',
+          ready: false,
+          restartCount: 2,
+          state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off' } },
+          lastState: { terminated: { exitCode: 3, message: 'report' } },
+        },
+      ],
+    });
     expect(trimmed.metadata?.labels).toEqual({ app: 'x' });
   });
 
   it("keeps of a Deployment's spec all but its pod template (the apply digest stands for it)", () => {
     const { template: _template, ...spec } = deployment().spec!;
     expect(trimForCache(deployment()).spec).toEqual(spec);
+  });
+
+  it('keeps only the metadata of Services and PodDisruptionBudgets, which are read for their controller', () => {
+    const service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: 's',
+        namespace: 'ns',
+        ownerReferences: [{ apiVersion: 'x/v1', kind: 'X', name: 'x', uid: 'u' }],
+      },
+      spec: { clusterIP: '10.96.0.9', ports: [{ port: 80 }] },
+      status: { loadBalancer: {} },
+    };
+    expect(trimForCache(service)).toEqual({ apiVersion: 'v1', kind: 'Service', metadata: service.metadata });
   });
 
   it('leaves the spec of other kinds whole', () => {

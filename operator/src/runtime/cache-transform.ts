@@ -12,18 +12,30 @@
  * - A Deployment's pod template: with the applied digest nothing reads it from the cache (the
  *   reconciler builds the template it wants; local mode reads the live one from the API server).
  *   It was ~5 KB of objects per deployment.
+ * - Services and PodDisruptionBudgets: all but their metadata. They are read for who controls
+ *   them and nothing else (whether an apply is needed is the digest's answer).
  * - kubectl's `last-applied-configuration` annotation: a second full copy of the object.
  * - Pods: of `spec`, only each container's name and image and the node (the stall messages name
  *   the image of a failing container); a pod's spec repeats its Deployment's or Job's template.
- *   `status` is kept whole.
+ *   Of `status`, what the stall and provisioner-failure readers look at: the phase, each
+ *   condition's type, status, reason and message, and each container's name, image, readiness,
+ *   restarts and states; not its addresses, times, IDs, mounts or resources.
  *
  * What is kept shares its strings with every other cached object (shared-strings.ts).
  */
-import type { KubernetesObject, V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type {
+  KubernetesObject,
+  V1Container,
+  V1ContainerStatus,
+  V1Deployment,
+  V1Pod,
+} from '@kubernetes/client-node';
 import { appliedFieldsOf, keepAppliedFields } from './applied-fields.ts';
 import { SharedStrings } from './shared-strings.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+/** `apiVersion/kind` of the kinds whose metadata is all anyone reads. */
+const METADATA_ONLY = new Set(['v1/Service', 'policy/v1/PodDisruptionBudget']);
 /** One table for every informer: kinds repeat each other's strings (names, labels, images). */
 const strings = new SharedStrings();
 
@@ -37,7 +49,10 @@ export function trimForCache<T extends KubernetesObject>(object: T): T {
     trimmed.annotations = annotations;
   }
   let result: T = { ...object, metadata: trimmed };
-  if (object.apiVersion === 'v1' && object.kind === 'Pod') result = trimPodSpec(result as V1Pod) as T;
+  const kind = `${object.apiVersion}/${object.kind}`;
+  if (METADATA_ONLY.has(kind))
+    result = { apiVersion: object.apiVersion, kind: object.kind, metadata: trimmed } as T;
+  if (kind === 'v1/Pod') result = trimPod(result as V1Pod) as T;
   if (object.apiVersion === 'apps/v1' && object.kind === 'Deployment')
     result = withoutTemplate(result as V1Deployment) as T;
   const kept = strings.copy(result);
@@ -50,19 +65,49 @@ function nameAndImage(containers: V1Container[] | undefined): V1Container[] | un
   return containers?.map(({ name, image }) => (image === undefined ? { name } : { name, image }));
 }
 
-function trimPodSpec(pod: V1Pod): V1Pod {
-  const spec = pod.spec;
-  if (!spec) return pod;
-  const containers = nameAndImage(spec.containers) ?? [];
-  const initContainers = nameAndImage(spec.initContainers);
-  return {
-    ...pod,
-    spec: {
-      containers,
+function containerStates(statuses: V1ContainerStatus[] | undefined): V1ContainerStatus[] | undefined {
+  // Without the IDs the type requires: a cached pod is trimmed, and no reader looks at them.
+  return statuses?.map(({ name, image, ready, restartCount, state, lastState }) => ({
+    name,
+    image,
+    ready,
+    restartCount,
+    ...(state ? { state } : {}),
+    ...(lastState ? { lastState } : {}),
+  })) as V1ContainerStatus[] | undefined;
+}
+
+function trimPod(pod: V1Pod): V1Pod {
+  const { spec, status } = pod;
+  const trimmed: V1Pod = { ...pod };
+  if (spec) {
+    const initContainers = nameAndImage(spec.initContainers);
+    trimmed.spec = {
+      containers: nameAndImage(spec.containers) ?? [],
       ...(initContainers ? { initContainers } : {}),
       ...(spec.nodeName ? { nodeName: spec.nodeName } : {}),
-    },
-  };
+    };
+  }
+  if (status) {
+    const containerStatuses = containerStates(status.containerStatuses);
+    const initContainerStatuses = containerStates(status.initContainerStatuses);
+    trimmed.status = {
+      ...(status.phase ? { phase: status.phase } : {}),
+      ...(status.conditions
+        ? {
+            conditions: status.conditions.map(({ type, status, reason, message }) => ({
+              type,
+              status,
+              reason,
+              message,
+            })),
+          }
+        : {}),
+      ...(containerStatuses ? { containerStatuses } : {}),
+      ...(initContainerStatuses ? { initContainerStatuses } : {}),
+    };
+  }
+  return trimmed;
 }
 
 function withoutTemplate(deployment: V1Deployment): V1Deployment {
