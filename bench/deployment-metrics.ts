@@ -11,27 +11,18 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Gauge, Registry } from 'prom-client';
-import { ConditionType } from '../operator/src/api/conditions.ts';
 import type { PixtralDeployment } from '../operator/src/api/pixtral-deployment.ts';
 import { deploymentMetricsText, registerDeploymentMetrics } from '../operator/src/deployment-metrics.ts';
 import { RuntimeMetrics } from '../operator/src/runtime/metrics.ts';
-import { aPixtralDeployment } from '../test/fixtures/pixtral-deployment.ts';
+import { aReadyPixtralDeployment } from '../test/fixtures/pixtral-deployment.ts';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,3000,10000').split(',').map(Number);
 const SCRAPES = Number(process.env.BENCH_SCRAPES ?? 5);
 
 function readyDeployments(n: number): PixtralDeployment[] {
-  const conditions = Object.values(ConditionType).map((type) => ({
-    type,
-    status: 'True',
-    reason: 'AsExpected',
-    message: 'Nothing needs attention',
-    lastTransitionTime: '2026-12-07T15:00:00Z',
-  }));
-  return Array.from({ length: n }, (_, i) => ({
-    ...aPixtralDeployment({}, { name: `pxd-${i}`, namespace: `ns-${i % 10}` }),
-    status: { phase: 'Ready', readyReplicas: 1, uuid: `uuid-${i}`, conditions, weights: { attempts: 0 } },
-  })) as PixtralDeployment[];
+  return Array.from({ length: n }, (_, i) =>
+    aReadyPixtralDeployment({ name: `pxd-${i}`, namespace: `ns-${i % 10}` }),
+  );
 }
 
 interface Sample {

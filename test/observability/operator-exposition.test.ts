@@ -1,26 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ConditionType } from '../../operator/src/api/conditions.ts';
 import type { PixtralDeployment } from '../../operator/src/api/pixtral-deployment.ts';
 import { registerDeploymentMetrics } from '../../operator/src/deployment-metrics.ts';
 import { RuntimeMetrics } from '../../operator/src/runtime/metrics.ts';
-import { aPixtralDeployment } from '../fixtures/pixtral-deployment.ts';
+import { aReadyPixtralDeployment } from '../fixtures/pixtral-deployment.ts';
 import { prometheusBinary } from './prometheus-tools.ts';
 
 /** Ready deployments with every condition, one with a model name the text format must escape. */
 function deployments(): PixtralDeployment[] {
-  const conditions = Object.values(ConditionType).map((type) => ({
-    type,
-    status: 'True',
-    reason: 'AsExpected',
-    message: 'Nothing needs attention',
-    lastTransitionTime: '2026-12-07T15:00:00Z',
-  }));
-  return ['a', 'b'].map((name) => {
-    const cr = aPixtralDeployment({}, { name, namespace: 'team' });
-    if (name === 'b') cr.spec.model = 'say "hi"\\n';
-    return { ...cr, status: { phase: 'Ready', readyReplicas: 1, uuid: `uuid-${name}`, conditions } };
-  }) as PixtralDeployment[];
+  const escaped = aReadyPixtralDeployment({ name: 'b', namespace: 'team' });
+  escaped.spec.model = 'say "hi"\\n';
+  return [aReadyPixtralDeployment({ name: 'a', namespace: 'team' }), escaped];
 }
 
 describe("the operator's /metrics text", () => {
