@@ -58,7 +58,7 @@ export function desiredDigest(desired: KubernetesObject): string {
 }
 
 /** A stable digest of JSON-like `value` (see the file comment for what is left out). */
-export function digestOf(value: unknown): string {
+function digestOf(value: unknown): string {
   return hash('sha1', JSON.stringify(canonical(value) ?? null), 'base64');
 }
 
@@ -152,7 +152,7 @@ export function keepAppliedFields(object: object, applied: readonly AppliedField
 }
 
 /** The applies on `object`: as kept for a cached object, else reduced from its managedFields. */
-export function appliedFields(object: KubernetesObject): readonly AppliedFields[] {
+function appliedFields(object: KubernetesObject): readonly AppliedFields[] {
   return kept.get(object) ?? appliedFieldsOf(object);
 }
 
