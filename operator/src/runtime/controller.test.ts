@@ -20,10 +20,13 @@ const obj = (
 });
 
 /** A controller over in-memory caches whose reconciler records the keys it gets. */
-function running(watches: (notes: MemoryCache, channel: Channel) => Controller) {
+function running(
+  watches: (notes: MemoryCache, channel: Channel) => Controller,
+  cachedNotes: KubernetesObject[] = [],
+) {
   const caches = new Map<string, MemoryCache>([
     [Root.kind, new MemoryCache([obj(Root, 'a'), obj(Root, 'b')])],
-    [Note.kind, new MemoryCache()],
+    [Note.kind, new MemoryCache(cachedNotes)],
   ]);
   const channel = new Channel();
   const controller = watches(caches.get(Note.kind)!, channel);
@@ -90,5 +93,40 @@ describe('Controller mapped watches', () => {
 
     await world.stop();
     expect(world.controller.running).toBe(false);
+  });
+
+  it('counts what the caches held before it started as added: a root with no object of its own yet is still reconciled', async () => {
+    const seen: string[] = [];
+    const reconciler: Reconciler = {
+      reconcile: async (key) => {
+        seen.push(keyString(key));
+        return { kind: 'done' };
+      },
+    };
+    const owner = {
+      apiVersion: Root.apiVersion,
+      kind: Root.kind,
+      name: 'orphaned',
+      uid: 'u',
+      controller: true,
+    };
+    const world = running(
+      () =>
+        new Controller({
+          name: 'test',
+          forKind: Root,
+          owns: [Note],
+          reconciler,
+          watches: [
+            { kind: Note, map: (note) => [{ namespace: 'ns', name: note.metadata?.labels?.root ?? '' }] },
+          ],
+        }),
+      [
+        obj(Note, 'listed-early', { labels: { root: 'missing' } }),
+        obj(Note, 'owned', { ownerReferences: [owner] }),
+      ],
+    );
+    await until(() => ['ns/a', 'ns/b', 'ns/missing', 'ns/orphaned'].every((k) => seen.includes(k)));
+    await world.stop();
   });
 });

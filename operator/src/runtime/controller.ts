@@ -161,7 +161,7 @@ export class Controller {
     const roots = rt.cache(this.forKind);
     const unsubscribe = [
       roots.subscribe((event) => this.#onRoot(queue, roots, event)),
-      ...this.owns.map((kind) => rt.cache(kind).subscribe((event) => this.#onOwned(queue, event))),
+      ...this.owns.map((kind) => this.#followOwned(rt.cache(kind), queue)),
       ...this.#watches.map((watch) => this.#follow(watch, queue, rt)),
     ];
     this.#running = { queue, rt, unsubscribe };
@@ -188,26 +188,18 @@ export class Controller {
     }
   }
 
-  #onOwned(queue: WorkQueue, event: InformerEvent<KubernetesObject>): void {
-    if (event.type === 'sync') return;
-    const owners = new Set<string>();
-    for (const obj of event.type === 'update' ? [event.old, event.object] : [event.object]) {
+  #followOwned(cache: Informer, queue: WorkQueue): () => void {
+    return followCache(cache, queue, (obj) => {
       const owner = ownerKey(obj, this.forKind);
-      if (owner) owners.add(owner);
-    }
-    for (const key of owners) queue.add(key);
+      return owner ? [owner] : [];
+    });
   }
 
   #follow(watch: MappedWatch, queue: WorkQueue, rt: ControllerRuntime): () => void {
-    const source: EventSource = 'kind' in watch ? rt.cache(watch.kind) : watch.source;
-    return source.subscribe((event) => {
-      if (event.type === 'sync') return;
-      const keys = new Set<string>();
-      for (const obj of event.type === 'update' ? [event.old, event.object] : [event.object]) {
-        for (const key of watch.map(obj)) keys.add(keyString(key));
-      }
-      for (const key of keys) queue.add(key);
-    });
+    const map = (obj: KubernetesObject) => watch.map(obj).map(keyString);
+    return 'kind' in watch
+      ? followCache(rt.cache(watch.kind), queue, map)
+      : subscribeMapped(watch.source, queue, map);
   }
 
   async #work(queue: WorkQueue, rt: ControllerRuntime, log: Logger, abort: AbortSignal): Promise<void> {
@@ -253,6 +245,39 @@ export class Controller {
 }
 
 const objectKeyString = (obj: KubernetesObject): string => keyString(objectKey(obj));
+
+/**
+ * Follows a cache, and first counts what it already holds as added (as client-go's
+ * `AddEventHandler` does): the cache listed before this controller subscribed, so an object
+ * whose only event came before would otherwise never reach the root it concerns, e.g. a
+ * PixtralDeployment created just before the weights-cache controller started, whose cache
+ * (the root) does not exist yet.
+ */
+function followCache(
+  cache: Informer,
+  queue: WorkQueue,
+  map: (obj: KubernetesObject) => string[],
+): () => void {
+  const unsubscribe = subscribeMapped(cache, queue, map);
+  for (const obj of cache.list()) for (const key of map(obj)) queue.add(key);
+  return unsubscribe;
+}
+
+/** Enqueues the keys `map` gives for each object an event carries: for an update, old and new. */
+function subscribeMapped(
+  source: EventSource,
+  queue: WorkQueue,
+  map: (obj: KubernetesObject) => string[],
+): () => void {
+  return source.subscribe((event) => {
+    if (event.type === 'sync') return;
+    const keys = new Set<string>();
+    for (const obj of event.type === 'update' ? [event.old, event.object] : [event.object]) {
+      for (const key of map(obj)) keys.add(key);
+    }
+    for (const key of keys) queue.add(key);
+  });
+}
 
 /** The key of `obj`'s controller owner when that owner is of `kind` (same group, any version). */
 export function ownerKey(obj: KubernetesObject, kind: KindRef): string | undefined {
