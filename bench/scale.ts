@@ -105,6 +105,8 @@ interface OperatorGauges {
   totalBytes: number;
   externalBytes: number;
   queueDepth: number;
+  /** Reconciles running at the scrape. */
+  activeWorkers: number;
   queueAdds: number;
   reconciles: number;
   reconcileSeconds: number;
@@ -126,6 +128,7 @@ async function operatorGauges(url: string): Promise<OperatorGauges | undefined> 
       totalBytes: sum('nodejs_heap_size_total_bytes'),
       externalBytes: sum('nodejs_external_memory_bytes'),
       queueDepth: sum('workqueue_depth'),
+      activeWorkers: sum('controller_runtime_active_workers'),
       queueAdds: sum('workqueue_adds_total'),
       reconciles: sum('controller_runtime_reconcile_time_seconds_count'),
       reconcileSeconds: sum('controller_runtime_reconcile_time_seconds_sum'),
@@ -268,7 +271,12 @@ async function runSubject(
   let quietStart = Date.now();
   let quietCpu = 0;
   if (allReady && QUIET_MS > 0 && !exited) {
-    say(`${subject.name}: all Ready; watching a quiet window of ${s(QUIET_MS)} s`);
+    // The last reconciles can still be writing what follows a Ready status (its Event): the
+    // window starts once the operator says it is idle, so it sees steady state, not their tail.
+    const idleAfterMs = subject.metricsUrl ? await untilIdle(subject.metricsUrl) : 0;
+    say(
+      `${subject.name}: all Ready${subject.metricsUrl ? `, idle ${s(idleAfterMs)} s later` : ''}; watching a quiet window of ${s(QUIET_MS)} s`,
+    );
     sampler.mark();
     quietStart = Date.now();
     await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
@@ -318,6 +326,22 @@ async function runSubject(
       cpuMs: quietCpu,
     },
   };
+}
+
+/**
+ * Waits until the operator's /metrics show nothing queued and no reconcile running at two
+ * scrapes 1 s apart (keys waiting out a delay do not count: steady state has those), at most
+ * 60 s; returns how long that took.
+ */
+async function untilIdle(url: string): Promise<number> {
+  const began = Date.now();
+  let idleScrapes = 0;
+  while (idleScrapes < 2 && Date.now() - began < 60_000) {
+    const gauges = await operatorGauges(url);
+    idleScrapes = gauges && gauges.queueDepth === 0 && gauges.activeWorkers === 0 ? idleScrapes + 1 : 0;
+    if (idleScrapes < 2) await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  return Date.now() - began;
 }
 
 /** Writes in the quiet window, Lease renewals (leader election) counted apart. */

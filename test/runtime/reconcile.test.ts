@@ -81,6 +81,7 @@ describe('the runtime driving a toy reconciler', () => {
     expect(metrics).toMatch(/rest_client_requests_total\{verb="list",resource="configmaps",code="200"\} \d+/);
     expect(metrics).toContain('# TYPE controller_runtime_reconcile_time_seconds histogram');
     expect(metrics).toContain('# TYPE workqueue_depth gauge');
+    expect(metrics).toContain('# TYPE controller_runtime_active_workers gauge');
   });
 
   it('converges roots that are created, updated and deleted, and repairs drifted children', async () => {

@@ -30,10 +30,11 @@ function running(
   ]);
   const channel = new Channel();
   const controller = watches(caches.get(Note.kind)!, channel);
+  const metrics = new RuntimeMetrics();
   const rt: ControllerRuntime = {
     cache: (kind) => caches.get(kind.kind) as unknown as Informer,
     log: createOperatorLogger('silent'),
-    metrics: new RuntimeMetrics(),
+    metrics,
   };
   const stop = new AbortController();
   const done = controller.run(rt, stop.signal, stop.signal);
@@ -41,7 +42,7 @@ function running(
     stop.abort();
     return done;
   };
-  return { caches, channel, controller, stop: halt };
+  return { caches, channel, controller, metrics, stop: halt };
 }
 
 const until = async (check: () => boolean) => {
@@ -127,6 +128,26 @@ describe('Controller mapped watches', () => {
       ],
     );
     await until(() => ['ns/a', 'ns/b', 'ns/missing', 'ns/orphaned'].every((k) => seen.includes(k)));
+    await world.stop();
+  });
+
+  it('counts the reconciles running now, so an idle controller shows as one', async () => {
+    let release = () => {};
+    const reconciler: Reconciler = {
+      reconcile: (key) =>
+        keyString(key) === 'ns/a'
+          ? new Promise((resolve) => {
+              release = () => resolve({ kind: 'done' });
+            })
+          : Promise.resolve({ kind: 'done' }),
+    };
+    const world = running(() => new Controller({ name: 'test', forKind: Root, reconciler, workers: 2 }));
+    const active = async () => (await world.metrics.activeWorkers.get()).values[0]?.value;
+    await until(() => world.controller.backlog === 1);
+    expect(await active()).toBe(1);
+    release();
+    await until(() => world.controller.backlog === 0);
+    expect(await active()).toBe(0);
     await world.stop();
   });
 });

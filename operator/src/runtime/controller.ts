@@ -210,6 +210,7 @@ export class Controller {
       const reconcileID = randomUUID();
       const rlog = log.child({ reconcileID, [resourceField]: key });
       const stopTimer = rt.metrics.reconcileTime.startTimer({ controller: this.name });
+      rt.metrics.activeWorkers.inc({ controller: this.name });
       try {
         const outcome = await this.#o.reconciler.reconcile(parseKey(key), {
           signal: abort,
@@ -238,6 +239,7 @@ export class Controller {
         }
       } finally {
         stopTimer();
+        rt.metrics.activeWorkers.dec({ controller: this.name });
         queue.done(key);
       }
     }

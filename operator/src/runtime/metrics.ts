@@ -15,6 +15,8 @@ export class RuntimeMetrics {
   readonly reconcileErrors: Counter<'controller'>;
   /** Reconcile duration in seconds, by controller. */
   readonly reconcileTime: Histogram<'controller'>;
+  /** Reconciles running now, by controller: with `workqueue_depth` 0, the controller is idle. */
+  readonly activeWorkers: Gauge<'controller'>;
   /** Keys waiting in the queue (not counting keys in flight or waiting out a delay). */
   readonly queueDepth: Gauge<'name'>;
   /** Keys added to the queue, including duplicates that were folded. */
@@ -53,6 +55,12 @@ export class RuntimeMetrics {
       help: 'Reconcile duration in seconds, by controller.',
       labelNames: ['controller'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.activeWorkers = new Gauge({
+      name: 'controller_runtime_active_workers',
+      help: 'Reconciles running now, by controller.',
+      labelNames: ['controller'],
       registers,
     });
     this.queueDepth = new Gauge({
