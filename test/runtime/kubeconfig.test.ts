@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadKubeConfig, NoClusterConfiguredError } from '../../operator/src/runtime/kubeconfig.ts';
 
 function kubeconfig(server: string, context = 'ctx'): string {
@@ -14,16 +14,25 @@ current-context: ${context}
 `;
 }
 
+/** Folders the tests made, removed after them. */
+const made: string[] = [];
+async function folder(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+afterAll(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
+
 describe('loadKubeConfig', () => {
   it('reads KUBECONFIG when not in a pod', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kc-'));
+    const dir = await folder('kc-');
     await writeFile(join(dir, 'a'), kubeconfig('https://a.example:6443', 'a'));
     const kc = loadKubeConfig({ env: { KUBECONFIG: join(dir, 'a') }, home: dir });
     expect(kc.getCurrentCluster()?.server).toBe('https://a.example:6443');
   });
 
   it('merges several KUBECONFIG files, the first one setting the context', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kc-'));
+    const dir = await folder('kc-');
     await writeFile(join(dir, 'a'), kubeconfig('https://a.example:6443', 'a'));
     await writeFile(join(dir, 'b'), kubeconfig('https://b.example:6443', 'b'));
     const kc = loadKubeConfig({ env: { KUBECONFIG: `${join(dir, 'a')}:${join(dir, 'b')}` }, home: dir });
@@ -32,20 +41,20 @@ describe('loadKubeConfig', () => {
   });
 
   it('falls back to ~/.kube/config', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'kc-home-'));
+    const home = await folder('kc-home-');
     await mkdir(join(home, '.kube'));
     await writeFile(join(home, '.kube', 'config'), kubeconfig('https://home.example:6443'));
     expect(loadKubeConfig({ env: {}, home }).getCurrentCluster()?.server).toBe('https://home.example:6443');
   });
 
   it('refuses to guess a cluster when there are no credentials anywhere', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'kc-empty-'));
+    const home = await folder('kc-empty-');
     expect(() => loadKubeConfig({ env: {}, home })).toThrow(/No Kubernetes credentials found/);
     expect(() => loadKubeConfig({ env: {}, home })).toThrow(NoClusterConfiguredError);
   });
 
   it('says "no cluster configured" only when none was named (npm start then runs a local one)', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'kc-empty-'));
+    const home = await folder('kc-empty-');
     const thrown = (env: NodeJS.ProcessEnv) => {
       try {
         loadKubeConfig({ env, home });
