@@ -2,7 +2,11 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { aPixtralDeployment } from '../../test/fixtures/pixtral-deployment.ts';
 import type { PixtralDeployment } from './api/pixtral-deployment.ts';
-import { deploymentMetricsText, registerDeploymentMetrics } from './deployment-metrics.ts';
+import {
+  deploymentMetricsPieces,
+  deploymentMetricsText,
+  registerDeploymentMetrics,
+} from './deployment-metrics.ts';
 import { RuntimeMetrics } from './runtime/metrics.ts';
 
 function withStatus(status: PixtralDeployment['status'], name = 'vision'): PixtralDeployment {
@@ -99,6 +103,23 @@ describe('deploymentMetricsText', () => {
       'pixtral_deployment_weights_failed_attempts',
     ]);
     expect(text.endsWith('} 0\n')).toBe(true);
+  });
+});
+
+describe('deploymentMetricsPieces', () => {
+  it('prints the text in pieces of about 500 lines, each ending in a newline, that add up to the whole', () => {
+    const crs = Array.from({ length: 200 }, (_, i) => withStatus(readyStatus, `vision-${i}`));
+    const pieces = [...deploymentMetricsPieces(crs, () => undefined)];
+    for (const piece of pieces) {
+      expect(piece.endsWith('\n')).toBe(true);
+      // A piece ends after the deployment that reached 500 lines: at most 6 more here (its phases).
+      expect(piece.split('\n').length - 1).toBeLessThanOrEqual(500 + 6);
+    }
+    // 200 deployments with 6 phases each are 1,200 lines of that gauge alone: three pieces.
+    expect(pieces.filter((p) => p.includes('pixtral_deployment_status_phase{'))).toHaveLength(3);
+    const text = pieces.join('');
+    expect(text.match(/^pixtral_deployment_info\{/gm)).toHaveLength(200);
+    expect(text.match(/^pixtral_deployment_status_phase\{/gm)).toHaveLength(1200);
   });
 });
 

@@ -41,55 +41,94 @@ function labelValue(value: string): string {
   return value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 }
 
+/** Lines per piece of the text: about 50 KB, so a scrape holds a piece at a time, not the whole. */
+const LINES_PER_PIECE = 500;
+
+/** A CR's series of one gauge, pushed onto `out` as lines; `id` is `{namespace="…",name="…"`. */
+type Series = (
+  out: string[],
+  cr: PixtralDeployment,
+  id: string,
+  workload: (cr: PixtralDeployment) => V1Deployment | undefined,
+) => void;
+
+const SERIES: Record<Metric, Series> = {
+  info: (out, cr, id) => {
+    const uuid = labelValue(cr.status?.uuid ?? '');
+    out.push(
+      `pixtral_deployment_info${id},uuid="${uuid}",model="${labelValue(cr.spec.model)}",node_type="${labelValue(cr.spec.nodeType)}"} 1`,
+    );
+  },
+  status_phase: (out, cr, id) => {
+    for (const phase of PHASES)
+      out.push(
+        `pixtral_deployment_status_phase${id},phase="${phase}"} ${cr.status?.phase === phase ? 1 : 0}`,
+      );
+  },
+  status_condition: (out, cr, id) => {
+    for (const condition of cr.status?.conditions ?? []) {
+      const type = labelValue(condition.type);
+      for (const value of CONDITION_STATUSES)
+        out.push(
+          `pixtral_deployment_status_condition${id},type="${type}",status="${value}"} ${condition.status === value ? 1 : 0}`,
+        );
+    }
+  },
+  replicas_ready: (out, cr, id) => {
+    out.push(`pixtral_deployment_replicas_ready${id}} ${cr.status?.readyReplicas ?? 0}`);
+  },
+  replicas_desired: (out, cr, id, workload) => {
+    out.push(`pixtral_deployment_replicas_desired${id}} ${workload(cr)?.spec?.replicas ?? cr.spec.minSize}`);
+  },
+  weights_failed_attempts: (out, cr, id) => {
+    out.push(`pixtral_deployment_weights_failed_attempts${id}} ${cr.status?.weights?.attempts ?? 0}`);
+  },
+};
+
 /**
- * The gauges of `crs` in Prometheus' text format, pure. `workload` returns the serving
- * Deployment of a CR (its `spec.replicas` is the desired count, which KEDA may own); before it
- * exists, desired is minSize.
+ * The gauges of `crs` in Prometheus' text format, pure, in pieces of a few hundred lines, each
+ * ending in a newline. `workload` returns the serving Deployment of a CR (its `spec.replicas` is
+ * the desired count, which KEDA may own); before it exists, desired is minSize.
  *
- * Printed line by line with template strings, not through label objects: at 10,000 deployments
- * a scrape is 310,000 series, and this runs in V8's lite mode, which has no optimizing compiler
- * to remove the allocations (`bench/deployment-metrics.ts`).
+ * In pieces because the whole is large: at 10,000 deployments a scrape is 310,000 series, 29 MB
+ * of text, which held at once (as lines, joined, then as the response's bytes) was the largest
+ * transient of the process. Printed line by line with template strings, not through label
+ * objects: this runs in V8's lite mode, which has no optimizing compiler to remove the
+ * allocations (`bench/deployment-metrics.ts`).
  */
+export function* deploymentMetricsPieces(
+  crs: readonly PixtralDeployment[],
+  workload: (cr: PixtralDeployment) => V1Deployment | undefined,
+): Generator<string> {
+  const ids = crs.map(
+    (cr) =>
+      `{namespace="${labelValue(cr.metadata.namespace ?? '')}",name="${labelValue(cr.metadata.name ?? '')}"`,
+  );
+  for (const metric of METRICS) {
+    const name = `pixtral_deployment_${metric}`;
+    let lines = [`# HELP ${name} ${HELP[metric]}`, `# TYPE ${name} gauge`];
+    for (const [i, cr] of crs.entries()) {
+      SERIES[metric](lines, cr, ids[i] as string, workload);
+      if (lines.length >= LINES_PER_PIECE) {
+        yield `${lines.join('\n')}\n`;
+        lines = [];
+      }
+    }
+    if (lines.length) yield `${lines.join('\n')}\n`;
+  }
+}
+
+/** The whole text of `deploymentMetricsPieces`, for tests and benchmarks. */
 export function deploymentMetricsText(
   crs: readonly PixtralDeployment[],
   workload: (cr: PixtralDeployment) => V1Deployment | undefined,
 ): string {
-  const lines = {} as Record<Metric, string[]>;
-  for (const metric of METRICS) {
-    const name = `pixtral_deployment_${metric}`;
-    lines[metric] = [`# HELP ${name} ${HELP[metric]}`, `# TYPE ${name} gauge`];
-  }
-  for (const cr of crs) {
-    const status = cr.status ?? {};
-    const id = `{namespace="${labelValue(cr.metadata.namespace ?? '')}",name="${labelValue(cr.metadata.name ?? '')}"`;
-    lines.info.push(
-      `pixtral_deployment_info${id},uuid="${labelValue(status.uuid ?? '')}",model="${labelValue(cr.spec.model)}",node_type="${labelValue(cr.spec.nodeType)}"} 1`,
-    );
-    for (const phase of PHASES)
-      lines.status_phase.push(
-        `pixtral_deployment_status_phase${id},phase="${phase}"} ${status.phase === phase ? 1 : 0}`,
-      );
-    for (const condition of status.conditions ?? []) {
-      const type = labelValue(condition.type);
-      for (const value of CONDITION_STATUSES)
-        lines.status_condition.push(
-          `pixtral_deployment_status_condition${id},type="${type}",status="${value}"} ${condition.status === value ? 1 : 0}`,
-        );
-    }
-    lines.replicas_ready.push(`pixtral_deployment_replicas_ready${id}} ${status.readyReplicas ?? 0}`);
-    lines.replicas_desired.push(
-      `pixtral_deployment_replicas_desired${id}} ${workload(cr)?.spec?.replicas ?? cr.spec.minSize}`,
-    );
-    lines.weights_failed_attempts.push(
-      `pixtral_deployment_weights_failed_attempts${id}} ${status.weights?.attempts ?? 0}`,
-    );
-  }
-  return `${METRICS.map((metric) => lines[metric].join('\n')).join('\n')}\n`;
+  return [...deploymentMetricsPieces(crs, workload)].join('');
 }
 
 /** Where the gauges' text goes: printed at each scrape after the registry's metrics. */
 export interface MetricsText {
-  addText(render: () => string): void;
+  addText(render: () => Iterable<string>): void;
 }
 
 /**
@@ -104,7 +143,7 @@ export interface MetricsText {
  */
 export function registerDeploymentMetrics(metrics: MetricsText, sources: DeploymentMetricSources): void {
   metrics.addText(() =>
-    deploymentMetricsText(sources.pixtralDeployments.list(), (cr) =>
+    deploymentMetricsPieces(sources.pixtralDeployments.list(), (cr) =>
       sources.deployments.get(cr.metadata.namespace ?? '', workloadName(cr)),
     ),
   );

@@ -4,11 +4,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { RuntimeMetrics } from './metrics.ts';
 
 /** What the health server asks about the process. */
 export interface HealthSources {
-  metrics: Pick<RuntimeMetrics, 'exposition' | 'registry'>;
+  metrics: Pick<RuntimeMetrics, 'pieces' | 'registry'>;
   /** Names of caches not yet synced; ready when empty. */
   unsynced(): string[];
   /** Whether the process is shutting down (then not ready). */
@@ -45,10 +47,10 @@ export async function startHealthServer(
           .end(`caches not synced: ${unsynced.join(', ')}\n`);
       else res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/metrics') {
-      sources.metrics.exposition().then(
-        (text) => res.writeHead(200, { 'content-type': sources.metrics.registry.contentType }).end(text),
-        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
-      );
+      // Streamed: each piece is printed once the socket takes the one before (see `pieces`).
+      // A failure after the first piece can only cut the body short, which fails the scrape.
+      res.writeHead(200, { 'content-type': sources.metrics.registry.contentType });
+      pipeline(Readable.from(sources.metrics.pieces(), { highWaterMark: 2 }), res).catch(() => res.destroy());
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }

@@ -32,7 +32,7 @@ export class RuntimeMetrics {
   /** 1 while this instance holds the leader lease. */
   readonly leader: Gauge;
   /** Series printed by hand after the registry's (see `addText`). */
-  readonly #texts: (() => string)[] = [];
+  readonly #texts: (() => Iterable<string>)[] = [];
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -107,17 +107,28 @@ export class RuntimeMetrics {
   }
 
   /**
-   * Adds metrics printed by `render` (Prometheus' text format, ending in a newline) at each
-   * scrape, after the registry's: for series too many to go through prom-client's formatting.
+   * Adds metrics printed by `render` (Prometheus' text format, in pieces each ending in a
+   * newline) at each scrape, after the registry's: for series too many to go through
+   * prom-client's formatting.
    */
-  addText(render: () => string): void {
+  addText(render: () => Iterable<string>): void {
     this.#texts.push(render);
   }
 
-  /** Every metric in Prometheus' text format: what `/metrics` serves. */
+  /**
+   * Every metric in Prometheus' text format, in pieces: what `/metrics` streams. A piece is
+   * printed when the reader asks for it, so a scrape holds a piece, not the whole text.
+   */
+  async *pieces(): AsyncGenerator<string> {
+    yield await this.registry.metrics();
+    for (const render of this.#texts) yield* render();
+  }
+
+  /** The whole text of `pieces()`. */
   async exposition(): Promise<string> {
-    const registered = await this.registry.metrics();
-    return this.#texts.reduce((text, render) => text + render(), registered);
+    let text = '';
+    for await (const piece of this.pieces()) text += piece;
+    return text;
   }
 
   /** Sum of API requests whose verb matches `filter` (all when omitted), read from the counter. */
