@@ -22,7 +22,8 @@
  * (the operator's NODE_OPTIONS; default the chart's `nodeOptions`, empty for Node's defaults),
  * BENCH_OPERATOR_NODE_FLAGS (its Node command-line flags; default those of the image's entry point),
  * BENCH_OPERATOR (`bundle`, as the image runs it, or `sources`: `operator/src/main.ts`),
- * BENCH_JSON (a file to write the results to). See docs/scale.md.
+ * BENCH_RESTART (0: do not restart the operator after the quiet window), BENCH_JSON (a file to
+ * write the results to). See docs/scale.md.
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -51,6 +52,8 @@ const NODES = Number(env.BENCH_NODES ?? Math.min(2000, Math.ceil(N / 2) + 10));
 const NAMESPACES = Math.max(1, Math.min(Number(env.BENCH_NAMESPACES ?? 10), N));
 const TIMEOUT_MS = Number(env.BENCH_TIMEOUT_S ?? 120 + 0.6 * N) * 1000;
 const QUIET_MS = Number(env.BENCH_QUIET_S ?? 30) * 1000;
+/** Restart this operator after the quiet window: what an upgrade or a new leader costs at N. */
+const RESTART = env.BENCH_RESTART !== '0';
 const PEER = env.BENCH_PEER ?? '';
 const OPERATOR_FROM = env.BENCH_OPERATOR ?? 'bundle';
 const KUBEAI_DIR =
@@ -95,6 +98,17 @@ interface SubjectResult {
   components: Record<string, { cpuMs: number; peakRssBytes: number }>;
   requests: ClientTally | undefined;
   quiet: { ms: number; writes: number; requests: ClientTally | undefined; cpuMs: number };
+  /** The operator started again over its N Ready deployments (this operator only). */
+  restart?: Restart;
+}
+
+/** What a restart over N Ready deployments cost: until it was idle again, and what it wrote. */
+interface Restart {
+  /** From the start of the process until it led, had reconciled every root and was idle. */
+  idleMs: number;
+  peakRssBytes: number;
+  cpuMs: number;
+  requests: ClientTally | undefined;
 }
 
 /** What the operator's own /metrics say: Node's heap gauges and its work queue and reconciles. */
@@ -288,6 +302,10 @@ async function runSubject(
   abort.abort();
   await watching;
   await stopChild(child);
+  const restart =
+    RESTART && subject.metricsUrl && allReady && !exited
+      ? await restartSubject(cluster, subject, sampler, logPath)
+      : undefined;
 
   const durations = [...readyAt].map(([key, at]) => at - (createdAt.get(key) ?? t0)).sort((a, b) => a - b);
   const readyTimes = [...readyAt.values()].sort((a, b) => a - b);
@@ -325,18 +343,63 @@ async function runSubject(
       requests: quietTally,
       cpuMs: quietCpu,
     },
+    ...(restart ? { restart } : {}),
+  };
+}
+
+/**
+ * Starts the operator again over its N Ready deployments, as an upgrade or a new leader does:
+ * it lists every cache, takes the lease and reconciles every root. Level-triggered over an
+ * unchanged world, it should write nothing but its Lease.
+ */
+async function restartSubject(
+  cluster: ScaleCluster,
+  subject: Subject,
+  sampler: ProcSampler,
+  logPath: string,
+): Promise<Restart> {
+  const name = `${subject.name} (restarted)`;
+  say(`${subject.name}: restarting over ${N} Ready deployments`);
+  const began = Date.now();
+  sampler.mark();
+  const child = await subject.start(logPath);
+  writeFileSync(join(cluster.cp.dir, `${subject.name}.pid`), `${child.pid}\n`);
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  sampler.add(name, child.pid as number);
+  const url = subject.metricsUrl as string;
+  // Idle counts once it leads: before that no controller runs, and nothing is queued.
+  while (Date.now() - began < TIMEOUT_MS && child.exitCode === null) {
+    const text = await fetch(url, { signal: AbortSignal.timeout(10_000) }).then(
+      (r) => r.text(),
+      () => '',
+    );
+    if (/^leader_election_master_status 1$/m.test(text)) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  await untilIdle(url, Math.max(0, TIMEOUT_MS - (Date.now() - began)));
+  const idleMs = Date.now() - began;
+  const stats = sampler.stats(name);
+  say(`${subject.name}: idle again ${s(idleMs)} s after its restart, ${mb(stats.peakRssBytes)} MB peak`);
+  await stopChild(child);
+  const tally = await tallyAudit(cluster.cp.auditLogPath as string, began, began + idleMs);
+  return {
+    idleMs,
+    peakRssBytes: stats.peakRssBytes,
+    cpuMs: stats.cpuMs,
+    requests: tally.get(subject.auditClient),
   };
 }
 
 /**
  * Waits until the operator's /metrics show nothing queued and no reconcile running at two
  * scrapes 1 s apart (keys waiting out a delay do not count: steady state has those), at most
- * 60 s; returns how long that took.
+ * `maxMs`; returns how long that took.
  */
-async function untilIdle(url: string): Promise<number> {
+async function untilIdle(url: string, maxMs = 60_000): Promise<number> {
   const began = Date.now();
   let idleScrapes = 0;
-  while (idleScrapes < 2 && Date.now() - began < 60_000) {
+  while (idleScrapes < 2 && Date.now() - began < maxMs) {
     const gauges = await operatorGauges(url);
     idleScrapes = gauges && gauges.queueDepth === 0 && gauges.activeWorkers === 0 ? idleScrapes + 1 : 0;
     if (idleScrapes < 2) await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -384,6 +447,13 @@ function report(results: SubjectResult[]): string {
       lines.push(
         `${r.name}: peak V8 heap used ${mb(r.peakHeap.usedBytes)} MB of ${mb(r.peakHeap.totalBytes)} MB reserved, external ${mb(r.peakHeap.externalBytes)} MB (RSS ${mb(r.peakRssBytes)} MB); slowest /metrics scrape ${r.slowestScrapeMs?.toFixed(0)} ms`,
       );
+    if (r.restart) {
+      const leases = r.restart.requests?.byVerbResource.get('update leases') ?? 0;
+      lines.push(
+        `${r.name}: restarted over ${r.n} Ready: idle after ${s(r.restart.idleMs)} s, peak RSS ${mb(r.restart.peakRssBytes)} MB, CPU ${s(r.restart.cpuMs)} s, ${r.restart.requests?.total ?? 0} requests, ${(r.restart.requests?.writes ?? 0) - leases} writes (+${leases} Lease renewals)`,
+      );
+      if (r.restart.requests) lines.push(formatTally(r.restart.requests));
+    }
     if (r.queue)
       lines.push(
         `${r.name}: ${r.queue.reconciles} reconciles (${(r.queue.reconciles / r.n).toFixed(1)} per resource, ${r.queue.meanReconcileMs.toFixed(0)} ms mean), ${r.queue.adds} work-queue adds (${(r.queue.adds / r.n).toFixed(1)} per resource)`,
@@ -476,6 +546,10 @@ async function main(): Promise<void> {
       quiet: {
         ...r.quiet,
         requests: r.quiet.requests && Object.fromEntries(r.quiet.requests.byVerbResource),
+      },
+      restart: r.restart && {
+        ...r.restart,
+        requests: r.restart.requests && Object.fromEntries(r.restart.requests.byVerbResource),
       },
       nodes: NODES,
       namespaces: NAMESPACES,

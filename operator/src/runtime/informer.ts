@@ -238,7 +238,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
     signal: AbortSignal,
     scope: string | undefined,
   ): Promise<void> {
-    const items: T[] = [];
+    // Each page is transformed as it comes, so a relist holds one page of whole objects at a
+    // time, not every object whole (at 10,000 deployments, their pods and Deployments whole are
+    // a few hundred MB).
+    const fresh = new Map<string, T>();
     let continueToken: string | undefined;
     let resourceVersion = '';
     do {
@@ -250,17 +253,15 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
         continue: continueToken,
         signal,
       });
-      items.push(...page.items);
+      for (const item of page.items) {
+        // List items carry no apiVersion/kind; restore them so cached objects are self-describing.
+        fresh.set(keyString(objectKey(item)), this.#stored(item));
+      }
       // Raw JSON says `continue`; client-node's type names it `_continue`.
       continueToken = (page.metadata as { continue?: string } | undefined)?.continue || undefined;
       resourceVersion = page.metadata?.resourceVersion ?? '';
     } while (continueToken);
     this.#o.metrics?.informerRelists.inc({ resource: this.kind.plural, cause });
-    const fresh = new Map<string, T>();
-    for (const item of items) {
-      // List items carry no apiVersion/kind; restore them so cached objects are self-describing.
-      fresh.set(keyString(objectKey(item)), this.#stored(item));
-    }
     for (const [key, old] of [...this.#store]) {
       // Another namespace's loop keeps its own objects.
       if (scope !== undefined && (old.metadata?.namespace ?? '') !== scope) continue;
