@@ -48,9 +48,17 @@ export async function startHealthServer(
       else res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/metrics') {
       // Streamed: each piece is printed once the socket takes the one before (see `pieces`).
-      // A failure after the first piece can only cut the body short, which fails the scrape.
-      res.writeHead(200, { 'content-type': sources.metrics.registry.contentType });
-      pipeline(Readable.from(sources.metrics.pieces(), { highWaterMark: 2 }), res).catch(() => res.destroy());
+      // The status waits for the first piece, so a failure there is a 500; a later one can
+      // only cut the body short, which fails the scrape too.
+      const pieces = sources.metrics.pieces();
+      pieces.next().then(
+        (first) => {
+          res.writeHead(200, { 'content-type': sources.metrics.registry.contentType });
+          const body = Readable.from(startingWith(first, pieces), { highWaterMark: 2 });
+          pipeline(body, res).catch(() => res.destroy());
+        },
+        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+      );
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
@@ -69,4 +77,14 @@ export async function startHealthServer(
         server.closeAllConnections();
       }),
   };
+}
+
+/** `first`, then the rest of `pieces`. */
+async function* startingWith(
+  first: IteratorResult<string>,
+  pieces: AsyncIterable<string>,
+): AsyncGenerator<string> {
+  if (first.done) return;
+  yield first.value;
+  yield* pieces;
 }
