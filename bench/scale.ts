@@ -301,11 +301,10 @@ async function runSubject(
   const quietPeak = sampler.stats(subject.name).peakRssBytes;
   abort.abort();
   await watching;
+  // Only over a run that finished, by an operator that did not exit on its own.
+  const restartable = RESTART && subject.metricsUrl !== undefined && allReady && !exited;
   await stopChild(child);
-  const restart =
-    RESTART && subject.metricsUrl && allReady && !exited
-      ? await restartSubject(cluster, subject, sampler, logPath)
-      : undefined;
+  const restart = restartable ? await restartSubject(cluster, subject, sampler, logPath) : undefined;
 
   const durations = [...readyAt].map(([key, at]) => at - (createdAt.get(key) ?? t0)).sort((a, b) => a - b);
   const readyTimes = [...readyAt.values()].sort((a, b) => a - b);
