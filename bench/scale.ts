@@ -106,6 +106,8 @@ interface SubjectResult {
 interface Restart {
   /** From the start of the process until it led, had reconciled every root and was idle. */
   idleMs: number;
+  /** Reconciles it ran until then (at least one per root). */
+  reconciles: number;
   peakRssBytes: number;
   cpuMs: number;
   requests: ClientTally | undefined;
@@ -378,12 +380,14 @@ async function restartSubject(
   }
   await untilIdle(url, Math.max(0, TIMEOUT_MS - (Date.now() - began)));
   const idleMs = Date.now() - began;
+  const reconciles = (await operatorGauges(url))?.reconciles ?? 0;
   const stats = sampler.stats(name);
   say(`${subject.name}: idle again ${s(idleMs)} s after its restart, ${mb(stats.peakRssBytes)} MB peak`);
   await stopChild(child);
   const tally = await tallyAudit(cluster.cp.auditLogPath as string, began, began + idleMs);
   return {
     idleMs,
+    reconciles,
     peakRssBytes: stats.peakRssBytes,
     cpuMs: stats.cpuMs,
     requests: tally.get(subject.auditClient),
@@ -449,7 +453,7 @@ function report(results: SubjectResult[]): string {
     if (r.restart) {
       const leases = r.restart.requests?.byVerbResource.get('update leases') ?? 0;
       lines.push(
-        `${r.name}: restarted over ${r.n} Ready: idle after ${s(r.restart.idleMs)} s, peak RSS ${mb(r.restart.peakRssBytes)} MB, CPU ${s(r.restart.cpuMs)} s, ${r.restart.requests?.total ?? 0} requests, ${(r.restart.requests?.writes ?? 0) - leases} writes (+${leases} Lease renewals)`,
+        `${r.name}: restarted over ${r.n} Ready: idle after ${s(r.restart.idleMs)} s and ${r.restart.reconciles} reconciles, peak RSS ${mb(r.restart.peakRssBytes)} MB, CPU ${s(r.restart.cpuMs)} s, ${r.restart.requests?.total ?? 0} requests, ${(r.restart.requests?.writes ?? 0) - leases} writes (+${leases} Lease renewals)`,
       );
       if (r.restart.requests) lines.push(formatTally(r.restart.requests));
     }
