@@ -26,7 +26,7 @@
  * write the results to). See docs/scale.md.
  */
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -159,6 +159,15 @@ function percentile(sorted: number[], p: number): number | undefined {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/** The last `lines` lines of a log file. */
+function logTail(path: string, lines: number): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (err) {
+    return `(cannot read ${path}: ${(err as Error).message})`;
+  }
+}
+
 /** The controllers running now: Ctrl-C stops them before the control plane. */
 const running = new Set<ChildProcess>();
 
@@ -183,11 +192,14 @@ async function runSubject(
   // The harness's watchdog kills what its folder records if this process dies.
   writeFileSync(join(cluster.cp.dir, `${subject.name}.pid`), `${child.pid}\n`);
   let exited = false;
+  let stopping = false;
   running.add(child);
   child.once('exit', (code, signal) => {
     running.delete(child);
     exited = true;
     say(`${subject.name} exited (${code ?? signal})`);
+    // The run's folder goes at the end: what the controller said before it died must be shown now.
+    if (!stopping) say(`${subject.name}'s last log lines:\n${logTail(logPath, 30)}`);
   });
   sampler.add(subject.name, child.pid as number);
   // Let it load its caches and take the lease before the clock starts.
@@ -305,6 +317,7 @@ async function runSubject(
   await watching;
   // Only over a run that finished, by an operator that did not exit on its own.
   const restartable = RESTART && subject.metricsUrl !== undefined && allReady && !exited;
+  stopping = true;
   await stopChild(child);
   const restart = restartable ? await restartSubject(cluster, subject, sampler, logPath) : undefined;
 
