@@ -45,6 +45,20 @@ function running(
   return { caches, channel, controller, metrics, stop: halt };
 }
 
+/** A reconciler that records the keys it gets, in order. */
+function recording(): { seen: string[]; reconciler: Reconciler } {
+  const seen: string[] = [];
+  return {
+    seen,
+    reconciler: {
+      reconcile: async (key) => {
+        seen.push(keyString(key));
+        return { kind: 'done' };
+      },
+    },
+  };
+}
+
 const until = async (check: () => boolean) => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
   expect(check()).toBe(true);
@@ -52,13 +66,7 @@ const until = async (check: () => boolean) => {
 
 describe('Controller mapped watches', () => {
   it('enqueues the roots a watched object maps to, old and new on an update, and follows watches added while running', async () => {
-    const seen: string[] = [];
-    const reconciler: Reconciler = {
-      reconcile: async (key) => {
-        seen.push(keyString(key));
-        return { kind: 'done' };
-      },
-    };
+    const { seen, reconciler } = recording();
     const world = running(
       (_notes, channel) =>
         new Controller({
@@ -97,13 +105,7 @@ describe('Controller mapped watches', () => {
   });
 
   it('counts what the caches held before it started as added: a root with no object of its own yet is still reconciled', async () => {
-    const seen: string[] = [];
-    const reconciler: Reconciler = {
-      reconcile: async (key) => {
-        seen.push(keyString(key));
-        return { kind: 'done' };
-      },
-    };
+    const { seen, reconciler } = recording();
     const owner = {
       apiVersion: Root.apiVersion,
       kind: Root.kind,
