@@ -239,8 +239,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> implements 
     scope: string | undefined,
   ): Promise<void> {
     // Each page is transformed as it comes, so a relist holds one page of whole objects at a
-    // time, not every object whole (at 10,000 deployments, their pods and Deployments whole are
-    // a few hundred MB).
+    // time, not every object whole: at 10,000 deployments, every pod and Deployment with its
+    // managed fields and pod template.
     const fresh = new Map<string, T>();
     let continueToken: string | undefined;
     let resourceVersion = '';
