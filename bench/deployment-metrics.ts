@@ -14,6 +14,7 @@
  * scrape (Linux: `/proc/<pid>/status` after resetting its peak through `clear_refs`).
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -184,10 +185,8 @@ async function servedScrape(how: Serving, n: number): Promise<Served> {
   });
   try {
     const pid = child.pid as number;
-    const [url] = await createInterface({ input: child.stdout })
-      [Symbol.asyncIterator]()
-      .next()
-      .then((r) => [r.value]);
+    // The child's first line is its URL, printed once it serves.
+    const [url] = await once(createInterface({ input: child.stdout }), 'line');
     await new Promise((resolve) => setTimeout(resolve, 500));
     const before = procStatus(pid, 'VmRSS');
     // Resets the process's peak RSS to its RSS now.
